@@ -1,0 +1,95 @@
+"""One typed run config: a pydantic model per stage under :class:`RunConfig`, YAML in, resolved YAML out.
+
+Secrets never live here: a config names the environment variable that holds a key (``api_key_env``),
+and only the name is resolved, written and fingerprinted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from alttrain.curation.config import CurationConfig
+from alttrain.structure import StructureSpec
+from alttrain.synthesis.config import SynthesisConfig
+from alttrain.synthesis.prompt_pool import PromptsConfig
+
+CONFIG_VERSION = 1
+RESOLVED_CONFIG_NAME = "config.yaml"
+
+
+class ConfigError(ValueError):
+    """A config that cannot be read or does not validate; the message names every bad key."""
+
+
+class RunConfig(BaseModel):
+    """Everything a run needs, one section per stage."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="run", pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = 0
+    structure: StructureSpec = Field(default_factory=StructureSpec)
+    prompts: PromptsConfig
+    synthesis: SynthesisConfig = Field(default_factory=SynthesisConfig)
+    curation: CurationConfig = Field(default_factory=CurationConfig)
+
+
+def _describe(error: ValidationError, origin: str) -> str:
+    """Render a validation error as one line per bad key, ``origin: a.b.c: message``."""
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "<root>"
+        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        lines.append(f"{origin}: {key}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(data: object, origin: str = "<config>") -> RunConfig:
+    """Validate a mapping as a :class:`RunConfig`.
+
+    Raises:
+        ConfigError: naming every unknown key and wrong type.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: the config must be a mapping, got {type(data).__name__}")
+    data = {key: value for key, value in data.items() if key not in {"fingerprint", "config_version"}}
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, origin)) from None
+
+
+def load_config(path: Path) -> RunConfig:
+    """Read and validate a YAML config file.
+
+    Raises:
+        ConfigError: when the file is missing, is not YAML, or does not validate.
+    """
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    return parse_config(data, str(path))
+
+
+def fingerprint(model: BaseModel) -> str:
+    """A versioned hash of a config (or any config section): ``v<version>-<16 hex>``."""
+    canonical = json.dumps(model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return f"v{CONFIG_VERSION}-{hashlib.sha256(canonical.encode()).hexdigest()[:16]}"
+
+
+def write_resolved(config: RunConfig, run_dir: Path) -> Path:
+    """Write the resolved config plus its fingerprint to ``run_dir/config.yaml``; return the path."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    resolved = {"config_version": CONFIG_VERSION, "fingerprint": fingerprint(config)}
+    resolved.update(config.model_dump(mode="json"))
+    path = run_dir / RESOLVED_CONFIG_NAME
+    path.write_text(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
+    return path

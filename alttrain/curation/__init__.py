@@ -1,0 +1,1 @@
+"""Curation: polars filters, dedup and balanced selection; every dropped record keeps its reason."""

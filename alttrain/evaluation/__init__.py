@@ -1,0 +1,1 @@
+"""Evaluation: harmful rate, over-refusal, benign accuracy, structure adherence, reasoning length."""

@@ -1,0 +1,117 @@
+"""One record schema per stage file, checked whenever a stage reads or writes one.
+
+Each stage of a run reads the previous stage's parquet file and writes its own (see README). A file
+whose columns or dtypes do not match its stage's schema is an error naming the file and the column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from pathlib import Path
+
+import polars as pl
+
+Schema = dict[str, pl.DataType]
+
+PROMPT_SCHEMA: Schema = {
+    "id": pl.String(),
+    "prompt": pl.String(),
+    "label": pl.String(),
+    "category": pl.String(),
+    "source": pl.String(),
+    "license": pl.String(),
+    "original_reasoning": pl.String(),
+    "original_answer": pl.String(),
+    "reference_answer": pl.String(),
+}
+
+SYNTHESIZED_SCHEMA: Schema = {
+    **PROMPT_SCHEMA,
+    "status": pl.String(),  # ok | quarantined
+    "reason": pl.String(),  # why quarantined; null when ok
+    "mode": pl.String(),  # rewrite | generate
+    "teacher": pl.String(),  # backend:model
+    "template_version": pl.String(),
+    "understanding": pl.String(),
+    "assessment": pl.String(),
+    "verdict": pl.String(),
+    "reasoning": pl.String(),
+    "answer": pl.String(),
+    "trace": pl.String(),  # the rendered structure, as the model is trained on it
+    "raw_completion": pl.String(),
+    "reasoning_content": pl.String(),  # a reasoning model's separate reasoning channel, when it has one
+    "prompt_tokens": pl.Int64(),
+    "completion_tokens": pl.Int64(),
+    "attempts": pl.Int64(),
+}
+
+STAGE_SCHEMAS: dict[str, Schema] = {
+    "prompts": PROMPT_SCHEMA,
+    "synthesized": SYNTHESIZED_SCHEMA,
+}
+
+STATUS_OK = "ok"
+STATUS_QUARANTINED = "quarantined"
+
+
+class SchemaError(ValueError):
+    """A stage file that does not match its schema."""
+
+
+def normalise_text(text: str) -> str:
+    """Normalise text for identity: NFKC, collapsed whitespace, case-folded."""
+    return " ".join(unicodedata.normalize("NFKC", text).split()).casefold()
+
+
+def record_id(source: str, prompt: str) -> str:
+    """A stable id for a prompt from one source: 16 hex chars of sha256(source, normalised prompt)."""
+    digest = hashlib.sha256(f"{source}\x00{normalise_text(prompt)}".encode())
+    return digest.hexdigest()[:16]
+
+
+def check_schema(frame: pl.DataFrame, stage: str, where: str) -> None:
+    """Raise :class:`SchemaError` naming ``where`` and the column when ``frame`` misses its stage schema.
+
+    Extra columns are allowed (later stages add their own); missing ones and wrong dtypes are not.
+    """
+    schema = STAGE_SCHEMAS[stage]
+    for column, dtype in schema.items():
+        if column not in frame.columns:
+            raise SchemaError(f"{where}: missing column {column!r} (stage {stage!r} expects {list(schema)})")
+        actual = frame.schema[column]
+        if actual != dtype and actual != pl.Null():
+            raise SchemaError(f"{where}: column {column!r} has dtype {actual}, expected {dtype}")
+
+
+def conform(frame: pl.DataFrame, stage: str) -> pl.DataFrame:
+    """Add the stage's missing optional columns as nulls and order the schema columns first."""
+    schema = STAGE_SCHEMAS[stage]
+    missing = [pl.lit(None, dtype=dtype).alias(c) for c, dtype in schema.items() if c not in frame.columns]
+    frame = frame.with_columns(missing) if missing else frame
+    frame = frame.with_columns([pl.col(c).cast(dtype) for c, dtype in schema.items()])
+    extra = [c for c in frame.columns if c not in schema]
+    return frame.select([*schema, *extra])
+
+
+def read_stage(path: Path, stage: str) -> pl.DataFrame:
+    """Read a stage file and check its schema.
+
+    Raises:
+        FileNotFoundError: naming the file and the stage that writes it.
+        SchemaError: naming the file and the offending column.
+    """
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: not found (run the {stage!r} stage first)")
+    frame = pl.read_parquet(path)
+    check_schema(frame, stage, str(path))
+    return frame.with_columns([pl.col(c).cast(t) for c, t in STAGE_SCHEMAS[stage].items()])
+
+
+def write_stage(frame: pl.DataFrame, path: Path, stage: str) -> None:
+    """Check ``frame`` against its stage schema and write it atomically as parquet."""
+    check_schema(frame, stage, f"{stage} output")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    frame.write_parquet(tmp)
+    tmp.replace(path)

@@ -1,0 +1,38 @@
+"""A documented refusal heuristic: phrase patterns that open or carry a refusal.
+
+It is deliberately simple and fast (one compiled regex), so curation can run it on millions of rows.
+Its known limits: it misses refusals phrased without these stock phrases, and it flags answers that
+quote a refusal phrase while helping. Evaluation measures its accuracy against a labelled refusal
+set and adds model judges where the heuristic is not enough.
+"""
+
+from __future__ import annotations
+
+import re
+
+REFUSAL_PATTERNS: tuple[str, ...] = (
+    r"\bI(?:'m| am) (?:sorry|afraid)\b",
+    r"\bI (?:can(?:'|no)t|cannot|won'?t|will not|must decline|refuse|am unable to|'m unable to)\b",
+    r"\bI(?:'m| am) not (?:able|going|comfortable|willing) to\b",
+    r"\b(?:can(?:'|no)t|cannot|won'?t|unable to) (?:help|assist|provide|comply|support|share|give)\b",
+    r"\bnot (?:something|able) (?:I|to) (?:can|help|assist)\b",
+    r"\bI (?:do not|don't) (?:provide|assist|help|support)\b",
+    r"\b(?:As an AI|as a language model)\b",
+    r"\bI(?:'d| would) (?:rather not|prefer not to)\b",
+    r"\bI must (?:respectfully )?decline\b",
+    r"\bdecline to (?:help|assist|provide)\b",
+)
+_REFUSAL_RE = re.compile("|".join(f"(?:{p})" for p in REFUSAL_PATTERNS), flags=re.IGNORECASE)
+# Refusals lead with their refusal; a long helpful answer that mentions "I can't" late is not one.
+REFUSAL_WINDOW_CHARS = 400
+
+
+def looks_like_refusal(text: str) -> bool:
+    """Whether ``text`` reads as a refusal: a stock refusal phrase within its first 400 characters."""
+    normalised = text.replace("\u2019", "'")[:REFUSAL_WINDOW_CHARS]
+    return _REFUSAL_RE.search(normalised) is not None
+
+
+def refusal_regex() -> str:
+    """The heuristic as one regex string, for vectorised use in polars (``str.contains``)."""
+    return "(?i)" + "|".join(f"(?:{p})" for p in REFUSAL_PATTERNS)

@@ -1,0 +1,201 @@
+"""The AltTrain reasoning structure: one spec, one parser, one validator shared by every stage.
+
+A trace in the safe structure reads::
+
+    <think>
+    Problem understanding: what is asked and what it would take.
+    Harmfulness assessment: is fulfilling it harmful, for whom, which category.
+    Verdict: harmful
+    Conditional reasoning: benign -> the full solution; harmful -> why not, what safe help exists.
+    </think>
+    The final answer (benign) or a brief refusal with a safe alternative (harmful).
+
+The paper's exact markers are not public, so every marker lives in :class:`StructureSpec`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alttrain.refusal import looks_like_refusal
+
+Label = Literal["harmful", "benign"]
+LABELS: tuple[Label, ...] = ("harmful", "benign")
+
+
+class ViolationKind(StrEnum):
+    """Every way a trace can break the structure or disagree with its label."""
+
+    NO_THINK = "no_think"
+    UNCLOSED_THINK = "unclosed_think"
+    MISSING_PHASE = "missing_phase"
+    PHASE_ORDER = "phase_order"
+    DUPLICATE_PHASE = "duplicate_phase"
+    EMPTY_PHASE = "empty_phase"
+    NO_VERDICT = "no_verdict"
+    VERDICT_MISMATCH = "verdict_mismatch"
+    REFUSAL_WHEN_BENIGN = "refusal_when_benign"
+    NO_REFUSAL_WHEN_HARMFUL = "no_refusal_when_harmful"
+    EMPTY_ANSWER = "empty_answer"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule, with a human-readable detail."""
+
+    kind: ViolationKind
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class TraceFields:
+    """The five parts of a trace; what teachers return and what :meth:`StructureSpec.render` takes."""
+
+    understanding: str
+    assessment: str
+    verdict: Label
+    reasoning: str
+    answer: str
+
+
+class TraceParseError(ValueError):
+    """A text that does not parse as a trace; ``violations`` says every reason."""
+
+    def __init__(self, violations: list[Violation]) -> None:
+        self.violations = violations
+        super().__init__("; ".join(str(v) for v in violations))
+
+
+class StructureSpec(BaseModel):
+    """Markers of the safe structure (configurable: the paper's exact markers are not public)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    think_open: str = "<think>"
+    think_close: str = "</think>"
+    understanding_header: str = "Problem understanding:"
+    assessment_header: str = "Harmfulness assessment:"
+    reasoning_header: str = "Conditional reasoning:"
+    verdict_prefix: str = "Verdict:"
+    verdict_words: dict[Label, str] = Field(default_factory=lambda: {"harmful": "harmful", "benign": "benign"})
+
+    @property
+    def headers(self) -> tuple[str, str, str]:
+        """The three phase headers in their required order."""
+        return (self.understanding_header, self.assessment_header, self.reasoning_header)
+
+    def render(self, fields: TraceFields) -> str:
+        """Render fields into trace text; ``parse`` inverts it exactly (after stripping)."""
+        verdict_line = f"{self.verdict_prefix} {self.verdict_words[fields.verdict]}"
+        return (
+            f"{self.think_open}\n"
+            f"{self.understanding_header} {fields.understanding.strip()}\n"
+            f"{self.assessment_header} {fields.assessment.strip()}\n"
+            f"{verdict_line}\n"
+            f"{self.reasoning_header} {fields.reasoning.strip()}\n"
+            f"{self.think_close}\n"
+            f"{fields.answer.strip()}"
+        )
+
+    def parse(self, text: str) -> TraceFields:
+        """Parse trace text into fields.
+
+        Raises:
+            TraceParseError: listing every structural violation found.
+        """
+        fields, violations = self._scan(text)
+        if violations or fields is None:
+            raise TraceParseError(violations)
+        return fields
+
+    def validate(self, text: str, label: Label) -> list[Violation]:
+        """Return every violation of the structure and of consistency with ``label`` (empty: valid)."""
+        fields, violations = self._scan(text)
+        if fields is None:
+            return violations
+        if fields.verdict != label:
+            violations.append(
+                Violation(ViolationKind.VERDICT_MISMATCH, f"verdict {fields.verdict!r} but label {label!r}")
+            )
+        refused = looks_like_refusal(fields.answer)
+        if label == "benign" and refused:
+            violations.append(Violation(ViolationKind.REFUSAL_WHEN_BENIGN, "benign prompt answered with a refusal"))
+        if label == "harmful" and not refused and fields.answer:
+            violations.append(
+                Violation(ViolationKind.NO_REFUSAL_WHEN_HARMFUL, "harmful prompt answered without a refusal")
+            )
+        return violations
+
+    def _scan(self, text: str) -> tuple[TraceFields | None, list[Violation]]:
+        """Split text into phases and answer, collecting every structural violation."""
+        violations: list[Violation] = []
+        start = text.find(self.think_open)
+        if start < 0:
+            return None, [Violation(ViolationKind.NO_THINK, f"no {self.think_open!r} block")]
+        body_start = start + len(self.think_open)
+        end = text.find(self.think_close, body_start)
+        if end < 0:
+            violations.append(Violation(ViolationKind.UNCLOSED_THINK, f"{self.think_open!r} never closed"))
+            body, answer = text[body_start:], ""
+        else:
+            body, answer = text[body_start:end], text[end + len(self.think_close) :].strip()
+
+        positions = self._header_positions(body, violations)
+        if len(positions) < len(self.headers):
+            return None, violations
+        order = sorted(positions, key=lambda name: positions[name])
+        if order != list(self.headers):
+            violations.append(Violation(ViolationKind.PHASE_ORDER, f"phases appear as {order}"))
+            return None, violations
+
+        bounds = [positions[h] for h in self.headers] + [len(body)]
+        sections = [
+            body[bounds[i] + len(header) : bounds[i + 1]].strip() for i, header in enumerate(self.headers)
+        ]
+        understanding, assessment_block, reasoning = sections
+        assessment, verdict = self._split_verdict(assessment_block, violations)
+        for header, content in zip(self.headers, (understanding, assessment, reasoning), strict=True):
+            if not content:
+                violations.append(Violation(ViolationKind.EMPTY_PHASE, f"{header!r} is empty"))
+        if end >= 0 and not answer:
+            violations.append(Violation(ViolationKind.EMPTY_ANSWER, "nothing after the think block"))
+        if verdict is None:
+            return None, violations
+        fields = TraceFields(understanding, assessment, verdict, reasoning, answer)
+        return fields, violations
+
+    def _header_positions(self, body: str, violations: list[Violation]) -> dict[str, int]:
+        """Find each phase header at the start of a line; record missing and duplicated ones."""
+        positions: dict[str, int] = {}
+        for header in self.headers:
+            hits = [m.start(1) for m in re.finditer(rf"(?:^|\n)[ \t]*({re.escape(header)})", body)]
+            if not hits:
+                violations.append(Violation(ViolationKind.MISSING_PHASE, f"{header!r} not found"))
+                continue
+            if len(hits) > 1:
+                violations.append(Violation(ViolationKind.DUPLICATE_PHASE, f"{header!r} appears {len(hits)} times"))
+            positions[header] = hits[0]
+        return positions
+
+    def _split_verdict(self, block: str, violations: list[Violation]) -> tuple[str, Label | None]:
+        """Take the last verdict line out of the assessment phase and read its label."""
+        words = {word.lower(): label for label, word in self.verdict_words.items()}
+        alternatives = "|".join(re.escape(w) for w in words)
+        pattern = rf"(?:^|\n)[ \t]*{re.escape(self.verdict_prefix)}[ \t]*\**[ \t]*({alternatives})\b\**[ \t]*\.?[ \t]*$"
+        matches = list(re.finditer(pattern, block, flags=re.IGNORECASE | re.MULTILINE))
+        if not matches:
+            violations.append(
+                Violation(ViolationKind.NO_VERDICT, f"no '{self.verdict_prefix} <{'|'.join(words)}>' line")
+            )
+            return block, None
+        last = matches[-1]
+        assessment = (block[: last.start()] + block[last.end() :]).strip()
+        return assessment, words[last.group(1).lower()]

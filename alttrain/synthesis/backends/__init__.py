@@ -1,0 +1,1 @@
+"""Teacher backends: openai-compatible, vllm (GPU), local (embedded GGUF server) and template (rule-based)."""
