@@ -1,0 +1,56 @@
+from pathlib import Path
+
+import polars as pl
+import yaml
+from typer.testing import CliRunner
+
+from alttrain.cli import app
+
+runner = CliRunner()
+
+
+def write_config(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_help_lists_every_stage() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for stage in ("prompts", "synthesize", "curate", "review", "datasheet", "train", "eval", "run"):
+        assert stage in result.output
+
+
+def test_prompts_writes_pool_and_resolved_config(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"name": "cli", "prompts": {"sources": [
+        {"kind": "donotanswer", "n": 6}, {"kind": "reasoning_gym", "size": 4}]}})
+    run_dir = tmp_path / "run"
+    result = runner.invoke(app, ["prompts", "--config", str(config), "--run-dir", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert "10 prompts" in result.output
+    assert pl.read_parquet(run_dir / "prompts.parquet").height == 10
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["fingerprint"].startswith("v1-")
+
+
+def test_config_error_exits_2_naming_the_key(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"prompts": {"sources": [{"kind": "harmbench", "count": 3}]}})
+    result = runner.invoke(app, ["prompts", "--config", str(config), "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "prompts.sources.0.harmbench.count: unknown key" in result.output
+    assert not (tmp_path / "r" / "prompts.parquet").exists()
+
+
+def test_bad_user_file_exits_2(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"prompts": {"sources": [
+        {"kind": "file", "path": str(tmp_path / "missing.jsonl"), "label": "benign"}]}})
+    result = runner.invoke(app, ["prompts", "--config", str(config), "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "file not found" in result.output
+
+
+def test_unbuilt_stage_says_so_and_fails(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"prompts": {"sources": [{"kind": "harmbench"}]}})
+    result = runner.invoke(app, ["train", "--config", str(config)])
+    assert result.exit_code != 0
+    assert "not built yet" in result.output

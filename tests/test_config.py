@@ -1,0 +1,65 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from alttrain.config import ConfigError, fingerprint, load_config, parse_config, write_resolved
+
+MINIMAL = {"name": "t", "prompts": {"sources": [{"kind": "harmbench", "n": 5}]}}
+
+
+def test_minimal_config_gets_defaults() -> None:
+    config = parse_config(MINIMAL)
+    assert config.synthesis.teacher.backend == "template"
+    assert config.structure.verdict_prefix == "Verdict:"
+
+
+def test_unknown_key_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"synthesis\.teacher\.temprature: unknown key"):
+        parse_config({**MINIMAL, "synthesis": {"teacher": {"temprature": 0.3}}})
+
+
+def test_wrong_type_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"synthesis\.teacher\.concurrency: Input should be a valid integer"):
+        parse_config({**MINIMAL, "synthesis": {"teacher": {"concurrency": "many"}}})
+
+
+def test_unknown_source_kind_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"prompts\.sources\.0"):
+        parse_config({"prompts": {"sources": [{"kind": "nope"}]}})
+
+
+def test_secret_in_config_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"synthesis\.teacher\.api_key: unknown key"):
+        parse_config({**MINIMAL, "synthesis": {"teacher": {"api_key": "sk-secret"}}})
+
+
+def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "absent.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("prompts: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("42")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_config(scalar)
+
+
+def test_resolved_config_round_trips_with_fingerprint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-do-not-leak-1234")
+    config = parse_config(MINIMAL)
+    path = write_resolved(config, tmp_path)
+    text = path.read_text()
+    assert "sk-do-not-leak-1234" not in text
+    resolved = yaml.safe_load(text)
+    assert resolved["fingerprint"] == fingerprint(config)
+    again = load_config(path)
+    assert fingerprint(again) == fingerprint(config)
+
+
+def test_fingerprint_changes_with_config() -> None:
+    other = parse_config({**MINIMAL, "seed": 1})
+    assert fingerprint(other) != fingerprint(parse_config(MINIMAL))
+    assert fingerprint(other).startswith("v1-")
