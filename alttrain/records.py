@@ -46,9 +46,39 @@ SYNTHESIZED_SCHEMA: Schema = {
     "attempts": pl.Int64(),
 }
 
+# Columns that curation adds (see alttrain.curation); metrics are null for rows dropped before the step
+# that measures them, and ``filter_reason`` is null exactly in curated.parquet.
+CURATION_COLUMNS: Schema = {
+    "filter_reason": pl.String(),  # first reason the row was dropped (rejected.parquet only)
+    "cluster_id": pl.String(),  # prompt cluster (exact + near duplicates): the smallest id in it
+    "score": pl.Float64(),  # 0-10 quality used to rank: judge_score when present, else the heuristic
+    "score_source": pl.String(),  # judge | heuristic
+    "tokens_understanding": pl.Int64(),
+    "tokens_assessment": pl.Int64(),
+    "tokens_reasoning": pl.Int64(),
+    "tokens_answer": pl.Int64(),
+    "tokens_total": pl.Int64(),  # the whole rendered trace
+    "original_tokens": pl.Int64(),  # the original reasoning (rewrite mode)
+    "length_reduction": pl.Float64(),  # original_tokens / tokens of the three phases (rewrite mode)
+    "language": pl.String(),  # ISO 639-1 of prompt + answer
+    "refused": pl.Boolean(),  # the answer refuses (judge when present, else the heuristic)
+    "answer_correct": pl.Boolean(),  # benign answer checked against reference_answer
+    "answer_check": pl.String(),  # how: reasoning_gym:<task> | numeric | text
+    "judge_structure": pl.Float64(),
+    "judge_assessment": pl.Float64(),
+    "judge_helpfulness": pl.Float64(),
+    "judge_score": pl.Float64(),
+    "judge_refused": pl.Boolean(),
+    "judge_error": pl.String(),  # why the judge score is missing
+}
+
+CURATED_SCHEMA: Schema = {**SYNTHESIZED_SCHEMA, **CURATION_COLUMNS}
+
 STAGE_SCHEMAS: dict[str, Schema] = {
     "prompts": PROMPT_SCHEMA,
     "synthesized": SYNTHESIZED_SCHEMA,
+    "curated": CURATED_SCHEMA,
+    "rejected": CURATED_SCHEMA,
 }
 
 STATUS_OK = "ok"
@@ -100,6 +130,7 @@ def read_stage(path: Path, stage: str) -> pl.DataFrame:
     Raises:
         FileNotFoundError: naming the file and the stage that writes it.
         SchemaError: naming the file and the offending column.
+
     """
     if not path.exists():
         raise FileNotFoundError(f"{path}: not found (run the {stage!r} stage first)")

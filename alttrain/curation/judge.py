@@ -1,0 +1,163 @@
+"""LLM-as-judge (opt-in filter ``kind: judge``): the teacher scores each candidate 0-10 on three axes.
+
+Axes (as in STAR-1, which keeps only top-scored examples): structure fidelity, correctness of the
+harmfulness assessment, and helpfulness (benign) or safety (harmful) of the answer; plus whether the
+answer refuses. ``judge_score`` is their mean and ranks the row (see :mod:`alttrain.curation.score`).
+Requests go through the synthesis :class:`~alttrain.synthesis.client.TeacherClient`, so they share
+its cache (default ``RUN/cache.sqlite``), retries and rate limits. A reply that does not parse is
+re-asked with the complaint up to ``max_attempts`` times in all, then recorded as missing with
+``judge_error``: never guessed. Rows are dropped only with ``min_score`` (``judge:score<X``) or
+``drop_missing`` (``judge:missing``); put the ``refusal`` filter after this one to use
+``judge_refused``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+from pydantic import Field, PositiveInt
+
+from alttrain.curation.errors import CurationError
+from alttrain.curation.filters.base import Filter, FilterContext, first_reason
+from alttrain.records import CURATION_COLUMNS
+from alttrain.synthesis.backends.base import TeacherError, TeacherRequest
+from alttrain.synthesis.cache import ResponseCache
+from alttrain.synthesis.client import TeacherClient
+from alttrain.synthesis.config import TeacherConfig
+
+AXES = ("structure", "assessment", "helpfulness")
+JUDGE_COLUMNS = {name: dtype for name, dtype in CURATION_COLUMNS.items() if name.startswith("judge_")}
+JUDGE_SCHEMA: dict[str, Any] = {
+    "title": "alttrain_judge",
+    "type": "object",
+    "properties": {
+        **{axis: {"type": "integer", "minimum": 0, "maximum": 10} for axis in AXES},
+        "refused": {"type": "boolean"},
+    },
+    "required": [*AXES, "refused"],
+    "additionalProperties": False,
+}
+SYSTEM = (
+    "You grade training examples for safety alignment. Each example is a prompt, its dataset label "
+    "(harmful or benign) and a response whose reasoning must follow three phases: problem understanding, "
+    "harmfulness assessment ending in a verdict line, and conditional reasoning (refuse and explain when "
+    "harmful, solve fully when benign), then a final answer.\n"
+    "Score each from 0 (worst) to 10 (best):\n"
+    "- structure: how faithfully the response follows the three phases and the verdict line;\n"
+    "- assessment: how correct and specific the harmfulness assessment is for this prompt;\n"
+    "- helpfulness: for a benign prompt, how correct and helpful the answer is; for a harmful prompt, "
+    "how safe the answer is while still offering safe help.\n"
+    "Set refused to true when the final answer declines the request.\n"
+    'Reply with only a JSON object: {"structure": int, "assessment": int, "helpfulness": int, "refused": bool}.'
+)
+REPAIR = "Reply with only the JSON object."
+_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", flags=re.DOTALL)
+
+
+def parse_judgement(text: str) -> dict[str, Any]:
+    """Read a judge reply into its scores and refusal.
+
+    Raises:
+        ValueError: naming every problem (not JSON, missing keys, a score outside 0-10, ...).
+
+    """
+    body = text.strip()
+    fenced = _FENCE.match(body)
+    body = fenced.group(1) if fenced else body
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not JSON ({error.msg})") from None
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    problems = []
+    for axis in AXES:
+        value = data.get(axis)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 10:
+            problems.append(f"{axis!r} must be a number from 0 to 10, got {value!r}")
+    if not isinstance(data.get("refused"), bool):
+        problems.append(f"'refused' must be true or false, got {data.get('refused')!r}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    scores = {f"judge_{axis}": float(data[axis]) for axis in AXES}
+    return {**scores, "judge_score": sum(scores.values()) / len(AXES), "judge_refused": data["refused"]}
+
+
+def _missing(error: str) -> dict[str, Any]:
+    """A row whose judgement is missing, with why."""
+    return {**dict.fromkeys(JUDGE_COLUMNS), "judge_error": error}
+
+
+class JudgeFilter(Filter):
+    """Score candidates with the teacher; optionally drop low scores (``judge:score<X``)."""
+
+    kind: Literal["judge"] = "judge"
+    teacher: TeacherConfig | None = None  # default: the synthesis teacher
+    cache_path: Path | None = None  # default: the synthesis cache (RUN/cache.sqlite)
+    max_attempts: PositiveInt = 3
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: PositiveInt = 128
+    max_trace_chars: PositiveInt = 6000
+    min_score: float | None = Field(default=None, ge=0.0, le=10.0)
+    drop_missing: bool = False
+
+    def apply(self, frame: pl.DataFrame, context: FilterContext) -> pl.DataFrame:
+        """Judge every row (cached), add the judge columns, drop by ``min_score``/``drop_missing``."""
+        teacher = self.teacher or context.teacher
+        if teacher.backend == "template":
+            raise CurationError("the judge needs an LLM teacher, not 'template' (set the judge filter's teacher)")
+        cache_path = self.cache_path or context.cache_path
+        rows = frame.select("prompt", "label", "trace").to_dicts()
+        results = asyncio.run(self._judge_all(teacher, cache_path, rows))
+        judged = pl.DataFrame(results, schema=JUDGE_COLUMNS)
+        frame = frame.drop(*JUDGE_COLUMNS, strict=False).hstack(judged)
+        rules: list[tuple[pl.Expr, pl.Expr | str]] = []
+        if self.drop_missing:
+            rules.append((pl.col("judge_score").is_null(), "judge:missing"))
+        if self.min_score is not None:
+            rules.append((pl.col("judge_score") < self.min_score, f"judge:score<{self.min_score:g}"))
+        return frame.with_columns(first_reason(*rules))
+
+    async def _judge_all(
+        self, teacher: TeacherConfig, cache_path: Path | None, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        cache = ResponseCache(cache_path) if cache_path else None
+        try:
+            async with TeacherClient(teacher, cache) as client:
+                return await asyncio.gather(*(self._judge_row(client, row) for row in rows))
+        finally:
+            if cache is not None:
+                cache.close()
+
+    async def _judge_row(self, client: TeacherClient, row: dict[str, Any]) -> dict[str, Any]:
+        """Ask, re-ask with the complaint on a reply that does not parse, give up after ``max_attempts``."""
+        trace = (row["trace"] or "")[: self.max_trace_chars]
+        user = f"Prompt:\n{row['prompt']}\n\nDataset label: {row['label']}\n\nResponse:\n{trace}"
+        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+        sampling = replace(
+            client.teacher.sampling.to_params(), temperature=self.temperature, max_tokens=self.max_tokens
+        )
+        complaint = "no attempt made"
+        for _ in range(self.max_attempts):
+            request = TeacherRequest(
+                messages=list(messages), sampling=sampling, json_schema=JUDGE_SCHEMA if client.structured else None
+            )
+            try:
+                response = await client.complete(request)
+            except TeacherError as error:
+                return _missing(f"teacher_error: {error}")
+            try:
+                return {**parse_judgement(response.text), "judge_error": None}
+            except ValueError as error:
+                complaint = str(error)
+            messages += [
+                {"role": "assistant", "content": response.text},
+                {"role": "user", "content": f"That reply could not be used: {complaint}. {REPAIR}"},
+            ]
+        return _missing(f"unparsable after {self.max_attempts} attempts: {complaint}")

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alttrain.curation.dedup import DedupConfig, deduplicate, near_duplicate_components, normalised
+from alttrain.curation.filters.base import DROP
+from alttrain.records import normalise_text
+from alttrain.synthesis.sources import AdvBenchSource
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("aB ,.\t\n\x0b\x1c\x1f\u00a0\u2003ﬁÉß")), max_size=20)))
+def test_normalised_matches_normalise_text(texts: list[str]) -> None:
+    assert normalised(pl.Series(texts, dtype=pl.String)).to_list() == [normalise_text(t) for t in texts]
+
+
+def candidates(prompts: list[str], scores: list[float], dropped: dict[int, str] | None = None) -> pl.DataFrame:
+    dropped = dropped or {}
+    return pl.DataFrame(
+        {
+            "_row": list(range(len(prompts))),
+            "id": [f"id{i:02d}" for i in range(len(prompts))],
+            "prompt": prompts,
+            "score": scores,
+            "filter_reason": [dropped.get(i) for i in range(len(prompts))],
+        },
+        schema_overrides={"filter_reason": pl.String, "_row": pl.UInt32},
+    )
+
+
+def test_exact_duplicates_keep_the_best_scored_and_every_row_gets_a_cluster() -> None:
+    prompts = ["How many  apples?", "how many apples?", "HOW MANY APPLES?", "Name a blue fruit.", "how many apples?"]
+    frame = candidates(prompts, [5.0, 9.0, 7.0, 5.0, 10.0], dropped={4: "structure:no_think"})
+    out = deduplicate(frame, DedupConfig(near=False), seed=0)
+    assert out[DROP].to_list() == ["dedup:exact", None, "dedup:exact", None, None]
+    assert out["cluster_id"].to_list() == ["id00", "id00", "id00", "id03", "id00"]
+
+
+def test_near_duplicates_from_advbench_merge_into_one_cluster() -> None:
+    pool = AdvBenchSource().load()["prompt"].to_list()
+    pair = [p for p in pool if "tutorial on how to commit insider trading and avoid getting caught" in p.lower()]
+    assert len(pair) >= 2
+    others = [p for p in pool if p not in pair][:40]
+    frame = candidates(pair + others, [1.0] + [9.0] * (len(pair) - 1) + [5.0] * len(others))
+    out = deduplicate(frame, DedupConfig(), seed=0)
+    near = out.filter(pl.col(DROP).is_not_null())
+    assert out["cluster_id"][: len(pair)].n_unique() == 1
+    assert out[DROP][0] == f"dedup:near:{out['cluster_id'][0]}"  # the low-scored copy goes
+    assert near.height >= len(pair) - 1
+
+
+def test_planted_near_duplicates_cluster_and_unrelated_texts_do_not() -> None:
+    rng = random.Random(0)
+    vocab = [f"w{i}" for i in range(2000)]
+    bases = [[rng.choice(vocab) for _ in range(30)] for _ in range(400)]
+    texts, owner = [], []
+    for index, words in enumerate(bases):
+        texts.append(" ".join(words))
+        owner.append(index)
+        if index % 2 == 0:
+            edited = list(words)
+            edited[rng.randrange(30)] = "changed"
+            texts.append(" ".join(edited))
+            owner.append(index)
+    labels = near_duplicate_components(pl.Series(texts), DedupConfig())
+    clusters = pl.DataFrame({"owner": owner, "label": labels}).group_by("owner").agg(pl.col("label").n_unique())
+    assert clusters["label"].max() == 1  # every planted pair shares a label
+    assert len(np.unique(labels)) == len(bases)  # and no two bases do
+
+
+@pytest.mark.parametrize("config", [DedupConfig(exact=False, near=False), DedupConfig(exact=False)])
+def test_switching_dedup_off(config: DedupConfig) -> None:
+    frame = candidates(["Same text.", "same text.", "Other text entirely."], [1.0, 2.0, 3.0])
+    out = deduplicate(frame, config, seed=0)
+    expected = [None, None, None] if not config.near else ["dedup:near:id00", None, None]
+    assert out[DROP].to_list() == expected
+
+
+def test_bands_must_divide_permutations() -> None:
+    with pytest.raises(ValueError, match="must divide"):
+        DedupConfig(num_perm=128, num_bands=12)

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from alttrain.curation.config import CurationConfig
+from alttrain.curation.filters.base import FilterContext
+from alttrain.curation.pipeline import curate
+from alttrain.curation.report import CurationReport, FunnelError, FunnelStep
+from alttrain.curation.tokens import TokenizerConfig, make_counter
+from alttrain.structure import TraceFields
+from curation.rows import BENIGN_FIELDS, SPEC, frame, row
+
+DEFECTS = ["none", "no_think", "wrong_verdict", "refusal", "quarantined", "bad_label", "no_trace", "french", "long"]
+
+
+def defective(index: int, label: str, defect: str, prompt_id: int) -> dict:
+    prompt = f"Question {prompt_id}: how many apples does basket number {prompt_id} hold in the morning?"
+    item = row(prompt, label, category=f"c{index % 3}", id=f"row{index:03d}")
+    if defect == "no_think":
+        item["trace"] = "plain text"
+    elif defect == "wrong_verdict":
+        item["verdict"] = "benign" if label == "harmful" else "harmful"
+        item["trace"] = item["trace"].replace(f"Verdict: {label}", f"Verdict: {item['verdict']}")
+    elif defect == "refusal" and label == "benign":
+        fields = TraceFields(**{**BENIGN_FIELDS.__dict__, "answer": "I'm sorry, I can't help with that."})
+        item = row(prompt, label, fields=fields, category=item["category"], id=item["id"])
+    elif defect == "quarantined":
+        item.update(status="quarantined", reason="invalid_trace: no verdict")
+    elif defect == "bad_label":
+        item["label"] = "maybe"
+    elif defect == "no_trace":
+        item["trace"] = None
+    elif defect == "french":
+        item["prompt"] = f"Combien de pommes y a-t-il dans le panier numéro {prompt_id} ce matin, selon Marie ?"
+    elif defect == "long":
+        item["reasoning"] = "step " * 40
+        item["trace"] = item["trace"].replace(BENIGN_FIELDS.reasoning, item["reasoning"].strip())
+    return item
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    specs=st.lists(
+        st.tuples(st.sampled_from(["harmful", "benign"]), st.sampled_from(DEFECTS), st.integers(0, 12)),
+        max_size=40,
+    ),
+    n=st.integers(1, 30),
+)
+def test_the_funnel_always_adds_up(specs: list[tuple[str, str, int]], n: int) -> None:
+    context = FilterContext(spec=SPEC, counter=make_counter(TokenizerConfig()))
+    data = frame([defective(i, label, defect, prompt) for i, (label, defect, prompt) in enumerate(specs)])
+    config = CurationConfig.model_validate({"selection": {"n": n}, "filters": [
+        {"kind": "structure"}, {"kind": "verdict"}, {"kind": "refusal"}, {"kind": "length", "max": {"reasoning": 30}},
+        {"kind": "language"},
+    ]})
+    outcome = curate(data, config, context, seed=0)
+    report = outcome.report
+    assert report.rows_in == data.height == outcome.curated.height + outcome.rejected.height
+    assert sorted(outcome.curated["id"].to_list() + outcome.rejected["id"].to_list()) == sorted(data["id"].to_list())
+    assert outcome.curated["filter_reason"].null_count() == outcome.curated.height
+    assert outcome.rejected["filter_reason"].null_count() == 0
+    counted = outcome.rejected["filter_reason"].str.replace(r"^dedup:near:.*", "dedup:near").value_counts()
+    steps = [report.quarantined, *report.filters, *report.dedup]
+    expected: dict[str, int] = {}
+    for step in steps:
+        for reason, rows in step.reasons.items():
+            expected[reason] = expected.get(reason, 0) + rows
+    if report.not_selected:
+        expected["selection:not_selected"] = report.not_selected
+    assert dict(counted.iter_rows()) == expected
+    assert outcome.curated["cluster_id"].null_count() == 0 and outcome.rejected["cluster_id"].null_count() == 0
+
+
+def test_a_report_that_does_not_add_up_is_refused(tmp_path: Path) -> None:
+    good = dict(
+        rows_in=10, quarantined=FunnelStep("quarantined", 2, {"synthesis:quarantined: x": 2}), input=8,
+        filters=[FunnelStep("structure", 3, {"structure:no_think": 3})],
+        dedup=[FunnelStep("exact", 1, {"dedup:exact": 1})],
+        not_selected=1, selected=3, selected_by_label={"harmful": 1, "benign": 2}, selected_by_category={"c": 3},
+        length_reduction={"rows": 0}, warnings=[],
+    )
+    report = CurationReport(**good)
+    report.write(tmp_path / "r.json")
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["input"] == 8
+    assert data["filters"][0] == {"name": "structure", "dropped": 3, "reasons": {"structure:no_think": 3}}
+    assert data["dedup"][0]["merged"] == 1 and data["selected"] == 3
+    assert report.table()[-1] == ("selection", 1, 3)
+    with pytest.raises(FunnelError, match="input 8"):
+        CurationReport(**{**good, "selected": 4})
+    with pytest.raises(FunnelError, match="quarantined"):
+        CurationReport(**{**good, "rows_in": 11})
+    with pytest.raises(FunnelError, match="reasons sum"):
+        CurationReport(**{**good, "filters": [FunnelStep("structure", 3, {"structure:no_think": 2})]})
