@@ -1,0 +1,1 @@
+"""Human review in Argilla: push curated candidates, pull reviewers' verdicts and edits back."""

@@ -1,0 +1,1 @@
+"""Files that run inside the argilla-server venv (not imported by alttrain itself)."""
