@@ -1,0 +1,62 @@
+"""The ``datasheet`` stage: read the run, export the dataset, draw figures, render both documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alttrain.config import RunConfig
+from alttrain.curation.tokens import make_counter
+from alttrain.datasheets.exports import HF_DIR, Exports, write_exports
+from alttrain.datasheets.figures import Figure, write_figures
+from alttrain.datasheets.hub import push_dataset
+from alttrain.datasheets.inputs import load_run_inputs
+from alttrain.datasheets.provenance import Provenance, gather_provenance
+from alttrain.datasheets.render import NEEDS_HUMAN, render_documents
+from alttrain.datasheets.stats import measure, phase_lengths, rewrite_lengths
+
+DATASHEET_DIR = "datasheet"
+DATASET_DIR = "dataset"
+
+
+@dataclass(frozen=True)
+class DatasheetResult:
+    """What the datasheet stage wrote and counted."""
+
+    datasheet: Path
+    card: Path
+    figures: list[Figure]
+    exports: Exports
+    provenance: Provenance
+    needs_human: int  # questions left for a human in the datasheet
+    pushed_to: str | None
+
+
+def build_datasheet(config: RunConfig, run_dir: Path) -> DatasheetResult:
+    """Document and export the final dataset of the run in ``run_dir``.
+
+    Raises:
+        FileNotFoundError: a required run file is missing.
+        SchemaError: a stage file misses its columns.
+        DatasheetError: the run's files are inconsistent, or pushing is asked for without a token.
+
+    """
+    inputs = load_run_inputs(run_dir)
+    measured = measure(inputs.final, config.structure, make_counter(config.curation.tokenizer))
+    provenance = gather_provenance(config, inputs, measured)
+    exports = write_exports(inputs.final, config.structure, run_dir / DATASET_DIR)
+    folder = run_dir / DATASHEET_DIR
+    figures = write_figures(provenance, inputs.final, phase_lengths(measured), rewrite_lengths(measured), folder)
+    sheet = config.datasheet
+    hub_repo = sheet.hub_repo_id if sheet.push_to_hub else None
+    datasheet, card = render_documents(provenance, figures, exports.rows, sheet.language, hub_repo, folder)
+    pushed = push_dataset(run_dir / DATASET_DIR / HF_DIR, folder, sheet) if sheet.push_to_hub else None
+    return DatasheetResult(
+        datasheet=datasheet,
+        card=card,
+        figures=figures,
+        exports=exports,
+        provenance=provenance,
+        needs_human=datasheet.read_text(encoding="utf-8").count(NEEDS_HUMAN),
+        pushed_to=pushed,
+    )
