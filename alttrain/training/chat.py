@@ -1,0 +1,174 @@
+"""Render and tokenize training records with the model's own chat template.
+
+Two data formats, both tokenized here (not by the trainer), so the template check inspects exactly
+the ``input_ids``/``labels`` the trainer trains on, under every TRL version:
+
+* ``prompt_completion``: prompt = the template applied to the conversation up to the user turn with
+  the generation prompt; completion = the trace (minus any part the generation prompt already
+  pre-fills, such as R1-Distill's opening ``<think>``) + EOS. Prompt and completion are tokenized apart and
+  concatenated, so training sees the very token prefix the model sees at inference; loss on the
+  completion only. Works with every template, including those that strip ``<think>`` from history.
+* ``conversation``: the whole conversation rendered by a template with ``{% generation %}`` markers;
+  loss on the tokens the markers cover.
+
+``auto`` picks ``conversation`` when the template has generation markers, ``prompt_completion``
+otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from alttrain.structure import StructureSpec
+from alttrain.training.config import DataFormat
+from alttrain.training.errors import ChatTemplateError
+
+ResolvedFormat = Literal["prompt_completion", "conversation"]
+Message = dict[str, str]
+IGNORE_INDEX = -100
+SHIPPED_TEMPLATES = ("chatml", "llama3", "deepseek_r1_distill", "qwen3")
+DEFAULT_TEMPLATE = "chatml"
+_GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")
+
+
+@dataclass(frozen=True)
+class ChatTemplate:
+    """A chat template's text and where it came from (a shipped name, ``tokenizer`` or a file path)."""
+
+    name: str
+    text: str
+
+    @property
+    def has_generation_markers(self) -> bool:
+        """Whether the template marks assistant output with ``{% generation %}``."""
+        return bool(_GENERATION_MARKER.search(self.text))
+
+
+@dataclass(frozen=True)
+class TokenizedExample:
+    """One training sequence: token ids and labels (``IGNORE_INDEX`` where no loss is taken)."""
+
+    input_ids: list[int]
+    labels: list[int]
+
+    @property
+    def trained_tokens(self) -> int:
+        """How many tokens carry loss."""
+        return sum(label != IGNORE_INDEX for label in self.labels)
+
+
+def shipped_template(name: str) -> ChatTemplate:
+    """One of the templates shipped under ``alttrain/training/chat_templates``."""
+    if name not in SHIPPED_TEMPLATES:
+        raise ChatTemplateError(f"unknown chat template {name!r}; shipped: {', '.join(SHIPPED_TEMPLATES)}")
+    text = resources.files("alttrain.training").joinpath("chat_templates", f"{name}.j2").read_text("utf-8")
+    return ChatTemplate(name=name, text=text)
+
+
+def resolve_template(setting: str, tokenizer: Any) -> ChatTemplate:
+    """The template ``training.chat_template`` names.
+
+    ``auto`` is the tokenizer's own template, or generic ChatML when it has none; otherwise a shipped
+    name or a path to a ``.jinja``/``.j2`` file.
+
+    Raises:
+        ChatTemplateError: for an unknown name or a missing file.
+
+    """
+    if setting == "auto":
+        own = getattr(tokenizer, "chat_template", None)
+        if isinstance(own, str) and own.strip():
+            return ChatTemplate(name="tokenizer", text=own)
+        return shipped_template(DEFAULT_TEMPLATE)
+    if setting in SHIPPED_TEMPLATES:
+        return shipped_template(setting)
+    path = Path(setting).expanduser()
+    if path.suffix in {".jinja", ".j2"}:
+        if not path.is_file():
+            raise ChatTemplateError(f"{path}: chat template file not found")
+        return ChatTemplate(name=str(path), text=path.read_text("utf-8"))
+    raise ChatTemplateError(
+        f"chat_template {setting!r} is neither 'auto', a shipped name ({', '.join(SHIPPED_TEMPLATES)}) "
+        "nor a .jinja/.j2 file"
+    )
+
+
+def resolve_format(setting: DataFormat, template: ChatTemplate) -> ResolvedFormat:
+    """The data format to train with; ``conversation`` needs generation markers.
+
+    Raises:
+        ChatTemplateError: when ``conversation`` is asked for but the template has no markers.
+
+    """
+    if setting == "auto":
+        return "conversation" if template.has_generation_markers else "prompt_completion"
+    if setting == "conversation" and not template.has_generation_markers:
+        raise ChatTemplateError(
+            f"format 'conversation' needs {{% generation %}} markers, and template {template.name!r} has none; "
+            "use format 'prompt_completion' (or 'auto')"
+        )
+    return setting
+
+
+@dataclass(frozen=True)
+class ChatRenderer:
+    """Renders and tokenizes conversations (user turns, then one final assistant turn)."""
+
+    tokenizer: Any
+    template: ChatTemplate
+    format: ResolvedFormat
+    spec: StructureSpec
+
+    def prompt_text(self, messages: list[Message]) -> str:
+        """The template applied to everything before the final assistant turn, with the generation prompt."""
+        return self.tokenizer.apply_chat_template(
+            messages[:-1], chat_template=self.template.text, tokenize=False, add_generation_prompt=True
+        )
+
+    def completion_text(self, prompt: str, trace: str) -> str:
+        """The trace minus whatever the generation prompt already pre-fills of it, followed by EOS."""
+        return trace[_prefilled_length(prompt, trace, self.spec.think_open) :] + self.tokenizer.eos_token
+
+    def tokenize(self, messages: list[Message]) -> TokenizedExample:
+        """Token ids and loss labels for one conversation in this renderer's format."""
+        if self.format == "conversation":
+            return self._tokenize_conversation(messages)
+        prompt = self.prompt_text(messages)
+        prompt_ids = self._encode(prompt)
+        completion_ids = self._encode(self.completion_text(prompt, messages[-1]["content"]))
+        return TokenizedExample(
+            input_ids=prompt_ids + completion_ids, labels=[IGNORE_INDEX] * len(prompt_ids) + completion_ids
+        )
+
+    def _encode(self, text: str) -> list[int]:
+        """Token ids of text; special tokens come from the template, never added twice."""
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _tokenize_conversation(self, messages: list[Message]) -> TokenizedExample:
+        """The whole conversation, loss on the tokens the generation markers cover."""
+        out = self.tokenizer.apply_chat_template(
+            messages,
+            chat_template=self.template.text,
+            tokenize=True,
+            return_dict=True,
+            return_assistant_tokens_mask=True,
+        )
+        ids = list(out["input_ids"])
+        mask = list(out["assistant_masks"])
+        return TokenizedExample(
+            input_ids=ids, labels=[tok if bit else IGNORE_INDEX for tok, bit in zip(ids, mask, strict=True)]
+        )
+
+
+def _prefilled_length(prompt: str, trace: str, think_open: str) -> int:
+    """Length of the longest start of ``trace`` (at least the think marker) that ``prompt`` ends with."""
+    if not trace.startswith(think_open):
+        return 0
+    for length in range(min(len(trace), len(think_open) + 8), len(think_open) - 1, -1):
+        if prompt.endswith(trace[:length]):
+            return length
+    return 0

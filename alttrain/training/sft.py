@@ -1,0 +1,169 @@
+"""Run TRL's ``SFTTrainer`` on pre-tokenized data and measure the run.
+
+Only the SFT API that TRL 1.15 (unsloth's pin) and 1.16 share is used: ``SFTConfig`` fields,
+``SFTTrainer(model, args, train_dataset, processing_class, data_collator, callbacks)`` and
+``DataCollatorForLanguageModeling(pad_token_id)``. The data arrives as ``input_ids`` + ``labels``
+(see :mod:`alttrain.training.chat`), which both versions train as is.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from alttrain.training.backends import LoadedModel, cuda_available
+from alttrain.training.chat import IGNORE_INDEX
+from alttrain.training.config import TrainingConfig
+
+
+@dataclass
+class FitOutcome:
+    """What one training run did and cost."""
+
+    steps: int
+    loss_curve: list[dict[str, float]]
+    trained_tokens: int
+    input_tokens: int
+    train_seconds: float
+    peak_memory_bytes: int
+    peak_memory_kind: str
+    optimizer: str
+
+    @property
+    def final_loss(self) -> float | None:
+        """The last logged training loss."""
+        return self.loss_curve[-1]["loss"] if self.loss_curve else None
+
+
+@dataclass
+class TokenCounter:
+    """Counts the tokens of every batch the trainer steps on (all, and those carrying loss)."""
+
+    trained_tokens: int = 0
+    input_tokens: int = 0
+
+    def count(self, batch: dict[str, Any]) -> None:
+        """Add one batch's tokens."""
+        self.trained_tokens += int((batch["labels"] != IGNORE_INDEX).sum())
+        mask = batch.get("attention_mask")  # absent in padding-free batches, which hold no padding
+        self.input_tokens += int(mask.sum()) if mask is not None else int(batch["input_ids"].numel())
+
+
+@dataclass
+class LossCurve:
+    """Collects ``(step, loss)`` from the trainer's logs; a TrainerCallback by duck typing."""
+
+    points: list[dict[str, float]] = field(default_factory=list)
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **_: Any) -> None:
+        """Record a logged training loss."""
+        if logs and "loss" in logs:
+            self.points.append({"step": int(state.global_step), "loss": float(logs["loss"])})
+
+    def __getattr__(self, name: str) -> Any:
+        """Every other callback event is a no-op."""
+        if name.startswith("on_"):
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
+
+
+def choose_optimizer(config: TrainingConfig, device: str) -> str:
+    """``auto``: 8-bit AdamW on a GPU with bitsandbytes, plain AdamW otherwise."""
+    if config.optimizer != "auto":
+        return config.optimizer
+    import importlib.util
+
+    return "adamw_8bit" if device == "cuda" and importlib.util.find_spec("bitsandbytes") else "adamw_torch"
+
+
+def fit(loaded: LoadedModel, tokenizer: Any, dataset: Any, config: TrainingConfig, seed: int) -> FitOutcome:
+    """Train ``loaded.model`` on a tokenized dataset with the config's recipe; return the measurements."""
+    from trl import SFTConfig, SFTTrainer
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    optimizer = choose_optimizer(config, loaded.device)
+    on_cpu = loaded.device == "cpu"
+    with tempfile.TemporaryDirectory(prefix="alttrain-sft-") as scratch:
+        args = SFTConfig(
+            output_dir=scratch,
+            num_train_epochs=config.epochs,
+            max_steps=config.max_steps or -1,
+            per_device_train_batch_size=config.batch_size,
+            gradient_accumulation_steps=config.grad_accum,
+            learning_rate=config.learning_rate,
+            lr_scheduler_type=config.lr_scheduler,
+            warmup_steps=config.warmup_steps,
+            weight_decay=config.weight_decay,
+            optim=optimizer,
+            seed=seed,
+            data_seed=seed,
+            bf16=loaded.precision.startswith("bf16"),
+            fp16=loaded.precision.startswith("fp16"),
+            use_cpu=on_cpu,
+            # TRL turns checkpointing on by default; unsloth applies its own in get_peft_model.
+            gradient_checkpointing=config.gradient_checkpointing and loaded.backend == "hf",
+            max_length=config.max_length,
+            logging_steps=1,
+            save_strategy="no",
+            report_to=[],
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+        )
+        counter = TokenCounter()
+        curve = LossCurve()
+        trainer = _counting_trainer(SFTTrainer, counter)(
+            model=loaded.model,
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            data_collator=DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id),
+            callbacks=[curve],
+        )
+        if not on_cpu:
+            import torch
+
+            torch.cuda.reset_peak_memory_stats()
+        started = time.perf_counter()
+        trainer.train()
+        train_seconds = time.perf_counter() - started
+        peak, kind = _peak_memory(on_cpu)
+        return FitOutcome(
+            steps=int(trainer.state.global_step),
+            loss_curve=curve.points,
+            trained_tokens=counter.trained_tokens,
+            input_tokens=counter.input_tokens,
+            train_seconds=train_seconds,
+            peak_memory_bytes=peak,
+            peak_memory_kind=kind,
+            optimizer=optimizer,
+        )
+
+
+def _counting_trainer(base: type, counter: TokenCounter) -> type:
+    """A subclass of the SFT trainer that counts each micro-batch it trains on.
+
+    Counting in the collator would over-count: the data loader fetches one batch ahead.
+    """
+
+    class CountingSFTTrainer(base):  # type: ignore[misc, valid-type]
+        def training_step(self, model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            counter.count(inputs)
+            return super().training_step(model, inputs, *args, **kwargs)
+
+    return CountingSFTTrainer
+
+
+def _peak_memory(on_cpu: bool) -> tuple[int, str]:
+    """Peak resident memory of this process on CPU, peak CUDA allocation on a GPU, in bytes."""
+    if on_cpu or not cuda_available():
+        usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return int(usage if sys.platform == "darwin" else usage * 1024), "cpu_max_rss"
+    import torch
+
+    return int(torch.cuda.max_memory_allocated()), "cuda_max_allocated"
