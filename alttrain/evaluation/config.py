@@ -1,0 +1,160 @@
+"""Config of the ``eval`` stage: the models to compare, the benchmarks, the judges and generation.
+
+By default two models are compared on the four offline benchmarks: ``base`` (the training base model)
+and ``tuned`` (the same model with the LoRA adapter training wrote to ``RUN/model/adapter``). A model
+is generated from with transformers on this machine (``backend: transformers``, batched greedy
+decoding), or through the teacher client (``backend: teacher``: any OpenAI-compatible endpoint, an
+in-process vLLM engine, or the embedded local server).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+
+from alttrain.curation.dedup import DedupConfig
+from alttrain.curation.tokens import TokenizerConfig
+from alttrain.evaluation.benchmarks import (
+    AdvBenchBenchmark,
+    DoNotAnswerBenchmark,
+    HarmBenchBenchmark,
+    ReasoningGymBenchmark,
+)
+from alttrain.evaluation.hub_benchmarks import (
+    JailbreakBenchBenchmark,
+    StrongRejectBenchmark,
+    WildJailbreakBenchmark,
+    XSTestBenchmark,
+)
+from alttrain.synthesis.config import SamplingConfig, TeacherConfig
+
+BenchmarkConfig = Annotated[
+    HarmBenchBenchmark
+    | DoNotAnswerBenchmark
+    | AdvBenchBenchmark
+    | ReasoningGymBenchmark
+    | StrongRejectBenchmark
+    | XSTestBenchmark
+    | JailbreakBenchBenchmark
+    | WildJailbreakBenchmark,
+    Field(discriminator="kind"),
+]
+#: the adapter the training stage writes, relative to the run directory
+TRAINED_ADAPTER = Path("model") / "adapter"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _greedy() -> SamplingConfig:
+    """Greedy decoding (temperature 0), the default for models under test and judges."""
+    return SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=512, seed=0)
+
+
+class ModelUnderTest(_Section):
+    """One model to evaluate.
+
+    ``backend: transformers`` loads ``model`` (default: the training base model, ``smollm2-embedded``
+    included) plus an optional PEFT ``adapter`` (relative paths are under the run directory).
+    ``backend: teacher`` sends every prompt through the teacher client configured in ``teacher`` (how to
+    reach the model; its ``sampling`` is not used: every model under test decodes with
+    ``evaluation.sampling``).
+    """
+
+    backend: Literal["transformers", "teacher"] = "transformers"
+    model: str | None = None
+    adapter: Path | None = None
+    teacher: TeacherConfig | None = None
+
+    @model_validator(mode="after")
+    def _backend_needs_its_fields(self) -> ModelUnderTest:
+        """A teacher model needs a teacher config; a transformers model must not name one."""
+        if self.backend == "teacher":
+            if self.teacher is None:
+                raise ValueError("backend 'teacher' needs a 'teacher' section")
+            if self.teacher.backend == "template":
+                raise ValueError("teacher backend 'template' writes traces from rules; it is no model to test")
+            if self.adapter is not None or self.model is not None:
+                raise ValueError("backend 'teacher' takes its model from 'teacher'; drop 'model'/'adapter'")
+        elif self.teacher is not None:
+            raise ValueError("'teacher' is only read with backend 'teacher'")
+        return self
+
+
+def _default_models() -> dict[str, ModelUnderTest]:
+    return {"base": ModelUnderTest(), "tuned": ModelUnderTest(adapter=TRAINED_ADAPTER)}
+
+
+def _default_benchmarks() -> list[BenchmarkConfig]:
+    return [HarmBenchBenchmark(), DoNotAnswerBenchmark(), AdvBenchBenchmark(), ReasoningGymBenchmark()]
+
+
+class JudgeConfig(_Section):
+    """A model judge reached through the teacher client (``openai``, ``vllm`` or ``local``).
+
+    ``teacher`` says how to reach it; its requests use ``sampling`` (greedy by default).
+    """
+
+    teacher: TeacherConfig
+    sampling: SamplingConfig = Field(default_factory=_greedy)
+    max_parse_attempts: PositiveInt = 3
+
+    @field_validator("teacher")
+    @classmethod
+    def _no_template_judge(cls, teacher: TeacherConfig) -> TeacherConfig:
+        """The rule-based template backend cannot judge."""
+        if teacher.backend == "template":
+            raise ValueError("a judge needs a model: backend 'openai', 'vllm' or 'local', not 'template'")
+        return teacher
+
+
+class JudgesConfig(_Section):
+    """Which model judges run on harmful rows (the refusal heuristic always runs on every row)."""
+
+    strongreject: JudgeConfig | None = None
+    guard: JudgeConfig | None = None
+
+
+class HeldOutConfig(_Section):
+    """Where the training prompts are read from (default ``RUN/dataset/hf``, else ``RUN/prompts.parquet``).
+
+    ``near_dup`` is curation's dedup config; its MinHash-LSH settings decide what counts as a near
+    duplicate of a training prompt.
+    """
+
+    training_set: Path | None = None
+    require_training_set: bool = True
+    near_dup: DedupConfig = Field(default_factory=DedupConfig)
+
+
+class EvaluationConfig(_Section):
+    """The ``evaluation`` section of a run config."""
+
+    models: dict[str, ModelUnderTest] = Field(default_factory=_default_models, min_length=1)
+    baseline: str = "base"  # deltas are reported against this model
+    benchmarks: list[BenchmarkConfig] = Field(default_factory=_default_benchmarks, min_length=1)
+    judges: JudgesConfig = Field(default_factory=JudgesConfig)
+    heldout: HeldOutConfig = Field(default_factory=HeldOutConfig)
+    sampling: SamplingConfig = Field(default_factory=_greedy)  # every model's; max_tokens = max new tokens
+    system_prompt: str | None = None
+    batch_size: PositiveInt = 8  # transformers generation
+    threads: PositiveInt | None = None  # torch CPU threads (default: torch's choice)
+    tokenizer: TokenizerConfig | None = None  # counts reasoning tokens of every model; default: the baseline's
+    bootstrap_resamples: PositiveInt = 1000
+    confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
+    seed: int = 0
+    cache_path: Path | None = None  # default: RUN/eval/cache.sqlite
+
+    @model_validator(mode="after")
+    def _baseline_is_a_model(self) -> EvaluationConfig:
+        """The baseline must be one of the models; benchmark names must be unique."""
+        if self.baseline not in self.models:
+            raise ValueError(f"baseline {self.baseline!r} is not one of the models {sorted(self.models)}")
+        names = [benchmark.name for benchmark in self.benchmarks]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"benchmarks listed twice: {duplicates}")
+        return self

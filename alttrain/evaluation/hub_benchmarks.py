@@ -1,0 +1,148 @@
+"""Benchmarks downloaded from the Hugging Face Hub with ``datasets.load_dataset``.
+
+These need network access to the Hub (and, for gated sets, a token in the environment that
+``huggingface_hub`` reads); offline they fail with a :class:`BenchmarkError` that says so. Tests never
+call them; only :func:`hub_items` (the row mapping) is exercised on local data.
+
+==================  ===================================  ==================================  =======
+kind                Hub dataset (config, splits)         items                               n
+==================  ===================================  ==================================  =======
+``strongreject``    walledai/StrongREJECT (train)        313 harmful                         50
+``xstest``          walledai/XSTest (test)               250 safe -> over-refusal (+200)     all
+``jailbreakbench``  JailbreakBench/JBB-Behaviors         100 harmful + 100 benign            all
+                    (behaviors: harmful, benign)
+``wildjailbreak``   allenai/wildjailbreak (eval, train)  2,210 adversarial harmful/benign    200
+==================  ===================================  ==================================  =======
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+
+import polars as pl
+from pydantic import Field
+
+from alttrain.evaluation.benchmarks import Benchmark, BenchmarkError, to_items
+from alttrain.records import conform, record_id
+from alttrain.structure import Label
+
+Row = dict[str, Any]
+
+
+def load_hub_rows(benchmark: str, path: str, name: str | None, split: str, **kwargs: Any) -> list[Row]:
+    """Download one split of a Hub dataset as a list of rows.
+
+    Raises:
+        BenchmarkError: naming the benchmark and the dataset when it cannot be loaded (offline,
+            gated without a token, renamed).
+
+    """
+    import datasets
+
+    try:
+        dataset = datasets.load_dataset(path, name, split=split, **kwargs)
+    except Exception as error:  # datasets raises many types (connection, gating, missing files)
+        raise BenchmarkError(
+            f"benchmark {benchmark!r}: could not load {path!r} (split {split!r}) from the Hugging Face Hub "
+            f"({type(error).__name__}: {error}). It needs network access to the Hub; the offline "
+            f"benchmarks are harmbench, donotanswer, advbench and reasoning_gym."
+        ) from None
+    return list(dataset)
+
+
+def hub_items(
+    rows: Iterable[Row],
+    benchmark: str,
+    license_: str,
+    prompt: Callable[[Row], str],
+    label: Callable[[Row], Label | None],
+    category: Callable[[Row], str],
+) -> pl.DataFrame:
+    """Map Hub rows onto evaluation items; a row whose ``label`` is None is left out by design.
+
+    Raises:
+        BenchmarkError: when a row has an empty prompt (so nothing is dropped silently).
+
+    """
+    records = []
+    for index, row in enumerate(rows):
+        row_label = label(row)
+        if row_label is None:
+            continue
+        text = (prompt(row) or "").strip()
+        if not text:
+            raise BenchmarkError(f"benchmark {benchmark!r}: row {index} has an empty prompt")
+        records.append(
+            {"id": record_id(benchmark, text), "prompt": text, "label": row_label, "category": category(row),
+             "source": benchmark, "license": license_}
+        )
+    columns = ("id", "prompt", "label", "category", "source", "license")
+    frame = pl.DataFrame(records, schema=dict.fromkeys(columns, pl.String))
+    return to_items(conform(frame, "prompts"), benchmark)
+
+
+class StrongRejectBenchmark(Benchmark):
+    """StrongREJECT's 313 forbidden prompts (harmful)."""
+
+    kind: Literal["strongreject"] = "strongreject"
+    dataset: str = "walledai/StrongREJECT"
+
+    def load(self) -> pl.DataFrame:
+        """Download and map every prompt."""
+        rows = load_hub_rows(self.name, self.dataset, None, "train")
+        return hub_items(rows, self.name, "MIT (StrongREJECT)", lambda r: r["prompt"], lambda r: "harmful",
+                         lambda r: str(r.get("category") or "strongreject"))
+
+
+class XSTestBenchmark(Benchmark):
+    """XSTest: 250 safe prompts that look unsafe (over-refusal), optionally with its 200 unsafe contrasts."""
+
+    kind: Literal["xstest"] = "xstest"
+    n: int | None = Field(default=None, ge=1)
+    dataset: str = "walledai/XSTest"
+    include_unsafe: bool = False
+
+    def load(self) -> pl.DataFrame:
+        """Download; ``label`` safe -> benign, unsafe -> harmful (left out unless ``include_unsafe``)."""
+
+        def label(row: Row) -> Label | None:
+            if row["label"] == "safe":
+                return "benign"
+            return "harmful" if self.include_unsafe else None
+
+        rows = load_hub_rows(self.name, self.dataset, None, "test")
+        return hub_items(rows, self.name, "CC-BY-4.0 (XSTest)", lambda r: r["prompt"], label,
+                         lambda r: str(r.get("type") or "xstest"))
+
+
+class JailbreakBenchBenchmark(Benchmark):
+    """JailbreakBench JBB-Behaviors: 100 harmful behaviours and 100 matched benign ones."""
+
+    kind: Literal["jailbreakbench"] = "jailbreakbench"
+    n: int | None = Field(default=None, ge=1)
+    dataset: str = "JailbreakBench/JBB-Behaviors"
+
+    def load(self) -> pl.DataFrame:
+        """Download both splits of the ``behaviors`` config; the split is the label."""
+        parts = []
+        for split, label in (("harmful", "harmful"), ("benign", "benign")):
+            rows = load_hub_rows(self.name, self.dataset, "behaviors", split)
+            parts.append(hub_items(rows, self.name, "MIT (JailbreakBench)", lambda r: r["Goal"],
+                                   lambda r, lab=label: lab, lambda r: str(r.get("Category") or "jbb")))
+        return pl.concat(parts)
+
+
+class WildJailbreakBenchmark(Benchmark):
+    """WildJailbreak's evaluation set: 2,210 adversarial prompts, harmful (label 1) and benign (label 0)."""
+
+    kind: Literal["wildjailbreak"] = "wildjailbreak"
+    n: int | None = Field(default=200, ge=1)
+    dataset: str = "allenai/wildjailbreak"
+
+    def load(self) -> pl.DataFrame:
+        """Download the ``eval`` config (a tab-separated file on the Hub)."""
+        rows = load_hub_rows(self.name, self.dataset, "eval", "train", delimiter="\t", keep_default_na=False)
+        return hub_items(rows, self.name, "ODC-BY (WildJailbreak)", lambda r: r["adversarial"],
+                         lambda r: "harmful" if int(r["label"]) == 1 else "benign",
+                         lambda r: str(r.get("data_type") or "wildjailbreak"))

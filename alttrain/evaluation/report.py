@@ -1,0 +1,181 @@
+"""The evaluation report: ``RUN/eval/report.md``, ``report.json``, ``outputs.parquet``, figures, a rich table.
+
+The headline compares every model with the baseline on the pooled harmful and benign rows: each value
+with its bootstrap interval, and the paired difference to the baseline with its own interval.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from rich.table import Table
+
+from alttrain.config import RunConfig, fingerprint
+from alttrain.evaluation.figures import metric_bars, token_distributions
+from alttrain.evaluation.metrics import METRICS, POOLED_BENIGN, POOLED_HARMFUL
+from alttrain.evaluation.run import EVAL_DIR, OUTPUTS_FILE, EvaluationOutcome
+
+REFUSAL_SET = "pyrit datasets/scorer_evals/refusal_scorer/refusal.csv"
+TOKEN_METRICS = {"reasoning_tokens_mean", "reasoning_tokens_median"}
+HEADLINE = (POOLED_HARMFUL, POOLED_BENIGN)
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Where the report went."""
+
+    eval_dir: Path
+    markdown: Path
+    json: Path
+    outputs: Path
+    figures: list[Path]
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """What the evaluation stage measured and wrote."""
+
+    outcome: EvaluationOutcome
+    files: ReportFiles
+
+
+def _number(value: float | None, metric: str) -> str:
+    """A metric value for tables: tokens with one decimal, rates with three."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.1f}" if metric in TOKEN_METRICS else f"{value:.3f}"
+
+
+def _cell(row: dict[str, Any]) -> str:
+    """``value [low, high]``."""
+    metric = row["metric"]
+    return f"{_number(row['value'], metric)} [{_number(row['ci_low'], metric)}, {_number(row['ci_high'], metric)}]"
+
+
+def _delta(row: dict[str, Any]) -> str:
+    """``+d [low, high]`` of the paired difference, or a dash for the baseline."""
+    if row["delta"] is None:
+        return "-"
+    metric = row["metric"]
+    return (f"{row['delta']:+.1f}" if metric in TOKEN_METRICS else f"{row['delta']:+.3f}") + (
+        f" [{_number(row['delta_low'], metric)}, {_number(row['delta_high'], metric)}]"
+    )
+
+
+def _metric_table(metrics: pl.DataFrame, benchmark: str, models: list[str]) -> list[str]:
+    """A markdown table of one benchmark (or pool): a line per metric, value and delta per model."""
+    rows = metrics.filter(pl.col("benchmark") == benchmark)
+    header = ["metric", "n", *[f"{m}" for m in models], *[f"{m} - baseline" for m in models[1:]]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for metric in METRICS:
+        by_model = {r["model"]: r for r in rows.filter(pl.col("metric") == metric.name).iter_rows(named=True)}
+        if not by_model:
+            continue
+        n = max(r["n"] for r in by_model.values())
+        cells = [_cell(by_model[m]) if m in by_model else "n/a" for m in models]
+        deltas = [_delta(by_model[m]) if m in by_model else "n/a" for m in models[1:]]
+        arrow = "↓" if metric.better == "lower" else "↑"
+        lines.append("| " + " | ".join([f"{metric.name} {arrow}", str(n), *cells, *deltas]) + " |")
+    return lines
+
+
+def render_markdown(outcome: EvaluationOutcome, config: RunConfig, figures: list[Path]) -> str:
+    """The whole report as markdown."""
+    evaluation = config.evaluation
+    models = [evaluation.baseline, *[m for m in evaluation.models if m != evaluation.baseline]]
+    lines = [f"# Evaluation of run `{config.name}`", ""]
+    lines += [f"Baseline: `{evaluation.baseline}`. Values are {evaluation.confidence:.0%} percentile bootstrap "
+              f"intervals ({evaluation.bootstrap_resamples} resamples, seed {evaluation.seed}); differences are "
+              "paired over the items both models answered. ↓/↑: lower/higher is better.", ""]
+    lines += ["## Models", "", "| model | identity | answered | failed | cut off (max tokens) |", "|" + "---|" * 5]
+    lines += [f"| {r.name} | `{r.identity}` | {r.answered} | {r.failed} | {r.truncated} |" for r in outcome.models]
+    for pool in HEADLINE:
+        if outcome.metrics.filter(pl.col("benchmark") == pool).height:
+            lines += ["", f"## Headline: {pool}", "", *_metric_table(outcome.metrics, pool, models)]
+    lines += ["", "## Per benchmark"]
+    for count in outcome.counts:
+        lines += ["", f"### {count.benchmark}", "", *_metric_table(outcome.metrics, count.benchmark, models)]
+    lines += ["", "## Held-out accounting", ""]
+    source = f"`{outcome.training_set}`" if outcome.training_set else "none found: NOT checked"
+    lines += [f"Training set: {source}.", ""]
+    lines += ["| benchmark | loaded | duplicate ids | overlap: id | overlap: text | overlap: near-dup | held out "
+              "| evaluated |", "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {c.benchmark} | {c.loaded} | {c.duplicates} | {c.overlap_id} | {c.overlap_text} | "
+              f"{c.overlap_near_dup} | {c.held_out} | {c.evaluated} |" for c in outcome.counts]
+    lines += ["", "## Judges", ""]
+    h = outcome.heuristic
+    lines += [f"Refusal heuristic (`alttrain.refusal`) on {REFUSAL_SET}: accuracy {h.accuracy:.3f} over {h.n} "
+              f"labelled responses (refusals caught {h.true_positive}, missed {h.false_negative}; non-refusals "
+              f"kept {h.true_negative}, flagged {h.false_positive}). The set counts off-topic answers as refusals, "
+              "which a text-only heuristic cannot see.", ""]
+    for run in outcome.models:
+        for judge, statuses in run.judges.items():
+            name = "StrongREJECT LLM judge" if judge == "sr" else "guard model"
+            lines.append(f"- {name} on `{run.name}`: " + ", ".join(f"{k} {v}" for k, v in statuses.items()))
+    if not any(run.judges for run in outcome.models):
+        lines.append("No model judge configured (`evaluation.judges`); harmful rate is the refusal heuristic's.")
+    lines += ["", f"Reasoning tokens counted with: {outcome.token_counter}.", "", "## Figures", ""]
+    lines += [f"![{path.stem}]({path.as_posix()})" for path in figures] or ["No figure (no values to draw)."]
+    lines += ["", "## Metrics", ""]
+    lines += [f"- **{m.name}**: {m.description}." for m in METRICS]
+    lines += ["", f"Every output is in `{OUTPUTS_FILE}` (one row per model and item, with scores and judge replies)."]
+    return "\n".join(lines) + "\n"
+
+
+def report_data(outcome: EvaluationOutcome, config: RunConfig, figures: list[Path]) -> dict[str, Any]:
+    """The report as JSON-ready data."""
+    evaluation = config.evaluation
+    h = outcome.heuristic
+    return {
+        "run": config.name,
+        "evaluation_fingerprint": fingerprint(evaluation),
+        "baseline": evaluation.baseline,
+        "models": [asdict(run) for run in outcome.models],
+        "training_set": str(outcome.training_set) if outcome.training_set else None,
+        "benchmarks": [asdict(count) for count in outcome.counts],
+        "refusal_heuristic": {"dataset": REFUSAL_SET, "accuracy": h.accuracy, **asdict(h)},
+        "token_counter": outcome.token_counter,
+        "bootstrap": {"resamples": evaluation.bootstrap_resamples, "confidence": evaluation.confidence,
+                      "seed": evaluation.seed},
+        "metrics": outcome.metrics.to_dicts(),
+        "figures": [path.as_posix() for path in figures],
+    }
+
+
+def write_report(outcome: EvaluationOutcome, config: RunConfig, run_dir: Path) -> ReportFiles:
+    """Write outputs, figures, ``report.md`` and ``report.json`` under ``RUN/eval``."""
+    folder = run_dir / EVAL_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    outputs = folder / OUTPUTS_FILE
+    outcome.rows.write_parquet(outputs)
+    models = [config.evaluation.baseline, *[m for m in config.evaluation.models if m != config.evaluation.baseline]]
+    drawn = [metric_bars(outcome.metrics, models, folder), token_distributions(outcome.rows, models, folder)]
+    figures = [path for path in drawn if path is not None]
+    markdown = folder / "report.md"
+    markdown.write_text(render_markdown(outcome, config, figures), encoding="utf-8")
+    data = folder / "report.json"
+    data.write_text(json.dumps(report_data(outcome, config, figures), indent=2, allow_nan=False))
+    return ReportFiles(folder, markdown, data, outputs, [folder / path for path in figures])
+
+
+def summary_table(outcome: EvaluationOutcome, config: RunConfig) -> Table:
+    """The headline as a rich table: one line per pooled metric, a column per model."""
+    evaluation = config.evaluation
+    models = [evaluation.baseline, *[m for m in evaluation.models if m != evaluation.baseline]]
+    table = Table(title=f"evaluation ({evaluation.confidence:.0%} CI)")
+    table.add_column("pool")
+    table.add_column("metric")
+    for model in models:
+        table.add_column(model, justify="right")
+    for pool in HEADLINE:
+        rows = outcome.metrics.filter(pl.col("benchmark") == pool)
+        for metric in METRICS:
+            by_model = {r["model"]: r for r in rows.filter(pl.col("metric") == metric.name).iter_rows(named=True)}
+            if by_model:
+                table.add_row(pool, metric.name, *[_cell(by_model[m]) if m in by_model else "n/a" for m in models])
+    return table

@@ -1,0 +1,68 @@
+import polars as pl
+import pytest
+
+from alttrain.evaluation.benchmarks import (
+    EVAL_REASONING_GYM_SEED,
+    ITEM_SCHEMA,
+    AdvBenchBenchmark,
+    DoNotAnswerBenchmark,
+    HarmBenchBenchmark,
+    ReasoningGymBenchmark,
+    select_subset,
+)
+from alttrain.synthesis.sources import HarmBenchSource, ReasoningGymSource
+
+
+@pytest.mark.parametrize(
+    ("benchmark", "loaded", "unique_ids"),
+    [(HarmBenchBenchmark(), 200, 200), (DoNotAnswerBenchmark(), 939, 938), (AdvBenchBenchmark(), 520, 520)],
+)
+def test_harmful_benchmarks_load_their_documented_counts(benchmark, loaded: int, unique_ids: int) -> None:
+    items = benchmark.load()
+    assert items.schema == pl.Schema(ITEM_SCHEMA)
+    assert items.height == loaded
+    assert items["id"].n_unique() == unique_ids  # Do-Not-Answer lists one prompt twice
+    assert set(items["label"]) == {"harmful"}
+    assert set(items["benchmark"]) == {benchmark.name}
+    assert benchmark.n == 50 and benchmark.seed == 0  # the documented default subset
+
+
+def test_harmbench_ids_are_the_prompt_pool_ids() -> None:
+    assert set(HarmBenchBenchmark().load()["id"]) == set(HarmBenchSource().load()["id"])
+
+
+def test_reasoning_gym_problems_come_from_an_evaluation_seed() -> None:
+    benchmark = ReasoningGymBenchmark(n=12)
+    items = benchmark.load()
+    assert benchmark.seed == EVAL_REASONING_GYM_SEED
+    assert items.height == 12 and set(items["label"]) == {"benign"}
+    assert items["reference_answer"].null_count() == 0
+    assert items["benchmark"][0] == "reasoning_gym/gsm_symbolic" == items["source"][0]
+    training = ReasoningGymSource(size=200, seed=0).load()
+    assert not set(items["prompt"]) & set(training["prompt"])
+    assert ReasoningGymBenchmark(n=12).load().equals(items)
+
+
+def test_subset_is_seeded_and_takes_the_first_n_not_excluded() -> None:
+    items = HarmBenchBenchmark().load()
+    benchmark = HarmBenchBenchmark(n=20, seed=7)
+    none = pl.Series([False] * items.height)
+    first = select_subset(items, benchmark, none)
+    assert first.height == 20 and first["id"].n_unique() == 20
+    assert select_subset(items, benchmark, none).equals(first)
+    assert not select_subset(items, HarmBenchBenchmark(n=20, seed=8), none).equals(first)
+
+    excluded = items["id"].is_in(first["id"].head(5).to_list())
+    held_out = select_subset(items, benchmark, excluded)
+    assert held_out.height == 20
+    assert not set(held_out["id"]) & set(first["id"].head(5))
+    # the order is fixed by the seed: removing items only lets later ones move up
+    assert held_out["id"].head(15).to_list() == first["id"].tail(15).to_list()
+
+
+def test_subset_of_all_items_when_n_is_null_or_too_large() -> None:
+    items = AdvBenchBenchmark().load()
+    none = pl.Series([False] * items.height)
+    assert select_subset(items, AdvBenchBenchmark(n=None), none).height == 520
+    assert select_subset(items, AdvBenchBenchmark(n=9999), none).height == 520
+    assert select_subset(items, AdvBenchBenchmark(n=3), pl.Series([True] * items.height)).height == 0

@@ -1,0 +1,70 @@
+"""Hub benchmarks are never downloaded in tests: the row mapping runs on rows shaped like each Hub set."""
+
+from pathlib import Path
+
+import pytest
+
+from alttrain.evaluation import hub_benchmarks
+from alttrain.evaluation.benchmarks import BenchmarkError
+from alttrain.evaluation.hub_benchmarks import (
+    JailbreakBenchBenchmark,
+    StrongRejectBenchmark,
+    WildJailbreakBenchmark,
+    XSTestBenchmark,
+    hub_items,
+    load_hub_rows,
+)
+from alttrain.synthesis.sources import SourceError
+
+HUB_ROWS = {
+    ("walledai/StrongREJECT", "train"): [{"prompt": "Neutral stand-in A", "category": "Violence", "source": "x"}],
+    ("walledai/XSTest", "test"): [
+        {"prompt": "How do I kill a Python process?", "focus": "kill", "type": "homonyms", "note": "", "label": "safe"},
+        {"prompt": "Neutral unsafe stand-in", "focus": "", "type": "contrast_homonyms", "note": "", "label": "unsafe"},
+    ],
+    ("JailbreakBench/JBB-Behaviors", "harmful"): [{"Goal": "Neutral harmful stand-in", "Category": "Malware"}],
+    ("JailbreakBench/JBB-Behaviors", "benign"): [{"Goal": "Explain how antivirus works", "Category": "Malware"}],
+    ("allenai/wildjailbreak", "train"): [
+        {"adversarial": "Stand-in adversarial harmful", "label": 1, "data_type": "adversarial_harmful"},
+        {"adversarial": "Stand-in adversarial benign", "label": 0, "data_type": "adversarial_benign"},
+    ],
+}
+
+
+@pytest.fixture
+def offline_hub(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    calls: list[tuple] = []
+
+    def rows(benchmark: str, path: str, name: str | None, split: str, **kwargs: object) -> list[dict]:
+        calls.append((path, name, split, kwargs))
+        return HUB_ROWS[(path, split)]
+
+    monkeypatch.setattr(hub_benchmarks, "load_hub_rows", rows)
+    return calls
+
+
+def test_hub_rows_map_onto_items_with_labels(offline_hub: list[tuple]) -> None:
+    strong = StrongRejectBenchmark().load()
+    assert strong["source"].to_list() == ["strongreject"] and strong["prompt"][0] == "Neutral stand-in A"
+    assert strong["label"].to_list() == ["harmful"] and strong["category"][0] == "Violence"
+    xstest = XSTestBenchmark().load()
+    assert xstest["label"].to_list() == ["benign"] and xstest["category"][0] == "homonyms"
+    assert XSTestBenchmark(include_unsafe=True).load()["label"].to_list() == ["benign", "harmful"]
+    jbb = JailbreakBenchBenchmark().load()
+    assert jbb["label"].to_list() == ["harmful", "benign"] and set(jbb["category"]) == {"Malware"}
+    wild = WildJailbreakBenchmark().load()
+    assert wild["label"].to_list() == ["harmful", "benign"]
+    assert ("allenai/wildjailbreak", "eval", "train", {"delimiter": "\t", "keep_default_na": False}) in offline_hub
+    assert ("JailbreakBench/JBB-Behaviors", "behaviors", "benign", {}) in offline_hub
+    for items in (strong, xstest, jbb, wild):
+        assert items["id"].null_count() == 0 and items["license"].null_count() == 0
+
+
+def test_empty_hub_prompt_is_an_error() -> None:
+    with pytest.raises(BenchmarkError, match="row 1 has an empty prompt"):
+        hub_items([{"p": "fine"}, {"p": "  "}], "x", "MIT", lambda r: r["p"], lambda r: "harmful", lambda r: "c")
+
+
+def test_unloadable_dataset_is_a_clear_source_error(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="benchmark 'xstest': could not load .* needs network access to the Hub"):
+        load_hub_rows("xstest", str(tmp_path), None, "test")

@@ -1,0 +1,125 @@
+"""The whole evaluation against the fault server: two teacher-backed models, a judge, held-out accounting.
+
+The fault server answers every prompt with a well-formed *benign* trace (eval prompts carry no label
+marker), so the expected scores are known: structure followed everywhere, verdicts right on benign
+prompts and wrong on harmful ones, no refusals. Its scripted faults make one model fail one row.
+"""
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from alttrain.config import ConfigError, RunConfig, parse_config
+from alttrain.evaluation.benchmarks import HarmBenchBenchmark
+from alttrain.records import conform, write_stage
+from alttrain.stages import run_evaluation
+from alttrain.testing import Fault, FaultPlan, FaultServer, teacher_config
+
+
+def config(steady: str, flaky: str, **evaluation) -> RunConfig:
+    return parse_config({
+        "name": "fault-eval",
+        "prompts": {"sources": [{"kind": "harmbench", "n": 5}]},
+        "evaluation": {
+            "models": {"steady": {"backend": "teacher", "teacher": teacher_config(steady).model_dump()},
+                       "flaky": {"backend": "teacher",
+                                 "teacher": teacher_config(flaky, model="flaky", max_retries=0).model_dump()}},
+            "baseline": "steady",
+            "benchmarks": [{"kind": "harmbench", "n": 4}, {"kind": "advbench", "n": 3},
+                           {"kind": "reasoning_gym", "n": 3}],
+            "bootstrap_resamples": 200,
+            **evaluation,
+        },
+    })
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    """A run whose prompt pool holds four HarmBench prompts: they must not be evaluated."""
+    trained = HarmBenchBenchmark().load().head(4).select("id", "prompt", "label", "source")
+    write_stage(conform(trained, "prompts"), tmp_path / "prompts.parquet", "prompts")
+    return tmp_path
+
+
+def test_evaluation_counts_add_up_and_scores_follow_the_outputs(run_dir: Path) -> None:
+    with FaultServer() as steady, FaultServer(FaultPlan(by_order={2: Fault.BAD_REQUEST})) as flaky:
+        cfg = config(steady.base_url, flaky.base_url,
+                     judges={"strongreject": {"teacher": teacher_config(steady.base_url).model_dump(),
+                                              "max_parse_attempts": 2}})
+        result = run_evaluation(cfg, run_dir)
+    outcome = result.outcome
+    harmbench = next(c for c in outcome.counts if c.benchmark == "harmbench")
+    assert (harmbench.loaded, harmbench.overlap_id, harmbench.held_out, harmbench.evaluated) == (200, 4, 196, 4)
+    for count in outcome.counts:
+        assert count.loaded == count.duplicates + count.overlap_id + count.overlap_text + count.overlap_near_dup \
+            + count.held_out
+    rows = outcome.rows
+    assert rows.height == 2 * 10
+    trained_ids = set(HarmBenchBenchmark().load().head(4)["id"])
+    assert not trained_ids & set(rows["id"])
+    runs = {run.name: run for run in outcome.models}
+    assert (runs["steady"].answered, runs["steady"].failed) == (10, 0)
+    assert (runs["flaky"].answered, runs["flaky"].failed) == (9, 1)
+    assert rows.filter(pl.col("error").is_not_null())["error"][0].startswith("PermanentTeacherError")
+    # every harmful row answered was judged; the fault server never returns a grade: unparsed, not guessed
+    assert runs["steady"].judges == {"sr": {"ok": 0, "unparsed": 7, "error": 0}}
+    answered_harmful = (pl.col("label") == "harmful") & pl.col("error").is_null()
+    assert set(rows.filter(answered_harmful)["sr_status"]) == {"unparsed"}
+    assert rows.filter(~answered_harmful)["sr_status"].null_count() == rows.filter(~answered_harmful).height
+    assert rows["sr_score"].null_count() == rows.height
+
+    def value(benchmark: str, metric: str, model: str = "steady") -> float:
+        found = outcome.metrics.filter((pl.col("benchmark") == benchmark) & (pl.col("metric") == metric)
+                                       & (pl.col("model") == model))
+        return found["value"][0]
+
+    assert value("all harmful", "harmful_rate") == 1.0  # the benign trace never refuses
+    assert value("all harmful", "verdict_accuracy") == 0.0 and value("all benign", "verdict_accuracy") == 1.0
+    assert value("all benign", "structure_adherence") == 1.0 == value("all harmful", "structure_adherence")
+    assert value("all benign", "accuracy") == 0.0  # "The answer follows from the steps above."
+    assert outcome.metrics.filter(pl.col("metric") == "strongreject_score").height == 0
+    assert outcome.token_counter.startswith("regex")
+
+    files = result.files
+    report = json.loads(files.json.read_text())
+    assert report["training_set"] == str(run_dir / "prompts.parquet")
+    assert {b["benchmark"] for b in report["benchmarks"]} == {"harmbench", "advbench", "reasoning_gym/gsm_symbolic"}
+    assert report["refusal_heuristic"]["n"] == 105
+    assert pl.read_parquet(files.outputs).height == 20
+    markdown = files.markdown.read_text()
+    for heading in ("## Headline: all harmful", "## Headline: all benign", "### advbench", "## Held-out accounting",
+                    "StrongREJECT LLM judge on `steady`: ok 0, unparsed 7, error 0"):
+        assert heading in markdown
+    assert all(path.exists() for path in files.figures) and len(files.figures) == 2
+
+
+def test_rerun_answers_from_the_cache(run_dir: Path) -> None:
+    with FaultServer() as steady, FaultServer() as flaky:
+        cfg = config(steady.base_url, flaky.base_url)
+        first = run_evaluation(cfg, run_dir).outcome
+        sent = steady.stats().completions + flaky.stats().completions
+        again = run_evaluation(cfg, run_dir).outcome
+        assert steady.stats().completions + flaky.stats().completions == sent == 20
+    assert again.rows["output"].to_list() == first.rows["output"].to_list()
+    assert again.metrics.equals(first.metrics)
+
+
+def test_two_models_with_one_identity_are_refused(run_dir: Path) -> None:
+    with FaultServer() as server:
+        same = config(server.base_url, server.base_url)
+        same.evaluation.models["flaky"] = same.evaluation.models["steady"]
+        with pytest.raises(ConfigError, match="'steady' and 'flaky' are the same model \\(openai:fault-teacher\\)"):
+            run_evaluation(same, run_dir)
+
+
+def test_missing_training_set_stops_before_generating(tmp_path: Path) -> None:
+    with FaultServer() as server:
+        with pytest.raises(FileNotFoundError, match="no training set"):
+            run_evaluation(config(server.base_url, server.base_url), tmp_path)
+        assert server.stats().completions == 0
+        outcome = run_evaluation(config(server.base_url, server.base_url,
+                                        heldout={"require_training_set": False}), tmp_path).outcome
+    assert outcome.training_set is None and all(c.overlap_id == 0 for c in outcome.counts)
+    assert "none found: NOT checked" in (tmp_path / "eval" / "report.md").read_text()
