@@ -14,9 +14,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alttrain.curation.config import CurationConfig
+from alttrain.curation.review.config import ReviewConfig
+from alttrain.datasheets.config import DatasheetConfig
+from alttrain.evaluation.config import EvaluationConfig
 from alttrain.structure import StructureSpec
 from alttrain.synthesis.config import SynthesisConfig
 from alttrain.synthesis.prompt_pool import PromptsConfig
+from alttrain.training.config import TrainingConfig
 
 CONFIG_VERSION = 1
 RESOLVED_CONFIG_NAME = "config.yaml"
@@ -37,6 +41,10 @@ class RunConfig(BaseModel):
     prompts: PromptsConfig
     synthesis: SynthesisConfig = Field(default_factory=SynthesisConfig)
     curation: CurationConfig = Field(default_factory=CurationConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
+    datasheet: DatasheetConfig = Field(default_factory=DatasheetConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
 
 
 def _describe(error: ValidationError, origin: str) -> str:
@@ -54,6 +62,7 @@ def parse_config(data: object, origin: str = "<config>") -> RunConfig:
 
     Raises:
         ConfigError: naming every unknown key and wrong type.
+
     """
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: the config must be a mapping, got {type(data).__name__}")
@@ -69,6 +78,7 @@ def load_config(path: Path) -> RunConfig:
 
     Raises:
         ConfigError: when the file is missing, is not YAML, or does not validate.
+
     """
     if not path.exists():
         raise ConfigError(f"{path}: config file not found")

@@ -110,6 +110,7 @@ class StructureSpec(BaseModel):
 
         Raises:
             TraceParseError: listing every structural violation found.
+
         """
         fields, violations = self._scan(text)
         if violations or fields is None:

@@ -19,4 +19,12 @@ if [ -n "$conflicts" ] && [ "$conflicts" != "No broken requirements found." ]; t
     echo "$conflicts" >&2
     exit 1
 fi
+# The review stage's local Argilla: Redis from Debian (only the binary; alttrain starts its own on loopback)
+# and argilla-server in its own venv (its pins clash with ours).
+if ! command -v redis-server >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+fi
+.venv/bin/python -c "from alttrain.curation.review.config import ServerConfig
+from alttrain.curation.review.server.venv import ensure_server_venv
+ensure_server_venv(ServerConfig().venv_path())"
 echo "alttrain set up in .venv"

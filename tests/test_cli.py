@@ -48,9 +48,3 @@ def test_bad_user_file_exits_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "file not found" in result.output
 
-
-def test_unbuilt_stage_says_so_and_fails(tmp_path: Path) -> None:
-    config = write_config(tmp_path, {"prompts": {"sources": [{"kind": "harmbench"}]}})
-    result = runner.invoke(app, ["train", "--config", str(config)])
-    assert result.exit_code != 0
-    assert "not built yet" in result.output

@@ -63,3 +63,12 @@ def test_fingerprint_changes_with_config() -> None:
     other = parse_config({**MINIMAL, "seed": 1})
     assert fingerprint(other) != fingerprint(parse_config(MINIMAL))
     assert fingerprint(other).startswith("v1-")
+
+
+@pytest.mark.parametrize("name", ["quickstart.yaml", "paper.yaml"])
+def test_shipped_configs_validate(name: str) -> None:
+    config = load_config(Path(__file__).parent.parent / "configs" / name)
+    assert config.prompts.sources
+    if name == "paper.yaml":
+        assert config.curation.selection.n == 1000
+        assert config.training.preset == "paper" and config.training.learning_rate == 1e-5
