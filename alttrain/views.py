@@ -152,5 +152,10 @@ def show_evaluation(console: Console, result: EvaluationResult, config: RunConfi
     console.print(summary_table(result.outcome, config))
     for model in result.outcome.models:
         console.print(f"{model.name}: {model.answered} answered, {model.failed} failed, {model.truncated} cut off")
+    heuristic = result.outcome.heuristic
+    console.print(
+        f"refusal heuristic: accuracy {heuristic.accuracy:.3f} on {heuristic.n} labelled responses "
+        f"(pyrit refusal set; {heuristic.false_positive} false positives, {heuristic.false_negative} false negatives)"
+    )
     files = result.files
     console.print(f"wrote {files.markdown}, {files.json}, {files.outputs} and {len(files.figures)} figures")
