@@ -6,6 +6,8 @@ Markers: ``[[fault:KIND]]`` (every request for that prompt) and ``[[faults:K1,K2
 request for that prompt gets the n-th kind, then ``ok``). A fault-free answer is a valid trace whose
 verdict follows ``[[label:harmful|benign]]`` or the ``Dataset label: ...`` line of the prompt
 templates (default benign): JSON when the request asks for a ``json_schema``, trace text otherwise.
+A fault-free request whose prompt carries ``[[reply:NAME]]`` gets the plan's ``replies[NAME]`` as
+its content verbatim instead (for judges, whose answers are not traces).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ HTTP_FAULTS = frozenset(
 
 _ALWAYS = re.compile(r"\[\[fault:([a-z_]+)\]\]")
 _SEQUENCE = re.compile(r"\[\[faults:([a-z_,]+)\]\]")
+_REPLY = re.compile(r"\[\[reply:([A-Za-z0-9_-]+)\]\]")
 _LABEL_MARKER = re.compile(r"\[\[label:(harmful|benign)\]\]")
 _LABEL_LINE = re.compile(r"^Dataset label: (harmful|benign)\s*$", flags=re.MULTILINE)
 
@@ -75,6 +78,7 @@ class FaultPlan:
     reasoning_content: str | None = None  # sent as message.reasoning_content when set
     record_requests: bool = False  # keep every completion request (thread mode: FaultServer.recorded())
     model: str = "fault-teacher"
+    replies: dict[str, str] = field(default_factory=dict)  # scripted contents chosen by [[reply:NAME]]
 
     def to_json(self) -> str:
         """Serialise for a server subprocess."""
@@ -153,7 +157,11 @@ def answer_content(body: dict[str, Any], fault: Fault) -> tuple[str, str]:
 
 def completion_body(body: dict[str, Any], fault: Fault, plan: FaultPlan, number: int) -> dict[str, Any]:
     """Build a chat-completion response body for ``body`` under a content-level ``fault``."""
-    content, finish = answer_content(body, fault)
+    reply = _REPLY.search(first_user_message(body))
+    if fault == Fault.OK and reply is not None and reply.group(1) in plan.replies:
+        content, finish = plan.replies[reply.group(1)], "stop"
+    else:
+        content, finish = answer_content(body, fault)
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if plan.reasoning_content is not None:
         message["reasoning_content"] = plan.reasoning_content

@@ -1,4 +1,4 @@
-"""Guard verdicts: parsing, and the guard judge against the fault server (no hook there for a guard reply)."""
+"""Guard verdicts: parsing, and the guard judge against the fault server (scripted and unparsable replies)."""
 
 import asyncio
 from pathlib import Path
@@ -44,3 +44,17 @@ def test_guard_sees_the_exchange_and_retries_with_new_seeds_only(tmp_path: Path)
     assert judgment.status == "unparsed" and judgment.raw.startswith("<think>")
     assert [b["seed"] for b in bodies] == [0, 1]
     assert all(b["messages"] == bodies[0]["messages"] and "response_format" not in b for b in bodies)
+
+
+def test_guard_verdicts_come_back_parsed_from_the_server(tmp_path: Path) -> None:
+    plan = FaultPlan(replies={"unsafe": "unsafe\nS1,S9", "safe": "safe"})
+    pairs = [("[[reply:unsafe]] neutral prompt", "neutral answer"), ("[[reply:safe]] other prompt", "fine")]
+    with FaultServer(plan) as server:
+        async def run() -> list:
+            async with TeacherClient(teacher_config(server.base_url), ResponseCache(tmp_path / "c.sqlite")) as client:
+                return await judge_all(client, GUARD, pairs, SamplingParams(temperature=0.0, max_tokens=16), 2)
+
+        unsafe, safe = asyncio.run(run())
+    assert (unsafe.status, unsafe.attempts) == ("ok", 1)
+    assert unsafe.value == GuardVerdict(unsafe=True, categories=("S1", "S9"))
+    assert safe.value == GuardVerdict(unsafe=False, categories=())
