@@ -17,6 +17,20 @@ from pathlib import Path
 from typing import Any
 
 from alttrain.config import RunConfig
+from alttrain.layout import (
+    CURATED_FILE,
+    CURATION_REPORT_FILE,
+    DATASET_HF_DIR,
+    DATASHEET_DIR,
+    EVAL_DIR,
+    MODEL_DIR,
+    PROBE_DIR,
+    PROMPTS_FILE,
+    REJECTED_FILE,
+    REVIEW_REPORT_FILE,
+    REVIEWED_FILE,
+    SYNTHESIZED_FILE,
+)
 from alttrain.stages import (
     run_curation,
     run_datasheet,
@@ -43,47 +57,46 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("prompts", ("seed", "prompts"), (), ("prompts.parquet",), run_prompts),
+    Stage("prompts", ("seed", "prompts"), (), (PROMPTS_FILE,), run_prompts),
     Stage(
         "synthesize",
         ("structure", "synthesis"),
-        ("prompts.parquet",),
-        ("synthesized.parquet",),
+        (PROMPTS_FILE,),
+        (SYNTHESIZED_FILE,),
         lambda config, run_dir: run_synthesis(config, run_dir, progress=True),
     ),
     Stage(
         "teacher_probe",
         ("seed", "structure", "synthesis"),
-        ("prompts.parquet",),
-        ("teacher_probe/synthesized.parquet",),
+        (PROMPTS_FILE,),
+        (f"{PROBE_DIR}/{SYNTHESIZED_FILE}",),
         run_teacher_probe,
         enabled=lambda config: config.synthesis.probe is not None,
     ),
     Stage(
         "curate",
         ("seed", "structure", "curation"),
-        ("synthesized.parquet",),
-        ("curated.parquet", "rejected.parquet", "curation_report.json"),
+        (SYNTHESIZED_FILE,),
+        (CURATED_FILE, REJECTED_FILE, CURATION_REPORT_FILE),
         run_curation,
     ),
     Stage(
         "datasheet",
         ("structure", "prompts", "synthesis", "curation", "review", "datasheet"),
-        ("prompts.parquet", "synthesized.parquet", "curated.parquet", "rejected.parquet",
-         "curation_report.json", "reviewed.parquet", "review_report.json"),
-        ("datasheet/DATASHEET.md", "datasheet/README.md", "dataset/hf"),
+        (PROMPTS_FILE, SYNTHESIZED_FILE, CURATED_FILE, REJECTED_FILE,
+         CURATION_REPORT_FILE, REVIEWED_FILE, REVIEW_REPORT_FILE),
+        (f"{DATASHEET_DIR}/DATASHEET.md", f"{DATASHEET_DIR}/README.md", str(DATASET_HF_DIR)),
         run_datasheet,
     ),
-    Stage("train", ("seed", "structure", "training"), ("dataset/hf",), ("model/adapter",), run_training),
+    Stage("train", ("seed", "structure", "training"), (str(DATASET_HF_DIR),), (f"{MODEL_DIR}/adapter",), run_training),
     Stage(
         "eval",
         ("seed", "structure", "training", "evaluation"),
-        ("dataset/hf", "model/adapter"),
-        ("eval/report.md", "eval/report.json"),
+        (str(DATASET_HF_DIR), f"{MODEL_DIR}/adapter"),
+        (f"{EVAL_DIR}/report.md", f"{EVAL_DIR}/report.json"),
         run_evaluation,
     ),
 )
-STAGE_NAMES = tuple(stage.name for stage in STAGES)
 
 
 def _files(path: Path) -> Iterator[Path]:

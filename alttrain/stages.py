@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alttrain.config import RunConfig
+from alttrain.layout import CACHE_FILE, DATASET_HF_DIR, MODEL_DIR, PROBE_DIR, PROMPTS_FILE, SYNTHESIZED_FILE
 from alttrain.records import write_stage
 from alttrain.synthesis.prompt_pool import SourceCount, build_prompt_pool
 
@@ -18,8 +19,6 @@ if TYPE_CHECKING:
     from alttrain.datasheets.build import DatasheetResult
     from alttrain.evaluation.report import EvaluationResult
     from alttrain.training.run import TrainingResult
-
-PROMPTS_FILE = "prompts.parquet"
 
 
 @dataclass(frozen=True)
@@ -37,10 +36,6 @@ def run_prompts(config: RunConfig, run_dir: Path) -> PromptsResult:
     path = run_dir / PROMPTS_FILE
     write_stage(pool, path, "prompts")
     return PromptsResult(path=path, rows=pool.height, sources=summary)
-
-
-SYNTHESIZED_FILE = "synthesized.parquet"
-CACHE_FILE = "cache.sqlite"
 
 
 @dataclass(frozen=True)
@@ -117,9 +112,6 @@ def run_synthesis(
     )
 
 
-PROBE_DIR = "teacher_probe"
-
-
 @dataclass(frozen=True)
 class TeacherProbeResult:
     """What the teacher probe wrote: a synthesis of a few prompts through ``synthesis.probe.teacher``."""
@@ -191,10 +183,6 @@ def run_datasheet(config: RunConfig, run_dir: Path) -> DatasheetResult:
     from alttrain.datasheets.build import build_datasheet
 
     return build_datasheet(config, run_dir)
-
-
-DATASET_HF_DIR = Path("dataset") / "hf"
-MODEL_DIR = "model"
 
 
 def run_training(config: RunConfig, run_dir: Path) -> TrainingResult:

@@ -10,13 +10,9 @@ from alttrain.curation.filters.base import FilterContext
 from alttrain.curation.pipeline import curate
 from alttrain.curation.report import CurationReport
 from alttrain.curation.tokens import make_counter
+from alttrain.layout import CACHE_FILE, CURATED_FILE, REJECTED_FILE, SYNTHESIZED_FILE
+from alttrain.layout import CURATION_REPORT_FILE as REPORT_FILE
 from alttrain.records import read_stage, write_stage
-
-SYNTHESIZED_FILE = "synthesized.parquet"
-CURATED_FILE = "curated.parquet"
-REJECTED_FILE = "rejected.parquet"
-REPORT_FILE = "curation_report.json"
-CACHE_FILE = "cache.sqlite"
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,7 @@ from alttrain.datasheets.inputs import load_run_inputs
 from alttrain.datasheets.provenance import Provenance, gather_provenance
 from alttrain.datasheets.render import NEEDS_HUMAN, render_documents
 from alttrain.datasheets.stats import measure, phase_lengths, rewrite_lengths
-
-DATASHEET_DIR = "datasheet"
-DATASET_DIR = "dataset"
+from alttrain.layout import DATASET_DIR, DATASHEET_DIR
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,17 @@ import polars as pl
 import yaml
 
 from alttrain.config import RESOLVED_CONFIG_NAME
+from alttrain.layout import (
+    CURATED_FILE,
+    CURATION_REPORT_FILE,
+    PROMPTS_FILE,
+    REJECTED_FILE,
+    REVIEW_REPORT_FILE,
+    REVIEWED_FILE,
+    SYNTHESIZED_FILE,
+)
 from alttrain.records import STATUS_OK, check_schema, read_stage
 
-PROMPTS_FILE = "prompts.parquet"
-SYNTHESIZED_FILE = "synthesized.parquet"
-CURATED_FILE = "curated.parquet"
-REJECTED_FILE = "rejected.parquet"
-CURATION_REPORT_FILE = "curation_report.json"
-REVIEWED_FILE = "reviewed.parquet"
-REVIEW_REPORT_FILE = "review_report.json"
 FINAL_REQUIRED = ("id", "prompt", "label", "category", "source", "license", "understanding", "assessment",
                   "verdict", "reasoning", "answer", "trace")
 

@@ -16,10 +16,10 @@ import numpy as np
 import polars as pl
 
 from alttrain.curation.dedup import DedupConfig, near_duplicate_components, normalised
+from alttrain.layout import PROMPTS_FILE as PROMPT_POOL_FILE
 from alttrain.records import read_stage
 
 TRAINING_SET_DIR = Path("dataset") / "hf"
-PROMPT_POOL_FILE = "prompts.parquet"
 OVERLAP_ID = "overlap_id"
 OVERLAP_TEXT = "overlap_text"
 OVERLAP_NEAR_DUP = "overlap_near_dup"

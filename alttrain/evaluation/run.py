@@ -32,13 +32,12 @@ from alttrain.evaluation.judge_rows import run_judges
 from alttrain.evaluation.judges import ClassifierAccuracy, refusal_heuristic_accuracy
 from alttrain.evaluation.metrics import compute_metrics
 from alttrain.evaluation.scoring import score_outputs
+from alttrain.layout import CACHE_FILE, EVAL_DIR
 from alttrain.synthesis.cache import ResponseCache
 from alttrain.synthesis.sources import ReasoningGymSource
 from alttrain.training.model_source import resolve_model
 
-EVAL_DIR = "eval"
 OUTPUTS_FILE = "outputs.parquet"
-CACHE_FILE = "cache.sqlite"
 Progress = Callable[[str], None]
 
 

@@ -31,12 +31,11 @@ from alttrain.curation.review.dataset import (
 from alttrain.curation.review.errors import ReviewError
 from alttrain.curation.review.push import CURATED_FILE
 from alttrain.curation.review.votes import RecordOutcome, Review, decide
+from alttrain.layout import REJECTED_FILE, REVIEWED_FILE
+from alttrain.layout import REVIEW_REPORT_FILE as REPORT_FILE
 from alttrain.records import read_stage, write_stage
 from alttrain.structure import StructureSpec
 
-REVIEWED_FILE = "reviewed.parquet"
-REJECTED_FILE = "rejected.parquet"
-REPORT_FILE = "review_report.json"
 REVIEW_REASON_PREFIX = "review:"
 PAGE_SIZE = 1000
 

@@ -8,10 +8,9 @@ from pathlib import Path
 from alttrain.curation.review.config import ReviewConfig
 from alttrain.curation.review.connection import connect, ensure_dataset
 from alttrain.curation.review.dataset import check_reviewable, to_records
+from alttrain.layout import CURATED_FILE
 from alttrain.records import read_stage
 from alttrain.structure import StructureSpec
-
-CURATED_FILE = "curated.parquet"
 
 
 @dataclass(frozen=True)
