@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+pytestmark = pytest.mark.timeout(1800)  # the whole quickstart (~9-10 min on 2 cores) runs in one fixture
 ROOT = Path(__file__).parent.parent
 CLI = [sys.executable, "-m", "alttrain"]
 
