@@ -20,7 +20,6 @@ import hashlib
 import json
 import sqlite3
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from alttrain.synthesis.backends.base import TeacherRequest, TeacherResponse
@@ -48,7 +47,7 @@ def keyed_request(teacher: str, request: TeacherRequest) -> tuple[str, str]:
     payload = {
         "teacher": teacher,
         "messages": request.messages,
-        "sampling": asdict(request.sampling),
+        "sampling": vars(request.sampling),  # flat fields: the same JSON as asdict, without its deep copy
         "json_schema": request.json_schema,
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -82,7 +81,7 @@ class ResponseCache:
         """Store one response with its request (from :func:`keyed_request`) and commit it at once."""
         self._db.execute(
             "INSERT OR REPLACE INTO responses (key, teacher, request, response, created) VALUES (?,?,?,?,?)",
-            (key, teacher, request_json, json.dumps(asdict(response), ensure_ascii=False), time.time()),
+            (key, teacher, request_json, json.dumps(vars(response), ensure_ascii=False), time.time()),
         )
 
     def __len__(self) -> int:

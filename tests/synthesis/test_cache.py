@@ -2,6 +2,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +19,12 @@ REQUEST = TeacherRequest(
 RESPONSE = TeacherResponse(
     text='{"x": 1}', reasoning_content="hmm", prompt_tokens=12, completion_tokens=5, finish_reason="stop"
 )
+
+
+def query_one(path: Path, sql: str) -> tuple:
+    """One row from a separate connection, closed at once (an open reader would keep the WAL alive)."""
+    with closing(sqlite3.connect(path)) as db:
+        return db.execute(sql).fetchone()
 
 
 def test_key_is_versioned_stable_and_covers_what_decides_the_answer() -> None:
@@ -49,21 +56,21 @@ def test_round_trip_and_persistence(tmp_path: Path) -> None:
         assert len(cache) == 1
     with ResponseCache(path) as cache:
         assert cache.get(key) == RESPONSE
-    row = sqlite3.connect(path).execute("SELECT teacher, request FROM responses").fetchone()
+    row = query_one(path, "SELECT teacher, request FROM responses")
     assert row == ("openai:m", request_json)
 
 
 def test_wal_mode_with_one_checkpoint_at_close(tmp_path: Path) -> None:
     path, wal = tmp_path / "c.sqlite", tmp_path / "c.sqlite-wal"
     with ResponseCache(path) as cache:
-        assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert query_one(path, "PRAGMA journal_mode")[0] == "wal"
         for i in range(300):  # more pages than SQLite's automatic checkpoint would let through
             request = replace(REQUEST, messages=[{"role": "user", "content": f"q{i} " + "x" * 4000}])
             key, request_json = keyed_request("t", request)
             cache.put(key, "t", request_json, RESPONSE)
         assert wal.stat().st_size > 300 * 4096  # nothing was folded in while open
     assert not wal.exists() or wal.stat().st_size == 0
-    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM responses").fetchone()[0] == 300
+    assert query_one(path, "SELECT COUNT(*) FROM responses")[0] == 300
 
 
 def test_every_put_survives_sigkill(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
 import asyncio
+import gc
 from pathlib import Path
 
 import polars as pl
@@ -8,7 +9,7 @@ from alttrain.records import check_schema, conform, record_id
 from alttrain.structure import StructureSpec
 from alttrain.synthesis.client import CacheMissError
 from alttrain.synthesis.config import SynthesisConfig, TeacherConfig
-from alttrain.synthesis.engine import SynthesisOutcome, synthesize_cached
+from alttrain.synthesis.engine import GC_YOUNG_THRESHOLD, SynthesisOutcome, synthesize_cached
 from alttrain.synthesis.prompt_pool import PromptsConfig, build_prompt_pool
 from alttrain.synthesis.sources import HarmBenchSource, ReasoningGymSource
 from alttrain.synthesis.trace_json import parse_trace_json
@@ -221,3 +222,21 @@ def test_field_limits_reach_schema_and_prompt(tmp_path: Path) -> None:
     assert properties["answer"]["maxLength"] == 20 and properties["reasoning"]["maxLength"] == 90
     assert "answer at most 20 characters" in body["messages"][0]["content"]
     assert frame["status"][0] == "ok" and len(frame["answer"][0]) <= 20
+
+
+def test_collector_is_tuned_while_rows_run_and_restored_after(tmp_path: Path) -> None:
+    """Rows run with the pre-run objects frozen and a larger young threshold; both are undone after."""
+    before = gc.get_threshold(), gc.get_freeze_count()
+    seen: list[tuple[int, int]] = []
+    config = SynthesisConfig(teacher=TeacherConfig(backend="template"))
+    prompts = stand_ins("What is 2 + 3?", "What is 4 + 5?")
+    outcome = asyncio.run(
+        synthesize_cached(
+            prompts, config, SPEC, tmp_path / "c.sqlite",
+            on_row=lambda row, stats: seen.append((gc.get_threshold()[0], gc.get_freeze_count())),
+        )
+    )
+    assert outcome.frame.height == 2
+    assert [threshold for threshold, _ in seen] == [GC_YOUNG_THRESHOLD] * 2
+    assert all(frozen > before[1] for _, frozen in seen)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
