@@ -100,6 +100,17 @@ def record_id(source: str, prompt: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def with_columns_on_all_cores(frame: pl.DataFrame, *columns: pl.Expr) -> pl.DataFrame:
+    """``frame.with_columns(*columns)`` for row-wise expressions, run by polars' streaming engine.
+
+    The in-memory engine runs a string expression on a one-chunk column on one thread; the streaming
+    engine cuts the rows into morsels for every core. Measured on two cores and a million rows: token
+    counts of five text columns 2.5 s in memory, 1.6 s streaming; the prompt word split 1.0 s and 0.5 s.
+    Only for row-wise expressions (no windows or aggregations).
+    """
+    return frame.lazy().with_columns(*columns).collect(engine="streaming")
+
+
 def check_schema(frame: pl.DataFrame, stage: str, where: str) -> None:
     """Raise :class:`SchemaError` naming ``where`` and the column when ``frame`` misses its stage schema.
 
@@ -140,9 +151,13 @@ def read_stage(path: Path, stage: str) -> pl.DataFrame:
 
 
 def write_stage(frame: pl.DataFrame, path: Path, stage: str) -> None:
-    """Check ``frame`` against its stage schema and write it atomically as parquet."""
+    """Check ``frame`` against its stage schema and write it atomically as parquet.
+
+    zstd at level 1, not polars' default 3: measured on a million curation rows, it writes in 2.4 s
+    instead of 3.3 s for a file 15% larger, and reads as fast.
+    """
     check_schema(frame, stage, f"{stage} output")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    frame.write_parquet(tmp)
+    frame.write_parquet(tmp, compression="zstd", compression_level=1)
     tmp.replace(path)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -177,7 +178,7 @@ class StructureSpec(BaseModel):
         """Find each phase header at the start of a line; record missing and duplicated ones."""
         positions: dict[str, int] = {}
         for header in self.headers:
-            hits = [m.start(1) for m in re.finditer(rf"(?:^|\n)[ \t]*({re.escape(header)})", body)]
+            hits = [m.start(1) for m in _line_start(header).finditer(body)]
             if not hits:
                 violations.append(Violation(ViolationKind.MISSING_PHASE, f"{header!r} not found"))
                 continue
@@ -189,9 +190,7 @@ class StructureSpec(BaseModel):
     def _split_verdict(self, block: str, violations: list[Violation]) -> tuple[str, Label | None]:
         """Take the last verdict line out of the assessment phase and read its label."""
         words = {word.lower(): label for label, word in self.verdict_words.items()}
-        alternatives = "|".join(re.escape(w) for w in words)
-        pattern = rf"(?:^|\n)[ \t]*{re.escape(self.verdict_prefix)}[ \t]*\**[ \t]*({alternatives})\b\**[ \t]*\.?[ \t]*$"
-        matches = list(re.finditer(pattern, block, flags=re.IGNORECASE | re.MULTILINE))
+        matches = list(_verdict_line(self.verdict_prefix, tuple(words)).finditer(block))
         if not matches:
             violations.append(
                 Violation(ViolationKind.NO_VERDICT, f"no '{self.verdict_prefix} <{'|'.join(words)}>' line")
@@ -200,3 +199,17 @@ class StructureSpec(BaseModel):
         last = matches[-1]
         assessment = (block[: last.start()] + block[last.end() :]).strip()
         return assessment, words[last.group(1).lower()]
+
+
+@lru_cache(maxsize=64)
+def _line_start(marker: str) -> re.Pattern[str]:
+    """``marker`` at the start of a line (after spaces or tabs), as group 1; compiled once per marker."""
+    return re.compile(rf"(?:^|\n)[ \t]*({re.escape(marker)})")
+
+
+@lru_cache(maxsize=16)
+def _verdict_line(prefix: str, words: tuple[str, ...]) -> re.Pattern[str]:
+    """A whole ``<prefix> <word>`` line (any case, optional bold and full stop), the word as group 1."""
+    alternatives = "|".join(re.escape(word) for word in words)
+    pattern = rf"(?:^|\n)[ \t]*{re.escape(prefix)}[ \t]*\**[ \t]*({alternatives})\b\**[ \t]*\.?[ \t]*$"
+    return re.compile(pattern, flags=re.IGNORECASE | re.MULTILINE)

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from alttrain.records import conform, normalise_text
+from alttrain.records import conform, normalise_text, read_stage, write_stage
 from alttrain.refusal import looks_like_refusal
 from alttrain.structure import StructureSpec, TraceFields, TraceParseError
 
@@ -134,10 +134,10 @@ def run_alttrain(path: Path, out: Path, language: bool) -> dict:
 
     filters = FILTERS + ([{"kind": "language"}] if language else [])
     config = CurationConfig.model_validate({"filters": filters, "selection": SELECTION})
-    frame = pl.read_parquet(path)
+    frame = read_stage(path, "synthesized")
     outcome = curate(frame, config, FilterContext(spec=SPEC, counter=make_counter(TokenizerConfig())), seed=0)
-    outcome.curated.write_parquet(out / "curated.parquet")
-    outcome.rejected.write_parquet(out / "rejected.parquet")
+    write_stage(outcome.curated, out / "curated.parquet", "curated")
+    write_stage(outcome.rejected, out / "rejected.parquet", "rejected")
     reasons = outcome.rejected["filter_reason"].str.replace(r"^dedup:near:.*", "dedup:near").value_counts()
     return {"selected": outcome.curated.height, "reasons": dict(reasons.iter_rows())}
 
@@ -352,20 +352,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
         data = generate(arguments.rows)
-        path = Path(folder) / "synthesized.parquet"
+        rows = data.height
+        path, near, lang = (Path(folder) / name for name in ("synthesized.parquet", "near.parquet", "language.parquet"))
         data.write_parquet(path)
-        print(f"generated {data.height:,} candidates in {time.perf_counter() - started:.0f} s")
+        data.head(arguments.near_rows).write_parquet(near)
+        data.head(arguments.language_rows).write_parquet(lang)
+        del data  # the timed children get the machine's memory to themselves (this frame holds ~5 GB)
+        print(f"generated {rows:,} candidates in {time.perf_counter() - started:.0f} s")
         ours, theirs = measure("alttrain", path), measure("pandas", path)
-        title = f"whole curation of {data.height:,} rows (no language filter)"
+        title = f"whole curation of {rows:,} rows (no language filter)"
         speedup = compare(title, ("pandas", theirs), ("alttrain", ours))
         same = {k: v for k, v in ours["reasons"].items() if not k.startswith(("dedup", "selection"))}
         print(f"  filter drops agree: {same == {k: v for k, v in theirs['reasons'].items() if k in same}}  {same}")
-        near = Path(folder) / "near.parquet"
-        data.head(arguments.near_rows).write_parquet(near)
         compare(f"near-dup alone on {arguments.near_rows:,} prompts", ("datasketch", measure("near-datasketch", near)),
                 ("rensa", measure("near-rensa", near)))
-        lang = Path(folder) / "language.parquet"
-        data.head(arguments.language_rows).write_parquet(lang)
         compare(f"language filter alone on {arguments.language_rows:,} rows (same lingua detector)",
                 ("pandas", measure("language-pandas", lang)), ("alttrain", measure("language-alttrain", lang)))
         print(f"\nspeedup: {speedup:.1f}")

@@ -3,7 +3,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from alttrain.records import PROMPT_SCHEMA, SchemaError, conform, read_stage, record_id, write_stage
+from alttrain.records import (
+    PROMPT_SCHEMA,
+    SchemaError,
+    conform,
+    read_stage,
+    record_id,
+    with_columns_on_all_cores,
+    write_stage,
+)
 
 
 def prompts_frame() -> pl.DataFrame:
@@ -49,3 +57,11 @@ def test_write_refuses_a_frame_off_schema(tmp_path: Path) -> None:
     with pytest.raises(SchemaError):
         write_stage(pl.DataFrame({"prompt": ["x"]}), tmp_path / "p.parquet", "prompts")
     assert not (tmp_path / "p.parquet").exists()
+
+
+def test_with_columns_on_all_cores_keeps_rows_in_order() -> None:
+    parts = [pl.DataFrame({"text": [f"w{i} " * (i % 7) for i in range(start, start + 5000)]}) for start in (0, 5000)]
+    frame = pl.concat(parts, rechunk=False)
+    counted = with_columns_on_all_cores(frame, pl.col("text").str.count_matches(r"\w+").alias("words"))
+    assert counted.equals(frame.with_columns(pl.col("text").str.count_matches(r"\w+").alias("words")))
+    assert counted["words"].to_list()[:8] == [0, 1, 2, 3, 4, 5, 6, 0]

@@ -8,14 +8,15 @@ curated (``filter_reason`` null) or rejected (``filter_reason`` set), and the re
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
 
 from alttrain.curation.config import CurationConfig
-from alttrain.curation.dedup import deduplicate
+from alttrain.curation.dedup import deduplicate, prompt_clusters
 from alttrain.curation.filters.base import DROP, FilterContext, first_reason
-from alttrain.curation.report import CurationReport, reduction_stats, step_of
+from alttrain.curation.report import CurationReport, FunnelStep, reduction_stats, step_of
 from alttrain.curation.score import with_scores
 from alttrain.curation.selection import select
 from alttrain.records import STATUS_OK, STATUS_QUARANTINED, conform
@@ -63,26 +64,41 @@ def _split(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return dropped, frame.filter(pl.col(DROP).is_null()).drop(DROP)
 
 
+def _filter(
+    frame: pl.DataFrame, config: CurationConfig, context: FilterContext
+) -> tuple[list[pl.DataFrame], list[FunnelStep], pl.DataFrame]:
+    """Set aside quarantined and unusable rows, then run the filters in order.
+
+    Returns the dropped parts (quarantined first), the funnel step of input checks and each filter,
+    and the rows that passed.
+    """
+    quarantined, alive = _split(frame.with_columns(_quarantine_reason()))
+    invalid, alive = _split(alive.with_columns(_input_reason()))
+    dropped, steps = [quarantined, invalid], [step_of("input", invalid, REASON)]
+    for item in config.filters:
+        removed, alive = _split(item.apply(alive, context))
+        steps.append(step_of(item.name, removed, REASON))
+        dropped.append(removed)
+    return dropped, steps, alive
+
+
 def curate(
     synthesized: pl.DataFrame, config: CurationConfig, context: FilterContext, seed: int
 ) -> CurationOutcome:
     """Run filters, scoring, dedup and selection over a synthesized frame (see the module docstring)."""
     frame = synthesized.with_row_index("_row").with_columns(pl.lit(None, dtype=pl.String).alias(REASON))
-    quarantined, alive = _split(frame.with_columns(_quarantine_reason()))
-    dropped = [quarantined]
-    invalid, alive = _split(alive.with_columns(_input_reason()))
-    filter_steps = [step_of("input", invalid, REASON)]
-    dropped.append(invalid)
-    for item in config.filters:
-        removed, alive = _split(item.apply(alive, context))
-        filter_steps.append(step_of(item.name, removed, REASON))
-        dropped.append(removed)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="alttrain-clusters") as pool:
+        # clustering reads only the prompts, so it runs beside the filters (both mostly in native code)
+        clustering = pool.submit(prompt_clusters, frame.select("_row", "id", "prompt"), config.dedup)
+        dropped, filter_steps, alive = _filter(frame, config, context)
+        clusters = clustering.result()
 
     alive = with_scores(alive, config.score, context.counter)
     selection_seed = config.selection.seed if config.selection.seed is not None else seed
-    competitors = [part.select("_row", "id", "prompt", REASON) for part in dropped]
-    competitors.append(alive.select("_row", "id", "prompt", REASON, "score"))
-    verdicts = deduplicate(pl.concat(competitors, how="diagonal_relaxed"), config.dedup, selection_seed)
+    competitors = [part.select("_row", "id", REASON) for part in dropped]
+    competitors.append(alive.select("_row", "id", REASON, "score"))
+    competing = pl.concat(competitors, how="diagonal_relaxed")
+    verdicts = deduplicate(competing, clusters, config.dedup, selection_seed)
     merged, alive = _split(alive.join(verdicts, on="_row", how="left"))
     dedup_steps = [
         step_of("exact", merged.filter(pl.col(REASON) == "dedup:exact"), REASON),
@@ -91,14 +107,14 @@ def curate(
     selection = select(alive, config.selection, selection_seed)
     not_selected, curated = _split(selection.frame)
 
-    clusters = verdicts.select("_row", "cluster_id")
-    earlier = [part.join(clusters, on="_row", how="left") for part in dropped]
+    cluster_ids = verdicts.select("_row", "cluster_id")
+    earlier = [part.join(cluster_ids, on="_row", how="left") for part in dropped]
     rejected = pl.concat([*earlier, merged, not_selected], how="diagonal_relaxed").sort("_row")
     curated = curated.sort("_row")
     report = CurationReport(
         rows_in=frame.height,
-        quarantined=step_of("quarantined", quarantined, REASON),
-        input=frame.height - quarantined.height,
+        quarantined=step_of("quarantined", dropped[0], REASON),
+        input=frame.height - dropped[0].height,
         filters=filter_steps,
         dedup=dedup_steps,
         not_selected=not_selected.height,

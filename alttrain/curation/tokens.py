@@ -4,6 +4,10 @@ The default tokenizer counts words and punctuation marks (``\w+|[^\w\s]``) with 
 polars expression; on English prose it runs close to a BPE token count (a BPE tokenizer splits rare
 words, the regex does not) and costs nothing to load. ``kind: hf`` loads a tokenizer saved on disk
 (``tokenizer.json`` etc.; nothing is downloaded) and counts its ids without special tokens.
+
+Counters hand out expressions, not counted series, so that the counts of every column run in one
+pass on every core (:func:`alttrain.records.with_columns_on_all_cores`); a ``Series`` string method
+runs on one thread.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, PositiveInt, model_validator
 
 from alttrain.curation.errors import CurationError
+from alttrain.records import with_columns_on_all_cores
 
 DEFAULT_TOKEN_PATTERN = r"\w+|[^\w\s]"
 PHASES: tuple[str, ...] = ("understanding", "assessment", "reasoning", "answer")
@@ -40,10 +45,10 @@ class TokenizerConfig(BaseModel):
 
 
 class TokenCounter(Protocol):
-    """Counts tokens of every string in a series (null stays null)."""
+    """Counts tokens of every string in a column (null stays null)."""
 
-    def count(self, texts: pl.Series) -> pl.Series:
-        """Token counts as Int64."""
+    def count(self, column: str) -> pl.Expr:
+        """An Int64 expression: the token count of each text in ``column``."""
         ...
 
 
@@ -53,9 +58,9 @@ class RegexCounter:
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
 
-    def count(self, texts: pl.Series) -> pl.Series:
+    def count(self, column: str) -> pl.Expr:
         """Number of matches of the pattern in each text."""
-        return texts.str.count_matches(self.pattern).cast(pl.Int64)
+        return pl.col(column).str.count_matches(self.pattern).cast(pl.Int64)
 
 
 class HFCounter:
@@ -72,8 +77,11 @@ class HFCounter:
             raise CurationError(f"tokenizer path {path}: cannot load a tokenizer ({error})") from error
         self.batch_size = batch_size
 
-    def count(self, texts: pl.Series) -> pl.Series:
-        """Length of each text's ids without special tokens."""
+    def count(self, column: str) -> pl.Expr:
+        """Length of each text's ids without special tokens (the tokenizer runs in batches, in Python)."""
+        return pl.col(column).map_batches(self._count, return_dtype=pl.Int64)
+
+    def _count(self, texts: pl.Series) -> pl.Series:
         values = texts.to_list()
         present = [value for value in values if value is not None]
         lengths: list[int] = []
@@ -101,6 +109,5 @@ def with_token_counts(frame: pl.DataFrame, counter: TokenCounter) -> pl.DataFram
     ).item():
         return frame
     sources = {f"tokens_{phase}": phase for phase in PHASES} | {"tokens_total": "trace"}
-    return frame.with_columns(
-        [counter.count(frame[source]).alias(column) for column, source in sources.items()]
-    )
+    counts = [counter.count(source).alias(column) for column, source in sources.items()]
+    return with_columns_on_all_cores(frame, *counts)

@@ -72,7 +72,7 @@ def score_outputs(rows: pl.DataFrame, spec: StructureSpec, counter: TokenCounter
     )
     scored = scored.with_columns(
         refusal_heuristic("answer").alias("refused"),
-        counter.count(scored["reasoning"]).alias("reasoning_tokens"),
+        counter.count("reasoning").alias("reasoning_tokens"),
     )
     context = FilterContext(spec=spec, counter=counter)
     checked = AnswerFilter().apply(scored, context).drop(DROP)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import polars as pl
@@ -8,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alttrain.curation.dedup import DedupConfig, deduplicate, near_duplicate_components, normalised
+from alttrain.curation.dedup import (
+    DedupConfig,
+    deduplicate,
+    near_duplicate_components,
+    normalised,
+    prompt_clusters,
+    shingle_hashes,
+)
 from alttrain.curation.filters.base import DROP
 from alttrain.records import normalise_text
 from alttrain.synthesis.sources import AdvBenchSource
@@ -18,6 +26,33 @@ from alttrain.synthesis.sources import AdvBenchSource
 @given(st.lists(st.text(alphabet=st.sampled_from(list("aB ,.\t\n\x0b\x1c\x1f\u00a0\u2003ﬁÉß")), max_size=20)))
 def test_normalised_matches_normalise_text(texts: list[str]) -> None:
     assert normalised(pl.Series(texts, dtype=pl.String)).to_list() == [normalise_text(t) for t in texts]
+
+
+
+def reference_shingles(text: str, words: int, seed: int) -> list[int]:
+    """The n-gram hashes of one text, one window at a time (the flat version must agree)."""
+    hashes = [int(h) for h in pl.Series(re.findall(r"\w+", text), dtype=pl.String).hash(seed)]
+    if len(hashes) < words:
+        return [int(pl.Series([text]).hash(seed)[0])]
+    mixed = []
+    for start in range(len(hashes) - words + 1):
+        value = hashes[start]
+        for step in range(1, words):
+            value = (value * 0x100000001B3 + hashes[start + step]) % 2**64
+        mixed.append(value)
+    return mixed
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.text(alphabet=st.sampled_from(list("ab c.")), max_size=14), max_size=8),
+    st.integers(min_value=1, max_value=4),
+)
+def test_shingle_hashes_match_window_by_window(texts: list[str], words: int) -> None:
+    tokens, offsets = shingle_hashes(pl.Series(texts, dtype=pl.String), words, seed=3)
+    assert len(offsets) == len(texts) + 1
+    for index, text in enumerate(texts):
+        assert tokens[offsets[index] : offsets[index + 1]].tolist() == reference_shingles(text, words, 3)
 
 
 def candidates(prompts: list[str], scores: list[float], dropped: dict[int, str] | None = None) -> pl.DataFrame:
@@ -34,10 +69,15 @@ def candidates(prompts: list[str], scores: list[float], dropped: dict[int, str] 
     )
 
 
+def dedup(frame: pl.DataFrame, config: DedupConfig) -> pl.DataFrame:
+    """Cluster the candidates' prompts, then deduplicate them, as the pipeline does."""
+    return deduplicate(frame, prompt_clusters(frame, config), config, seed=0)
+
+
 def test_exact_duplicates_keep_the_best_scored_and_every_row_gets_a_cluster() -> None:
     prompts = ["How many  apples?", "how many apples?", "HOW MANY APPLES?", "Name a blue fruit.", "how many apples?"]
     frame = candidates(prompts, [5.0, 9.0, 7.0, 5.0, 10.0], dropped={4: "structure:no_think"})
-    out = deduplicate(frame, DedupConfig(near=False), seed=0)
+    out = dedup(frame, DedupConfig(near=False))
     assert out[DROP].to_list() == ["dedup:exact", None, "dedup:exact", None, None]
     assert out["cluster_id"].to_list() == ["id00", "id00", "id00", "id03", "id00"]
 
@@ -48,7 +88,7 @@ def test_near_duplicates_from_advbench_merge_into_one_cluster() -> None:
     assert len(pair) >= 2
     others = [p for p in pool if p not in pair][:40]
     frame = candidates(pair + others, [1.0] + [9.0] * (len(pair) - 1) + [5.0] * len(others))
-    out = deduplicate(frame, DedupConfig(), seed=0)
+    out = dedup(frame, DedupConfig())
     near = out.filter(pl.col(DROP).is_not_null())
     assert out["cluster_id"][: len(pair)].n_unique() == 1
     assert out[DROP][0] == f"dedup:near:{out['cluster_id'][0]}"  # the low-scored copy goes
@@ -77,7 +117,7 @@ def test_planted_near_duplicates_cluster_and_unrelated_texts_do_not() -> None:
 @pytest.mark.parametrize("config", [DedupConfig(exact=False, near=False), DedupConfig(exact=False)])
 def test_switching_dedup_off(config: DedupConfig) -> None:
     frame = candidates(["Same text.", "same text.", "Other text entirely."], [1.0, 2.0, 3.0])
-    out = deduplicate(frame, config, seed=0)
+    out = dedup(frame, config)
     expected = [None, None, None] if not config.near else ["dedup:near:id00", None, None]
     assert out[DROP].to_list() == expected
 

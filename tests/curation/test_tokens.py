@@ -25,13 +25,14 @@ def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_regex_counter_counts_words_and_punctuation() -> None:
-    counts = make_counter(TokenizerConfig()).count(pl.Series(["Two apples, three pears.", "", None]))
-    assert counts.to_list() == [6, 0, None]
+    texts = pl.DataFrame({"text": ["Two apples, three pears.", "", None]})
+    assert texts.select(make_counter(TokenizerConfig()).count("text")).to_series().to_list() == [6, 0, None]
 
 
 def test_hf_counter_loads_a_local_tokenizer_and_keeps_nulls(tokenizer_dir: Path) -> None:
     counter = make_counter(TokenizerConfig(kind="hf", path=tokenizer_dir, batch_size=2))
-    assert counter.count(pl.Series(["two apples", None, "three unknown words here", ""])).to_list() == [2, None, 4, 0]
+    texts = pl.DataFrame({"text": ["two apples", None, "three unknown words here", ""]})
+    assert texts.select(counter.count("text")).to_series().to_list() == [2, None, 4, 0]
 
 
 def test_token_columns_are_added_once() -> None:

@@ -2,7 +2,7 @@
 
 Rows from a ``reasoning_gym/<task>`` source are scored by that task's own verifier
 (``reasoning_gym.get_score_answer_fn(task)``, called with ``{"question", "answer", "metadata": {}}``)
-and count as correct at ``min_score`` or more; it runs once per distinct (task, answer, reference).
+and count as correct at ``min_score`` or more (a call costs ~1-3 us, so every such row is scored).
 Every other row, and a reasoning-gym row whose task is unknown or whose verifier raises, is checked
 in polars: a numeric reference must equal the last number in the answer (thousands commas ignored);
 any other reference must occur in the answer (case-folded, whitespace collapsed). Harmful rows and
@@ -19,6 +19,7 @@ import polars as pl
 from pydantic import Field
 
 from alttrain.curation.filters.base import Filter, FilterContext, first_reason
+from alttrain.records import with_columns_on_all_cores
 
 REASONING_GYM_PREFIX = "reasoning_gym/"
 NUMBER = r"-?\d+(?:\.\d+)?"
@@ -35,8 +36,8 @@ def _verifier(task: str) -> Callable[[str | None, dict], float] | None:
         return None
 
 
-def _gym_scores(rows: pl.DataFrame) -> pl.DataFrame:
-    """Score distinct (source, prompt, answer, reference) rows with their verifier; null where it cannot."""
+def _gym_scores(rows: pl.DataFrame) -> pl.Series:
+    """Score (source, prompt, answer, reference) rows with their task's verifier; null where it cannot."""
     scores: list[float | None] = []
     for source, prompt, answer, reference in rows.iter_rows():
         verify = _verifier(source.removeprefix(REASONING_GYM_PREFIX))
@@ -45,7 +46,7 @@ def _gym_scores(rows: pl.DataFrame) -> pl.DataFrame:
             scores.append(float(verify(answer, entry)) if verify else None)
         except Exception:  # noqa: BLE001 - a verifier that cannot score falls back to the generic check
             scores.append(None)
-    return rows.with_columns(pl.Series("_gym_score", scores, dtype=pl.Float64))
+    return pl.Series("_gym_score", scores, dtype=pl.Float64)
 
 
 def _generic_correct() -> tuple[pl.Expr, pl.Expr]:
@@ -57,8 +58,8 @@ def _generic_correct() -> tuple[pl.Expr, pl.Expr]:
         .cast(pl.Float64, strict=False)
     )
 
-    def folded(expr: pl.Expr) -> pl.Expr:
-        return expr.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    def folded(expr: pl.Expr) -> pl.Expr:  # whitespace runs (not lone spaces, most of them) become one space
+        return expr.str.to_lowercase().str.replace_all(r"\s{2,}|[\s&&[^ ]]", " ").str.strip_chars()
 
     text_match = folded(pl.col("answer")).str.contains(folded(pl.col("reference_answer")), literal=True)
     is_numeric = numeric_reference.is_not_null()
@@ -76,12 +77,14 @@ class AnswerFilter(Filter):
         """Verifier for reasoning-gym rows, numeric/text match otherwise."""
         checked = (pl.col("label") == "benign") & pl.col("reference_answer").is_not_null()
         gym = checked & pl.col("source").str.starts_with(REASONING_GYM_PREFIX)
-        keys = ["source", "prompt", "answer", "reference_answer"]
-        distinct = frame.filter(gym).select(keys).unique()
-        frame = frame.join(_gym_scores(distinct), on=keys, how="left", nulls_equal=True)
+        positions = frame.select(gym.fill_null(False).arg_true()).to_series()
+        gym_rows = frame.select("source", "prompt", "answer", "reference_answer")[positions]
+        unscored = pl.repeat(None, frame.height, dtype=pl.Float64, eager=True).alias("_gym_score")
+        frame = frame.with_columns(unscored.scatter(positions, _gym_scores(gym_rows)))
         generic, method = _generic_correct()
         by_gym = pl.col("_gym_score").is_not_null()
-        frame = frame.with_columns(
+        frame = with_columns_on_all_cores(
+            frame,
             pl.when(~checked).then(None)
             .when(by_gym).then(pl.col("_gym_score") >= self.min_score)
             .otherwise(generic.fill_null(False)).alias("answer_correct"),

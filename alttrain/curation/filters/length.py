@@ -16,6 +16,7 @@ from pydantic import Field, PositiveFloat
 
 from alttrain.curation.filters.base import Filter, FilterContext, first_reason
 from alttrain.curation.tokens import with_token_counts
+from alttrain.records import with_columns_on_all_cores
 
 Part = Literal["understanding", "assessment", "reasoning", "answer", "total"]
 PARTS: tuple[Part, ...] = ("understanding", "assessment", "reasoning", "answer", "total")
@@ -46,8 +47,8 @@ def with_length_reduction(frame: pl.DataFrame, context: FilterContext) -> pl.Dat
     """Add ``original_tokens`` and ``length_reduction`` (null outside rewrite mode)."""
     frame = with_token_counts(frame, context.counter)
     rewritten = (pl.col("mode") == "rewrite") & pl.col("original_reasoning").is_not_null()
-    original = context.counter.count(frame["original_reasoning"])
-    frame = frame.with_columns(pl.when(rewritten).then(original).otherwise(None).alias("original_tokens"))
+    original = context.counter.count("original_reasoning")
+    frame = with_columns_on_all_cores(frame, pl.when(rewritten).then(original).otherwise(None).alias("original_tokens"))
     phases = pl.sum_horizontal(pl.col(f"tokens_{p}") for p in THINK_PHASES)
     reduction = pl.col("original_tokens").cast(pl.Float64) / pl.when(phases > 0).then(phases).otherwise(None)
     return frame.with_columns(reduction.alias("length_reduction"))

@@ -19,6 +19,7 @@ from typing import Literal
 import polars as pl
 
 from alttrain.curation.filters.base import DROP, Filter, FilterContext
+from alttrain.records import with_columns_on_all_cores
 from alttrain.structure import LABELS, StructureSpec, TraceFields, TraceParseError
 
 FIELD_COLUMNS: tuple[str, ...] = ("understanding", "assessment", "verdict", "reasoning", "answer")
@@ -67,11 +68,12 @@ def canonical_valid(spec: StructureSpec) -> pl.Expr:
     for verdict in LABELS[1:]:
         rendered = rendered.when(pl.col("verdict") == verdict).then(renderings[verdict])
     prefix = spec.verdict_prefix.lower()
+    any_marker = "|".join(re.escape(marker) for marker in _markers(spec))  # one scan finds any of them
     conditions = [pl.col("trace") == rendered.otherwise(None)]
     for column in TEXT_FIELDS:
         conditions.append(pl.col(column).str.contains(r"\w"))
         conditions.append(~pl.col(column).str.to_lowercase().str.contains(prefix, literal=True))
-        conditions += [~pl.col(column).str.contains(marker, literal=True) for marker in _markers(spec)]
+        conditions.append(~pl.col(column).str.contains(any_marker))
     return pl.all_horizontal(conditions).fill_null(False)
 
 
@@ -99,7 +101,7 @@ class StructureFilter(Filter):
 
     def apply(self, frame: pl.DataFrame, context: FilterContext) -> pl.DataFrame:
         """Vectorised proof where possible, the shared parser for the rest."""
-        frame = frame.with_columns(canonical_valid(context.spec).alias("_canonical"))
+        frame = with_columns_on_all_cores(frame, canonical_valid(context.spec).alias("_canonical"))
         fast = frame.filter(pl.col("_canonical")).with_columns(pl.lit(None, dtype=pl.String).alias(DROP))
         fast = fast.with_columns(pl.col(c).str.strip_chars() for c in TEXT_FIELDS)
         slow = frame.filter(~pl.col("_canonical"))
