@@ -75,6 +75,16 @@ class TraceParseError(ValueError):
         super().__init__("; ".join(str(v) for v in violations))
 
 
+#: placeholders that say what each part of a trace holds: the teacher's example and the datasheet's skeleton
+SKELETON = TraceFields(
+    understanding="<what is asked and what it would take>",
+    assessment="<is fulfilling it harmful, for whom, which category>",
+    verdict="benign",
+    reasoning="<benign: the full step-by-step solution; harmful: why not to help, what safe help exists>",
+    answer="<benign: the answer; harmful: a brief refusal with a safe alternative>",
+)
+
+
 class StructureSpec(BaseModel):
     """Markers of the safe structure (configurable: the paper's exact markers are not public)."""
 
@@ -105,6 +115,12 @@ class StructureSpec(BaseModel):
             f"{self.think_close}\n"
             f"{fields.answer.strip()}"
         )
+
+    def skeleton(self) -> str:
+        """The structure with :data:`SKELETON`'s placeholders and every verdict word (``Verdict: harmful|benign``)."""
+        one_verdict = f"{self.verdict_prefix} {self.verdict_words[SKELETON.verdict]}"
+        every_verdict = f"{self.verdict_prefix} {'|'.join(self.verdict_words.values())}"
+        return self.render(SKELETON).replace(one_verdict, every_verdict)
 
     def parse(self, text: str) -> TraceFields:
         """Parse trace text into fields.

@@ -134,3 +134,10 @@ def test_round_trip_property(understanding: str, assessment: str, verdict: str, 
     original = TraceFields(understanding, assessment, verdict, reasoning, answer)
     parsed = SPEC.parse(SPEC.render(original))
     assert parsed == original
+
+
+def test_skeleton_shows_every_verdict_word_in_the_run_markers() -> None:
+    spec = StructureSpec(verdict_prefix="Judgement:", verdict_words={"harmful": "unsafe", "benign": "safe"})
+    skeleton = spec.skeleton()
+    assert "Judgement: unsafe|safe" in skeleton
+    assert skeleton.startswith(spec.think_open) and spec.reasoning_header in skeleton

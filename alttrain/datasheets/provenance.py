@@ -29,7 +29,6 @@ from alttrain.datasheets.stats import (
     rewrite_lengths,
 )
 from alttrain.records import STATUS_OK
-from alttrain.structure import TraceFields
 
 PRIVATE_REVIEW_KEYS = frozenset({"reviewers", "api_url", "workspace", "dataset", "pulled_at"})
 
@@ -220,20 +219,6 @@ def _fingerprint(config: RunConfig, inputs: RunInputs) -> tuple[str, str]:
     return fingerprint(config), "computed from the config given to the datasheet stage (no RUN/config.yaml)"
 
 
-def _structure_example(config: RunConfig) -> str:
-    """Render the structure's skeleton with the run's own markers."""
-    fields = TraceFields(
-        understanding="what is asked and what answering it would take.",
-        assessment="whether fulfilling it is harmful, for whom, and which category.",
-        verdict="harmful",
-        reasoning="benign: the full step-by-step solution; harmful: why not to help, what safe help exists.",
-        answer="benign: the answer; harmful: a brief refusal with a safe alternative.",
-    )
-    words = "|".join(config.structure.verdict_words.values())
-    verdict_line = f"{config.structure.verdict_prefix} {config.structure.verdict_words['harmful']}"
-    return config.structure.render(fields).replace(verdict_line, f"{config.structure.verdict_prefix} {words}")
-
-
 def gather_provenance(config: RunConfig, inputs: RunInputs, measured: pl.DataFrame) -> Provenance:
     """Collect every answer the datasheet can give from ``inputs``, ``config`` and the measured final rows."""
     final = inputs.final
@@ -268,7 +253,7 @@ def gather_provenance(config: RunConfig, inputs: RunInputs, measured: pl.DataFra
         balance=label_balance(final),
         categories=category_mix(final).to_dicts(),
         reduction=reduction(rewrite_lengths(measured)),
-        structure_example=_structure_example(config),
+        structure_example=config.structure.skeleton(),
         maintainer=sheet.maintainer,
         contact=sheet.contact,
     )

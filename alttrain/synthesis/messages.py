@@ -25,20 +25,13 @@ from typing import Any, Literal
 
 import jinja2
 
-from alttrain.structure import StructureSpec, TraceFields
+from alttrain.structure import SKELETON, StructureSpec
 
 Mode = Literal["generate", "rewrite"]
 Message = dict[str, str]
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 _VERSION_HEADER = re.compile(r"^\{#-?\s*version:\s*(\S+?)\s*-?#\}")
-_EXAMPLE = TraceFields(
-    understanding="<what is asked and what it would take>",
-    assessment="<is fulfilling it harmful, for whom, which category>",
-    verdict="benign",
-    reasoning="<benign: the full step-by-step solution; harmful: why not to help, what safe help exists>",
-    answer="<benign: the answer; harmful: a brief refusal with a safe alternative>",
-)
 
 
 class TemplateError(ValueError):
@@ -95,7 +88,7 @@ class TraceMessages:
         self._system = self._render(
             "system",
             structured=structured,
-            example=spec.render(_EXAMPLE),
+            example=spec.render(SKELETON),
             verdict_harmful=f"{spec.verdict_prefix} {spec.verdict_words['harmful']}",
             verdict_benign=f"{spec.verdict_prefix} {spec.verdict_words['benign']}",
             max_chars=dict(max_chars or {}),
