@@ -15,12 +15,18 @@ replies that all arrive at once: ~0.3 s at 256 in flight here) and a tail, which
 timers also oversleep a 0.5 s wait by 1-5 ms, so even one request alone reaches ~0.99 of ideal.
 
     .venv/bin/python bench/teacher_throughput.py [--latency 0.5] [--multiple 32] [--levels 64 256]
+        [--curator-python /tmp/curator/bin/python]
+
+With ``--curator-python``, bespokelabs-curator runs as a fourth contender in its own environment
+(it cannot share alttrain's; see ``bench/curator_contender.py``), against the same server.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -114,16 +120,35 @@ def cache_cost(cache_dir: Path, rows: int = 2000) -> tuple[float, float]:
     return write_us, read_us
 
 
-def measure(base_url: str, in_flight: int, count: int, round_: int, cache_dir: Path) -> dict[str, float]:
-    """One round of the three contenders at one in-flight level, each on fresh prompts: req/s by name."""
+def curator_run(python: str, base_url: str, in_flight: int, count: int, tag: str) -> float:
+    """Run bench/curator_contender.py with curator's own Python; return its requests per second."""
+    script = Path(__file__).with_name("curator_contender.py")
+    command = [python, str(script), "--base-url", base_url, "--in-flight", str(in_flight),
+               "--count", str(count), "--tag", tag]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"curator contender failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if result["requests"] != count:
+        raise RuntimeError(f"curator answered {result['requests']} of {count} requests")
+    return float(result["rate"])
+
+
+def measure(
+    base_url: str, in_flight: int, count: int, round_: int, cache_dir: Path, curator_python: str | None
+) -> dict[str, float]:
+    """One round of the contenders at one in-flight level, each on fresh prompts: req/s by name."""
     def prompts(name: str) -> pl.DataFrame:
         return neutral_prompts(count, f"{name}{in_flight}-{round_}")
 
-    return {
+    rates = {
         "sdk default": asyncio.run(raw_loop(base_url, in_flight, prompts("sdk"), sdk_default=True)),
         "raw": asyncio.run(raw_loop(base_url, in_flight, prompts("raw"), sdk_default=False)),
         "engine": engine_run(base_url, in_flight, prompts("eng"), cache_dir),
     }
+    if curator_python:
+        rates["curator"] = curator_run(curator_python, base_url, in_flight, count, f"cur{in_flight}-{round_}")
+    return rates
 
 
 def main() -> None:
@@ -131,6 +156,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--multiple", type=int, default=32, help="requests per run = multiple x in-flight")
     parser.add_argument("--levels", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--curator-python", help="a Python with bespokelabs-curator installed (optional contender)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the best of each is kept")
     args = parser.parse_args()
     ratios: dict[str, float] = {}
@@ -141,12 +167,16 @@ def main() -> None:
         for in_flight in args.levels:
             count = args.multiple * in_flight
             ideal = in_flight / args.latency
-            rounds = [measure(server.base_url, in_flight, count, r, cache_dir) for r in range(args.rounds)]
+            rounds = [
+                measure(server.base_url, in_flight, count, round_, cache_dir, args.curator_python)
+                for round_ in range(args.rounds)
+            ]
             best = {name: max(result[name] for result in rounds) for name in rounds[0]}
             print(
                 f"in-flight {in_flight:4d}, {count} requests, latency {args.latency} s, best of {args.rounds}: "
                 f"ideal {ideal:.0f} req/s, " + ", ".join(f"{name} {rate:.0f} req/s" for name, rate in best.items())
-                + f" (engine vs sdk default {best['engine'] / best['sdk default']:.2f})"
+                + f" (engine vs sdk default {best['engine'] / best['sdk default']:.2f}"
+                + (f", engine vs curator {best['engine'] / best['curator']:.2f})" if "curator" in best else ")")
             )
             ratios = {
                 "engine_vs_ideal": best["engine"] / ideal,

@@ -86,9 +86,9 @@ class FaultPlan:
 
     @classmethod
     def from_json(cls, text: str) -> FaultPlan:
-        """Read what :meth:`to_json` wrote."""
+        """Read what :meth:`to_json` wrote, or any part of it (missing settings keep their defaults)."""
         data = json.loads(text)
-        data["by_order"] = {int(order): Fault(kind) for order, kind in data["by_order"].items()}
+        data["by_order"] = {int(order): Fault(kind) for order, kind in data.get("by_order", {}).items()}
         return cls(**data)
 
 

@@ -150,3 +150,7 @@ def test_process_mode_serves_models_and_stats() -> None:
 def test_plan_round_trips_through_json() -> None:
     plan = FaultPlan(latency_s=0.2, by_order={3: Fault.HANG}, reasoning_content="r", record_requests=True)
     assert FaultPlan.from_json(plan.to_json()) == plan
+
+
+def test_a_partial_plan_keeps_the_other_defaults() -> None:
+    assert FaultPlan.from_json('{"latency_s": 0.5}') == FaultPlan(latency_s=0.5)
