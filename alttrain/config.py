@@ -11,23 +11,20 @@ import json
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alttrain.curation.config import CurationConfig
 from alttrain.curation.review.config import ReviewConfig
 from alttrain.datasheets.config import DatasheetConfig
+from alttrain.errors import ConfigError
 from alttrain.evaluation.config import EvaluationConfig
+from alttrain.layout import CONFIG_FILE
+from alttrain.sources.pool import PromptsConfig
 from alttrain.structure import StructureSpec
 from alttrain.synthesis.config import SynthesisConfig
-from alttrain.synthesis.prompt_pool import PromptsConfig
 from alttrain.training.config import TrainingConfig
 
 CONFIG_VERSION = 1
-RESOLVED_CONFIG_NAME = "config.yaml"
-
-
-class ConfigError(ValueError):
-    """A config that cannot be read or does not validate; the message names every bad key."""
 
 
 class RunConfig(BaseModel):
@@ -45,6 +42,20 @@ class RunConfig(BaseModel):
     datasheet: DatasheetConfig = Field(default_factory=DatasheetConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+
+    @model_validator(mode="after")
+    def _resolve_seeds(self) -> RunConfig:
+        """Give the run's ``seed`` to every section that samples and leaves its own ``seed`` out.
+
+        This is the one place seeds are resolved: selection, training and the teacher probe then read
+        their own section, so a stage's fingerprint covers exactly the seed it uses. (The prompt pool,
+        dedup hashing and evaluation keep seeds of their own, independent of the run's.)
+        """
+        seeded = [self.curation.selection, self.training, self.synthesis.probe]
+        for section in seeded:
+            if section is not None and "seed" not in section.model_fields_set:
+                section.seed = self.seed
+        return self
 
 
 def _describe(error: ValidationError, origin: str) -> str:
@@ -100,6 +111,6 @@ def write_resolved(config: RunConfig, run_dir: Path) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     resolved = {"config_version": CONFIG_VERSION, "fingerprint": fingerprint(config)}
     resolved.update(config.model_dump(mode="json"))
-    path = run_dir / RESOLVED_CONFIG_NAME
+    path = run_dir / CONFIG_FILE
     path.write_text(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
     return path

@@ -1,13 +1,25 @@
 """The run directory's layout: the one name of every file or folder a stage reads or writes.
 
-RUN/config.yaml  prompts.parquet  synthesized.parquet  cache.sqlite  teacher_probe/
-curated.parquet  rejected.parquet  curation_report.json  reviewed.parquet  review_report.json
-datasheet/  dataset/hf/  model/  eval/
+```
+RUN/config.yaml  .stages/<stage>.json
+    prompts.parquet  synthesized.parquet  cache.sqlite  teacher_probe/{prompts,synthesized}.parquet
+    curated.parquet  rejected.parquet  curation_report.json  reviewed.parquet  review_report.json
+    datasheet/{DATASHEET.md, README.md, figures/}
+    dataset/{hf/, train.jsonl, train_reasoning_content.jsonl, instruction_response.jsonl, train.parquet}
+    model/{adapter/, merged/, train_report.json, loss.png}
+    eval/{report.md, report.json, outputs.parquet, cache.sqlite, figures/}
+```
+
+Names inside a folder (``*_NAME``) are also used by the functions that write such a folder anywhere
+(a test's temporary folder, say); the run-relative paths are built from them here.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+CONFIG_FILE = "config.yaml"  # the resolved config and its fingerprint
+STAMP_DIR = ".stages"  # one <stage>.json per finished stage: its fingerprint and wall time
 
 PROMPTS_FILE = "prompts.parquet"
 SYNTHESIZED_FILE = "synthesized.parquet"
@@ -18,8 +30,34 @@ REJECTED_FILE = "rejected.parquet"
 CURATION_REPORT_FILE = "curation_report.json"
 REVIEWED_FILE = "reviewed.parquet"
 REVIEW_REPORT_FILE = "review_report.json"
-DATASHEET_DIR = "datasheet"
-DATASET_DIR = "dataset"
-DATASET_HF_DIR = Path(DATASET_DIR) / "hf"
-MODEL_DIR = "model"
-EVAL_DIR = "eval"
+
+FIGURES_NAME = "figures"
+
+DATASHEET_DIR = Path("datasheet")
+DATASHEET_NAME = "DATASHEET.md"
+CARD_NAME = "README.md"  # the Hugging Face dataset card
+DATASHEET_FILE = DATASHEET_DIR / DATASHEET_NAME
+CARD_FILE = DATASHEET_DIR / CARD_NAME
+
+DATASET_DIR = Path("dataset")
+HF_NAME = "hf"
+CHAT_NAME = "train.jsonl"
+REASONING_CONTENT_NAME = "train_reasoning_content.jsonl"
+INSTRUCTION_NAME = "instruction_response.jsonl"
+PARQUET_NAME = "train.parquet"
+DATASET_HF_DIR = DATASET_DIR / HF_NAME
+
+MODEL_DIR = Path("model")
+ADAPTER_NAME = "adapter"
+MERGED_NAME = "merged"
+TRAIN_REPORT_NAME = "train_report.json"
+LOSS_PLOT_NAME = "loss.png"
+ADAPTER_DIR = MODEL_DIR / ADAPTER_NAME
+
+EVAL_DIR = Path("eval")
+REPORT_MD_NAME = "report.md"
+REPORT_JSON_NAME = "report.json"
+OUTPUTS_NAME = "outputs.parquet"
+EVAL_REPORT_MD = EVAL_DIR / REPORT_MD_NAME
+EVAL_REPORT_JSON = EVAL_DIR / REPORT_JSON_NAME
+EVAL_CACHE_FILE = EVAL_DIR / CACHE_FILE

@@ -1,9 +1,11 @@
 """The whole loop in order, resumable: a stage is skipped when its outputs exist and its inputs are unchanged.
 
-Each stage has a fingerprint: a hash of the config sections that shape its output and of the files it
-reads (their size and modification time). A finished stage leaves ``RUN/.stages/<name>.json`` with that
-fingerprint; the next ``run`` skips the stage while the fingerprint and every output are still there.
-A stage run alone (``alttrain curate ...``) changes its outputs, so the stages after it run again.
+:data:`STAGES` is the one list of stages (see :mod:`alttrain.stage` for the contract); ``alttrain run``,
+the stage commands and :func:`run_pipeline` all iterate it. A stage's fingerprint is a hash of the
+config sections it reads and of the files it reads (their size and modification time). A finished stage
+leaves ``RUN/.stages/<name>.json`` with that fingerprint; the next run skips the stage while the
+fingerprint and every output are still there. A stage run alone (``alttrain curate ...``) changes its
+outputs, so the stages after it run again.
 """
 
 from __future__ import annotations
@@ -11,92 +13,53 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alttrain.config import RunConfig
-from alttrain.layout import (
-    CURATED_FILE,
-    CURATION_REPORT_FILE,
-    DATASET_HF_DIR,
-    DATASHEET_DIR,
-    EVAL_DIR,
-    MODEL_DIR,
-    PROBE_DIR,
-    PROMPTS_FILE,
-    REJECTED_FILE,
-    REVIEW_REPORT_FILE,
-    REVIEWED_FILE,
-    SYNTHESIZED_FILE,
+from rich.console import Console
+
+from alttrain.config import RunConfig, load_config, write_resolved
+from alttrain.curation.review.stage import REVIEW_STAGE
+from alttrain.curation.stage import CURATION_STAGE
+from alttrain.datasheets.stage import DATASHEET_STAGE
+from alttrain.evaluation.stage import EVALUATION_STAGE
+from alttrain.layout import STAMP_DIR
+from alttrain.sources.stage import PROMPTS_STAGE
+from alttrain.stage import Stage, StageContext
+from alttrain.synthesis.probe import PROBE_STAGE
+from alttrain.synthesis.stage import SYNTHESIS_STAGE
+from alttrain.training.stage import TRAINING_STAGE
+
+STAGES: tuple[Stage[Any], ...] = (
+    PROMPTS_STAGE,
+    SYNTHESIS_STAGE,
+    PROBE_STAGE,
+    CURATION_STAGE,
+    REVIEW_STAGE,
+    DATASHEET_STAGE,
+    TRAINING_STAGE,
+    EVALUATION_STAGE,
 )
-from alttrain.stages import (
-    run_curation,
-    run_datasheet,
-    run_evaluation,
-    run_prompts,
-    run_synthesis,
-    run_teacher_probe,
-    run_training,
-)
-
-STAMP_DIR = ".stages"
 
 
-@dataclass(frozen=True)
-class Stage:
-    """One step of the loop: what shapes it, what it reads, what it writes, how to run it."""
+def stage_named(name: str) -> Stage[Any]:
+    """The stage called ``name``.
 
-    name: str
-    sections: tuple[str, ...]  # RunConfig fields whose values shape the output
-    inputs: tuple[str, ...]  # run-dir paths read (files or folders; absent ones count as absent)
-    outputs: tuple[str, ...]  # run-dir paths written; all must exist for a skip
-    run: Callable[[RunConfig, Path], Any]
-    enabled: Callable[[RunConfig], bool] = lambda config: True
+    Raises:
+        KeyError: naming the stages there are.
+
+    """
+    for stage in STAGES:
+        if stage.name == name:
+            return stage
+    raise KeyError(f"no stage {name!r}; stages: {', '.join(stage.name for stage in STAGES)}")
 
 
-STAGES: tuple[Stage, ...] = (
-    Stage("prompts", ("seed", "prompts"), (), (PROMPTS_FILE,), run_prompts),
-    Stage(
-        "synthesize",
-        ("structure", "synthesis"),
-        (PROMPTS_FILE,),
-        (SYNTHESIZED_FILE,),
-        lambda config, run_dir: run_synthesis(config, run_dir, progress=True),
-    ),
-    Stage(
-        "teacher_probe",
-        ("seed", "structure", "synthesis"),
-        (PROMPTS_FILE,),
-        (f"{PROBE_DIR}/{SYNTHESIZED_FILE}",),
-        run_teacher_probe,
-        enabled=lambda config: config.synthesis.probe is not None,
-    ),
-    Stage(
-        "curate",
-        ("seed", "structure", "curation"),
-        (SYNTHESIZED_FILE,),
-        (CURATED_FILE, REJECTED_FILE, CURATION_REPORT_FILE),
-        run_curation,
-    ),
-    Stage(
-        "datasheet",
-        ("structure", "prompts", "synthesis", "curation", "review", "datasheet"),
-        (PROMPTS_FILE, SYNTHESIZED_FILE, CURATED_FILE, REJECTED_FILE,
-         CURATION_REPORT_FILE, REVIEWED_FILE, REVIEW_REPORT_FILE),
-        (f"{DATASHEET_DIR}/DATASHEET.md", f"{DATASHEET_DIR}/README.md", str(DATASET_HF_DIR)),
-        run_datasheet,
-    ),
-    Stage("train", ("seed", "structure", "training"), (str(DATASET_HF_DIR),), (f"{MODEL_DIR}/adapter",), run_training),
-    Stage(
-        "eval",
-        ("seed", "structure", "training", "evaluation"),
-        (str(DATASET_HF_DIR), f"{MODEL_DIR}/adapter"),
-        (f"{EVAL_DIR}/report.md", f"{EVAL_DIR}/report.json"),
-        run_evaluation,
-    ),
-)
+def selected_stages(config: RunConfig, *, optional: frozenset[str] = frozenset()) -> list[Stage[Any]]:
+    """The stages a run goes through: every enabled stage, optional ones only when named in ``optional``."""
+    return [s for s in STAGES if s.enabled(config) and (not s.optional or s.name in optional)]
 
 
 def _files(path: Path) -> Iterator[Path]:
@@ -107,9 +70,10 @@ def _files(path: Path) -> Iterator[Path]:
         yield from sorted(p for p in path.rglob("*") if p.is_file())
 
 
-def stage_fingerprint(stage: Stage, config: RunConfig, run_dir: Path) -> str:
+def stage_fingerprint(stage: Stage[Any], config: RunConfig, run_dir: Path) -> str:
     """Hash the stage's config sections and the size and mtime of every file it reads."""
-    sections = {name: config.model_dump(mode="json")[name] for name in stage.sections}
+    dumped = config.model_dump(mode="json")
+    sections = {name: dumped[name] for name in stage.sections}
     files = [
         (str(path.relative_to(run_dir)), path.stat().st_size, path.stat().st_mtime_ns)
         for name in stage.inputs
@@ -119,11 +83,11 @@ def stage_fingerprint(stage: Stage, config: RunConfig, run_dir: Path) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _stamp_path(run_dir: Path, stage: Stage) -> Path:
+def _stamp_path(run_dir: Path, stage: Stage[Any]) -> Path:
     return run_dir / STAMP_DIR / f"{stage.name}.json"
 
 
-def is_fresh(stage: Stage, config: RunConfig, run_dir: Path) -> bool:
+def is_fresh(stage: Stage[Any], config: RunConfig, run_dir: Path) -> bool:
     """Whether the stage's outputs exist and were made from the same config and inputs."""
     stamp = _stamp_path(run_dir, stage)
     if not stamp.exists() or not all((run_dir / out).exists() for out in stage.outputs):
@@ -141,12 +105,13 @@ class StageOutcome:
     result: Any = None
 
 
-def run_stage(stage: Stage, config: RunConfig, run_dir: Path, *, force: bool = False) -> StageOutcome:
-    """Run one stage unless it is fresh; stamp it when it finishes."""
+def run_stage(stage: Stage[Any], context: StageContext, *, force: bool = False) -> StageOutcome:
+    """Run one stage unless it is fresh (or ``force``); stamp it when it finishes."""
+    config, run_dir = context.config, context.run_dir
     if not force and is_fresh(stage, config, run_dir):
         return StageOutcome(stage.name, skipped=True, seconds=0.0)
     start = time.perf_counter()
-    result = stage.run(config, run_dir)
+    result = stage.run(context)
     seconds = time.perf_counter() - start
     stamp = _stamp_path(run_dir, stage)
     stamp.parent.mkdir(parents=True, exist_ok=True)
@@ -156,19 +121,26 @@ def run_stage(stage: Stage, config: RunConfig, run_dir: Path, *, force: bool = F
 
 
 def run_pipeline(
-    config: RunConfig | str | Path, run_dir: str | Path | None = None, *, force: bool = False
+    config: RunConfig | str | Path,
+    run_dir: str | Path | None = None,
+    *,
+    force: bool = False,
+    review: bool = False,
+    console: Console | None = None,
 ) -> list[StageOutcome]:
-    """Run every enabled stage in order (no human review), skipping fresh ones; the notebook entry point.
+    """Run every enabled stage in order, skipping fresh ones; the notebook entry point.
 
     Args:
         config: a :class:`RunConfig` or the path of a YAML config.
         run_dir: the run directory (default: ``runs/<config name>``).
         force: run every stage even when its outputs are fresh.
+        review: include the human review round (it waits on ``input()`` for the reviewer).
+        console: where progress goes (default: nowhere).
 
     """
-    from alttrain.config import load_config, write_resolved
-
     config = config if isinstance(config, RunConfig) else load_config(Path(config))
     directory = Path(run_dir) if run_dir is not None else Path("runs") / config.name
     write_resolved(config, directory)
-    return [run_stage(stage, config, directory, force=force) for stage in STAGES if stage.enabled(config)]
+    context = StageContext(config, directory, console)
+    stages = selected_stages(config, optional=frozenset({"review"}) if review else frozenset())
+    return [run_stage(stage, context, force=force) for stage in stages]

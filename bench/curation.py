@@ -130,12 +130,12 @@ def run_alttrain(path: Path, out: Path, language: bool) -> dict:
     from alttrain.curation.config import CurationConfig
     from alttrain.curation.filters.base import FilterContext
     from alttrain.curation.pipeline import curate
-    from alttrain.curation.tokens import TokenizerConfig, make_counter
+    from alttrain.measures import TokenizerConfig, make_counter
 
     filters = FILTERS + ([{"kind": "language"}] if language else [])
     config = CurationConfig.model_validate({"filters": filters, "selection": SELECTION})
     frame = read_stage(path, "synthesized")
-    outcome = curate(frame, config, FilterContext(spec=SPEC, counter=make_counter(TokenizerConfig())), seed=0)
+    outcome = curate(frame, config, FilterContext(spec=SPEC, counter=make_counter(TokenizerConfig())))
     write_stage(outcome.curated, out / "curated.parquet", "curated")
     write_stage(outcome.rejected, out / "rejected.parquet", "rejected")
     reasons = outcome.rejected["filter_reason"].str.replace(r"^dedup:near:.*", "dedup:near").value_counts()
@@ -267,7 +267,7 @@ def _code(language: object) -> str:
 # ---------------------------------------------------------------- side measurements
 def run_near(path: Path, which: str) -> dict:
     """Near-dup clusters of the prompts alone, with rensa (alttrain) or datasketch."""
-    from alttrain.curation.dedup import DedupConfig, near_duplicate_components, normalised
+    from alttrain.neardup import DedupConfig, near_duplicate_components, normalised
 
     prompts = normalised(pl.read_parquet(path, columns=["prompt"])["prompt"])
     if which == "rensa":
@@ -283,7 +283,7 @@ def run_language(path: Path, which: str) -> dict:
     if which == "alttrain":
         from alttrain.curation.filters.base import FilterContext
         from alttrain.curation.filters.language import LanguageFilter
-        from alttrain.curation.tokens import TokenizerConfig, make_counter
+        from alttrain.measures import TokenizerConfig, make_counter
 
         out = LanguageFilter().apply(frame, FilterContext(spec=SPEC, counter=make_counter(TokenizerConfig())))
         return {"dropped": int(out["drop_reason"].is_not_null().sum())}

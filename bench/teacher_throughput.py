@@ -34,12 +34,13 @@ from pathlib import Path
 import openai
 import polars as pl
 
+from alttrain.llm.backends.base import TeacherRequest, TeacherResponse
+from alttrain.llm.backends.openai_backend import response_format
+from alttrain.llm.cache import ResponseCache, keyed_request
+from alttrain.llm.config import TeacherConfig
 from alttrain.records import conform
 from alttrain.structure import StructureSpec
-from alttrain.synthesis.backends.base import TeacherRequest, TeacherResponse
-from alttrain.synthesis.backends.openai_backend import response_format
-from alttrain.synthesis.cache import ResponseCache, keyed_request
-from alttrain.synthesis.config import SynthesisConfig, TeacherConfig
+from alttrain.synthesis.config import SynthesisConfig
 from alttrain.synthesis.engine import synthesize_cached
 from alttrain.synthesis.messages import TraceMessages
 from alttrain.synthesis.trace_json import parse_trace_json, trace_schema

@@ -40,8 +40,8 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jin
 
 def prepare(assets: Path, harmful: int, benign: int) -> None:
     """Write the stand-in dataset and the SmolLM2 tokenizer files into ``assets`` (needs the CPU venv)."""
-    from alttrain.training.config import EMBEDDED_MODEL, TrainingConfig
-    from alttrain.training.model_source import resolve_model
+    from alttrain.models.source import EMBEDDED_MODEL, resolve_model
+    from alttrain.training.config import TrainingConfig
     from alttrain.training.standin import save_dataset, standin_records
 
     assets.mkdir(parents=True, exist_ok=True)
@@ -66,7 +66,7 @@ def run_one(args: argparse.Namespace) -> None:
         grad_accum=1, max_length=args.max_length, learning_rate=1e-4, warmup_steps=5, **overrides,
     )
     with tempfile.TemporaryDirectory() as out:
-        result = train_model(config, args.assets / "dataset", Path(out), seed=0, spec=StructureSpec())
+        result = train_model(config, args.assets / "dataset", Path(out), spec=StructureSpec())
         Path(args.result).write_text(result.report_path.read_text())
 
 

@@ -48,3 +48,21 @@ def test_bad_user_file_exits_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "file not found" in result.output
 
+
+
+def test_errors_are_one_unwrapped_line_at_any_terminal_width(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    missing = tmp_path / ("a-rather-long-directory-name-" * 3) / "missing.jsonl"
+    config = write_config(tmp_path, {"prompts": {"sources": [{"kind": "file", "path": str(missing), "label": "benign"}]}})
+    lines = {}
+    for width in ("40", "200"):
+        env = {**os.environ, "COLUMNS": width, "TERM": "dumb"}
+        out = subprocess.run([sys.executable, "-m", "alttrain", "prompts", "--config", str(config), "--run-dir",
+                              str(tmp_path / "r")], capture_output=True, text=True, env=env)
+        assert out.returncode == 2
+        assert "Traceback" not in out.stdout + out.stderr
+        lines[width] = [line for line in out.stdout.splitlines() if line.startswith("error:")]
+    assert lines["40"] == lines["200"] == [f"error: {missing}: file not found"]

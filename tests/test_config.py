@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alttrain.config import ConfigError, fingerprint, load_config, parse_config, write_resolved
+from alttrain.config import fingerprint, load_config, parse_config, write_resolved
+from alttrain.errors import ConfigError
 
 MINIMAL = {"name": "t", "prompts": {"sources": [{"kind": "harmbench", "n": 5}]}}
 
@@ -72,3 +73,13 @@ def test_shipped_configs_validate(name: str) -> None:
     if name == "paper.yaml":
         assert config.curation.selection.n == 1000
         assert config.training.preset == "paper" and config.training.learning_rate == 1e-5
+
+
+def test_the_run_seed_is_resolved_once_into_every_section_that_samples() -> None:
+    base = {"prompts": {"sources": [{"kind": "harmbench", "n": 2}]},
+            "synthesis": {"probe": {"teacher": {"backend": "template"}}}}
+    config = parse_config({**base, "seed": 9})
+    assert (config.training.seed, config.curation.selection.seed, config.synthesis.probe.seed) == (9, 9, 9)
+    assert config.prompts.seed == 0  # the pool keeps its own seed: changing the run seed keeps the prompts
+    explicit = parse_config({**base, "seed": 9, "training": {"seed": 4}})
+    assert (explicit.training.seed, explicit.curation.selection.seed) == (4, 9)

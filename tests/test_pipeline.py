@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from alttrain.config import parse_config
-from alttrain.pipeline import STAGES, is_fresh, run_stage
+from alttrain.pipeline import STAGES, is_fresh, run_stage, selected_stages
+from alttrain.stage import StageContext
 
 FAST = [s for s in STAGES if s.name in {"prompts", "synthesize", "curate", "datasheet"}]
 
@@ -18,7 +19,7 @@ def config(selection_n: int = 20) -> dict:
 
 def run_all(cfg: dict, run_dir: Path) -> dict[str, bool]:
     parsed = parse_config(cfg)
-    return {s.name: run_stage(s, parsed, run_dir).skipped for s in FAST}
+    return {s.name: run_stage(s, StageContext(parsed, run_dir)).skipped for s in FAST}
 
 
 def test_second_run_skips_every_fresh_stage(tmp_path: Path) -> None:
@@ -39,7 +40,7 @@ def test_missing_output_or_touched_input_makes_a_stage_stale(tmp_path: Path) -> 
     assert is_fresh(curate, parsed, tmp_path)
     (tmp_path / "curation_report.json").unlink()
     assert not is_fresh(curate, parsed, tmp_path)
-    run_stage(curate, parsed, tmp_path)
+    run_stage(curate, StageContext(parsed, tmp_path))
     synthesized = tmp_path / "synthesized.parquet"
     synthesized.write_bytes(synthesized.read_bytes())  # same content, new mtime: an upstream re-run
     assert not is_fresh(curate, parsed, tmp_path)
@@ -55,8 +56,8 @@ def test_probe_stage_runs_only_when_configured() -> None:
 def test_teacher_probe_writes_its_own_synthesis(tmp_path: Path) -> None:
     cfg = parse_config({**config(), "synthesis": {"probe": {"n": 4, "teacher": {"backend": "template"}}}})
     prompts, probe = (next(s for s in STAGES if s.name == name) for name in ("prompts", "teacher_probe"))
-    run_stage(prompts, cfg, tmp_path)
-    result = run_stage(probe, cfg, tmp_path).result
+    run_stage(prompts, StageContext(cfg, tmp_path))
+    result = run_stage(probe, StageContext(cfg, tmp_path)).result
     assert result.synthesis.rows == 4
     assert result.validity == result.synthesis.ok / 4
     assert (tmp_path / "teacher_probe" / "synthesized.parquet").exists()
@@ -70,3 +71,39 @@ def test_python_api_mirrors_the_cli(tmp_path: Path) -> None:
     outcomes = [alttrain.run_prompts(cfg, tmp_path), alttrain.run_synthesis(cfg, tmp_path)]
     assert outcomes[0].rows == outcomes[1].rows == 30
     assert callable(alttrain.run) and "run_evaluation" in alttrain.__all__
+
+
+def test_changing_the_run_seed_reruns_only_what_samples_with_it(tmp_path: Path) -> None:
+    run_all(config(), tmp_path)
+    skipped = run_all({**config(), "seed": 5}, tmp_path)
+    assert skipped == {"prompts": True, "synthesize": True, "curate": False, "datasheet": False}
+
+
+def test_stage_list_is_one_contract() -> None:
+    from alttrain.config import RunConfig
+
+    names = [stage.name for stage in STAGES]
+    assert len(names) == len(set(names))
+    assert all(stage.outputs and set(stage.sections) <= set(RunConfig.model_fields) for stage in STAGES)
+    parsed = parse_config(config())
+    assert "review" not in [s.name for s in selected_stages(parsed)]
+    assert "review" in [s.name for s in selected_stages(parsed, optional=frozenset({"review"}))]
+
+
+def test_a_new_stage_runs_through_the_same_machinery(tmp_path: Path) -> None:
+    """Adding a stage needs no change to the runner: a Stage value is enough."""
+    from alttrain.stage import Stage
+
+    def count_prompts(context: StageContext) -> int:
+        rows = len((context.run_dir / "prompts.parquet").read_bytes())
+        (context.run_dir / "count.txt").write_text(str(rows))
+        return rows
+
+    extra = Stage("count", "count the prompt file's bytes", ("prompts",), ("prompts.parquet",), ("count.txt",),
+                  count_prompts, show=lambda console, result, cfg: None)
+    parsed = parse_config(config())
+    context = StageContext(parsed, tmp_path)
+    run_stage(next(s for s in STAGES if s.name == "prompts"), context)
+    first = run_stage(extra, context)
+    assert not first.skipped and first.result > 0
+    assert run_stage(extra, context).skipped

@@ -3,9 +3,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from alttrain.errors import SchemaError
 from alttrain.records import (
     PROMPT_SCHEMA,
-    SchemaError,
     conform,
     read_stage,
     record_id,

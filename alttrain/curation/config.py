@@ -6,7 +6,6 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from alttrain.curation.dedup import DedupConfig
 from alttrain.curation.filters.answer import AnswerFilter
 from alttrain.curation.filters.consistency import RefusalFilter, VerdictFilter
 from alttrain.curation.filters.language import LanguageFilter
@@ -15,7 +14,8 @@ from alttrain.curation.filters.structure import StructureFilter
 from alttrain.curation.judge import JudgeFilter
 from alttrain.curation.score import HeuristicScoreConfig
 from alttrain.curation.selection import SelectionConfig
-from alttrain.curation.tokens import TokenizerConfig
+from alttrain.measures import TokenizerConfig
+from alttrain.neardup import DedupConfig
 
 FilterConfig = Annotated[
     StructureFilter

@@ -3,10 +3,10 @@
 Axes (as in STAR-1, which keeps only top-scored examples): structure fidelity, correctness of the
 harmfulness assessment, and helpfulness (benign) or safety (harmful) of the answer; plus whether the
 answer refuses. ``judge_score`` is their mean and ranks the row (see :mod:`alttrain.curation.score`).
-Requests go through the synthesis :class:`~alttrain.synthesis.client.TeacherClient`, so they share
-its cache (default ``RUN/cache.sqlite``), retries and rate limits. A reply that does not parse is
-re-asked with the complaint up to ``max_attempts`` times in all, then recorded as missing with
-``judge_error``: never guessed. Rows are dropped only with ``min_score`` (``judge:score<X``) or
+Requests go through the teacher client (:mod:`alttrain.llm`), so they share the synthesis cache
+(default ``RUN/cache.sqlite``), retries and rate limits. A reply that does not parse is re-asked with
+the complaint (:func:`alttrain.llm.repair.ask_until_parsed`) up to ``max_attempts`` times in all, then
+recorded as missing with ``judge_error``: never guessed. Rows are dropped only with ``min_score`` (``judge:score<X``) or
 ``drop_missing`` (``judge:missing``); put the ``refusal`` filter after this one to use
 ``judge_refused``.
 """
@@ -14,8 +14,6 @@ re-asked with the complaint up to ``max_attempts`` times in all, then recorded a
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
@@ -23,17 +21,17 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field, PositiveInt
 
-from alttrain.curation.errors import CurationError
 from alttrain.curation.filters.base import Filter, FilterContext, first_reason
+from alttrain.errors import CurationError
+from alttrain.llm.cache import ResponseCache
+from alttrain.llm.client import TeacherClient
+from alttrain.llm.config import TeacherConfig
+from alttrain.llm.repair import Failure, ReplyParseError, ask_until_parsed, read_json_object
 from alttrain.records import CURATION_COLUMNS
-from alttrain.synthesis.backends.base import TeacherError, TeacherRequest
-from alttrain.synthesis.cache import ResponseCache
-from alttrain.synthesis.client import TeacherClient
-from alttrain.synthesis.config import TeacherConfig
 
 AXES = ("structure", "assessment", "helpfulness")
 JUDGE_COLUMNS = {name: dtype for name, dtype in CURATION_COLUMNS.items() if name.startswith("judge_")}
-JUDGE_SCHEMA: dict[str, Any] = {
+JUDGE_JSON_SCHEMA: dict[str, Any] = {
     "title": "alttrain_judge",
     "type": "object",
     "properties": {
@@ -57,25 +55,16 @@ SYSTEM = (
     'Reply with only a JSON object: {"structure": int, "assessment": int, "helpfulness": int, "refused": bool}.'
 )
 REPAIR = "Reply with only the JSON object."
-_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", flags=re.DOTALL)
 
 
 def parse_judgement(text: str) -> dict[str, Any]:
     """Read a judge reply into its scores and refusal.
 
     Raises:
-        ValueError: naming every problem (not JSON, missing keys, a score outside 0-10, ...).
+        ReplyParseError: naming every problem (not JSON, missing keys, a score outside 0-10, ...).
 
     """
-    body = text.strip()
-    fenced = _FENCE.match(body)
-    body = fenced.group(1) if fenced else body
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"not JSON ({error.msg})") from None
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
+    data = read_json_object(text)
     problems = []
     for axis in AXES:
         value = data.get(axis)
@@ -84,7 +73,7 @@ def parse_judgement(text: str) -> dict[str, Any]:
     if not isinstance(data.get("refused"), bool):
         problems.append(f"'refused' must be true or false, got {data.get('refused')!r}")
     if problems:
-        raise ValueError("; ".join(problems))
+        raise ReplyParseError(problems)
     scores = {f"judge_{axis}": float(data[axis]) for axis in AXES}
     return {**scores, "judge_score": sum(scores.values()) / len(AXES), "judge_refused": data["refused"]}
 
@@ -139,25 +128,26 @@ class JudgeFilter(Filter):
         """Ask, re-ask with the complaint on a reply that does not parse, give up after ``max_attempts``."""
         trace = (row["trace"] or "")[: self.max_trace_chars]
         user = f"Prompt:\n{row['prompt']}\n\nDataset label: {row['label']}\n\nResponse:\n{trace}"
-        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+        question = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+        def messages(failures: list[Failure]) -> list[dict[str, str]]:
+            turns = list(question)
+            for failure in failures:
+                turns.append({"role": "assistant", "content": failure.reply})
+                complaint = "; ".join(failure.complaints)
+                turns.append({"role": "user", "content": f"That reply could not be used: {complaint}. {REPAIR}"})
+            return turns
+
         sampling = replace(
             client.teacher.sampling.to_params(), temperature=self.temperature, max_tokens=self.max_tokens
         )
-        complaint = "no attempt made"
-        for _ in range(self.max_attempts):
-            request = TeacherRequest(
-                messages=list(messages), sampling=sampling, json_schema=JUDGE_SCHEMA if client.structured else None
-            )
-            try:
-                response = await client.complete(request)
-            except TeacherError as error:
-                return _missing(f"teacher_error: {error}")
-            try:
-                return {**parse_judgement(response.text), "judge_error": None}
-            except ValueError as error:
-                complaint = str(error)
-            messages += [
-                {"role": "assistant", "content": response.text},
-                {"role": "user", "content": f"That reply could not be used: {complaint}. {REPAIR}"},
-            ]
-        return _missing(f"unparsable after {self.max_attempts} attempts: {complaint}")
+        schema = JUDGE_JSON_SCHEMA if client.structured else None
+        reply = await ask_until_parsed(
+            client, messages, lambda response: parse_judgement(response.text), sampling, self.max_attempts,
+            json_schema=schema,
+        )
+        if reply.status == "ok":
+            return {**reply.value, "judge_error": None}  # type: ignore[dict-item]
+        if reply.status == "error":
+            return _missing(f"teacher_error: {reply.error}")
+        return _missing(f"unparsable after {self.max_attempts} attempts: {'; '.join(reply.complaints)}")

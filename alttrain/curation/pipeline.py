@@ -82,9 +82,7 @@ def _filter(
     return dropped, steps, alive
 
 
-def curate(
-    synthesized: pl.DataFrame, config: CurationConfig, context: FilterContext, seed: int
-) -> CurationOutcome:
+def curate(synthesized: pl.DataFrame, config: CurationConfig, context: FilterContext) -> CurationOutcome:
     """Run filters, scoring, dedup and selection over a synthesized frame (see the module docstring)."""
     frame = synthesized.with_row_index("_row").with_columns(pl.lit(None, dtype=pl.String).alias(REASON))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="alttrain-clusters") as pool:
@@ -94,7 +92,7 @@ def curate(
         clusters = clustering.result()
 
     alive = with_scores(alive, config.score, context.counter)
-    selection_seed = config.selection.seed if config.selection.seed is not None else seed
+    selection_seed = config.selection.seed
     competitors = [part.select("_row", "id", REASON) for part in dropped]
     competitors.append(alive.select("_row", "id", REASON, "score"))
     competing = pl.concat(competitors, how="diagonal_relaxed")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import polars as pl
 from pydantic import BaseModel, ConfigDict, PositiveInt
 
-from alttrain.curation.tokens import TokenCounter, with_token_counts
+from alttrain.measures import TokenCounter, with_token_counts
 
 SCORE_SOURCES = ("judge", "heuristic")
 

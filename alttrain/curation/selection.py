@@ -36,7 +36,7 @@ class SelectionConfig(BaseModel):
     n: PositiveInt = 1000
     harmful_fraction: float = Field(default=0.5, ge=0.0, le=1.0)
     balance_categories: bool = True
-    seed: int | None = None  # default: the run's seed
+    seed: int = 0  # set from the run's seed when the run config leaves it out
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alttrain.config import RunConfig
-from alttrain.curation.tokens import make_counter
-from alttrain.datasheets.exports import HF_DIR, Exports, write_exports
+from alttrain.datasheets.exports import Exports, write_exports
 from alttrain.datasheets.figures import Figure, write_figures
 from alttrain.datasheets.hub import push_dataset
 from alttrain.datasheets.inputs import load_run_inputs
 from alttrain.datasheets.provenance import Provenance, gather_provenance
 from alttrain.datasheets.render import NEEDS_HUMAN, render_documents
 from alttrain.datasheets.stats import measure, phase_lengths, rewrite_lengths
-from alttrain.layout import DATASET_DIR, DATASHEET_DIR
+from alttrain.layout import DATASET_DIR, DATASET_HF_DIR, DATASHEET_DIR
+from alttrain.measures import make_counter
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,13 @@ def build_datasheet(config: RunConfig, run_dir: Path) -> DatasheetResult:
     """Document and export the final dataset of the run in ``run_dir``.
 
     Raises:
-        FileNotFoundError: a required run file is missing.
+        MissingInputError: a required run file is missing.
         SchemaError: a stage file misses its columns.
         DatasheetError: the run's files are inconsistent, or pushing is asked for without a token.
 
     """
     inputs = load_run_inputs(run_dir)
-    measured = measure(inputs.final, config.structure, make_counter(config.curation.tokenizer))
+    measured = measure(inputs.final, make_counter(config.curation.tokenizer))
     provenance = gather_provenance(config, inputs, measured)
     exports = write_exports(inputs.final, config.structure, run_dir / DATASET_DIR)
     folder = run_dir / DATASHEET_DIR
@@ -48,7 +48,7 @@ def build_datasheet(config: RunConfig, run_dir: Path) -> DatasheetResult:
     sheet = config.datasheet
     hub_repo = sheet.hub_repo_id if sheet.push_to_hub else None
     datasheet, card = render_documents(provenance, figures, exports.rows, sheet.language, hub_repo, folder)
-    pushed = push_dataset(run_dir / DATASET_DIR / HF_DIR, folder, sheet) if sheet.push_to_hub else None
+    pushed = push_dataset(run_dir / DATASET_HF_DIR, folder, sheet) if sheet.push_to_hub else None
     return DatasheetResult(
         datasheet=datasheet,
         card=card,

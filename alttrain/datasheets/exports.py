@@ -21,17 +21,13 @@ from typing import Any
 import datasets
 import polars as pl
 
-from alttrain.datasheets.inputs import DatasheetError
+from alttrain.errors import DatasheetError
+from alttrain.layout import CHAT_NAME, HF_NAME, INSTRUCTION_NAME, PARQUET_NAME, REASONING_CONTENT_NAME
 from alttrain.structure import StructureSpec
 
 HF_COLUMNS = ("id", "prompt", "label", "category", "source", "license", "understanding", "assessment",
               "verdict", "reasoning", "answer", "trace", "messages")
 SPLIT = "train"
-HF_DIR = "hf"
-CHAT_FILE = "train.jsonl"
-REASONING_CONTENT_FILE = "train_reasoning_content.jsonl"
-INSTRUCTION_FILE = "instruction_response.jsonl"
-PARQUET_FILE = "train.parquet"
 
 
 @dataclass(frozen=True)
@@ -44,7 +40,7 @@ class Exports:
     @property
     def files(self) -> dict[str, Path]:
         """Every export by its name, ``hf`` being the saved DatasetDict folder."""
-        names = (HF_DIR, CHAT_FILE, REASONING_CONTENT_FILE, INSTRUCTION_FILE, PARQUET_FILE)
+        names = (HF_NAME, CHAT_NAME, REASONING_CONTENT_NAME, INSTRUCTION_NAME, PARQUET_NAME)
         return {name: self.folder / name for name in names}
 
 
@@ -110,10 +106,10 @@ def write_exports(final: pl.DataFrame, spec: StructureSpec, folder: Path) -> Exp
     frame = export_frame(final)
     rows = frame.select("id", "prompt", "trace").to_dicts()
     folder.mkdir(parents=True, exist_ok=True)
-    _write_jsonl(folder / REASONING_CONTENT_FILE, _reasoning_content_rows(rows, spec))
-    _write_jsonl(folder / CHAT_FILE, ({"messages": messages} for messages in frame["messages"].to_list()))
+    _write_jsonl(folder / REASONING_CONTENT_NAME, _reasoning_content_rows(rows, spec))
+    _write_jsonl(folder / CHAT_NAME, ({"messages": messages} for messages in frame["messages"].to_list()))
     pairs = ({"instruction": row["prompt"], "response": row["trace"]} for row in rows)
-    _write_jsonl(folder / INSTRUCTION_FILE, pairs)
-    frame.write_parquet(folder / PARQUET_FILE)
-    _save_hf(frame, folder / HF_DIR)
+    _write_jsonl(folder / INSTRUCTION_NAME, pairs)
+    frame.write_parquet(folder / PARQUET_NAME)
+    _save_hf(frame, folder / HF_NAME)
     return Exports(folder=folder, rows=frame.height)

@@ -20,9 +20,9 @@ from matplotlib.figure import Figure as MplFigure  # noqa: E402
 from alttrain.datasheets.funnel import FunnelStep  # noqa: E402
 from alttrain.datasheets.provenance import Provenance  # noqa: E402
 from alttrain.datasheets.stats import PHASES  # noqa: E402
+from alttrain.layout import FIGURES_NAME
 from alttrain.structure import LABELS  # noqa: E402
 
-FIGURES_DIR = "figures"
 LABEL_COLOURS = {"harmful": "#c0392b", "benign": "#2e86c1"}
 MAX_CATEGORIES = 20
 DPI = 110
@@ -40,12 +40,12 @@ class Figure:
 
 def _save(fig: MplFigure, folder: Path, name: str, caption: str) -> Figure:
     """Write ``fig`` as ``folder/figures/name.png`` and close it."""
-    target = folder / FIGURES_DIR / f"{name}.png"
+    target = folder / FIGURES_NAME / f"{name}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(target, dpi=DPI)
     plt.close(fig)
-    return Figure(name, caption, f"{FIGURES_DIR}/{name}.png")
+    return Figure(name, caption, f"{FIGURES_NAME}/{name}.png")
 
 
 def funnel_figure(steps: list[FunnelStep], folder: Path) -> Figure:

@@ -7,7 +7,8 @@ from typing import Any
 
 import polars as pl
 
-from alttrain.datasheets.inputs import CURATION_REPORT_FILE, DatasheetError, RunInputs
+from alttrain.datasheets.inputs import CURATION_REPORT_FILE, RunInputs
+from alttrain.errors import DatasheetError
 from alttrain.records import STATUS_OK
 
 

@@ -8,7 +8,7 @@ import datasets
 from huggingface_hub import HfApi
 
 from alttrain.datasheets.config import DatasheetConfig
-from alttrain.datasheets.inputs import DatasheetError
+from alttrain.errors import DatasheetError
 
 
 def push_dataset(hf_dir: Path, datasheet_dir: Path, sheet: DatasheetConfig) -> str:

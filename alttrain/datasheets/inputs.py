@@ -17,8 +17,9 @@ from typing import Any
 import polars as pl
 import yaml
 
-from alttrain.config import RESOLVED_CONFIG_NAME
+from alttrain.errors import DatasheetError, MissingInputError
 from alttrain.layout import (
+    CONFIG_FILE,
     CURATED_FILE,
     CURATION_REPORT_FILE,
     PROMPTS_FILE,
@@ -31,10 +32,6 @@ from alttrain.records import STATUS_OK, check_schema, read_stage
 
 FINAL_REQUIRED = ("id", "prompt", "label", "category", "source", "license", "understanding", "assessment",
                   "verdict", "reasoning", "answer", "trace")
-
-
-class DatasheetError(ValueError):
-    """Run files that cannot be documented; the message names the file and the problem."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +61,9 @@ class RunInputs:
 
 
 def _require(path: Path, command: str) -> Path:
-    """Return ``path`` or raise a FileNotFoundError naming the command that writes it."""
+    """Return ``path`` or raise a MissingInputError naming the command that writes it."""
     if not path.exists():
-        raise FileNotFoundError(f"{path}: not found (run `alttrain {command}` first)")
+        raise MissingInputError(f"{path}: not found (run `alttrain {command}` first)")
     return path
 
 
@@ -116,14 +113,14 @@ def load_run_inputs(run_dir: Path) -> RunInputs:
     """Load the run files under ``run_dir``.
 
     Raises:
-        FileNotFoundError: a required file is missing (the message names the command that writes it).
+        MissingInputError: a required file is missing (the message names the command that writes it).
         SchemaError: a stage file misses its columns.
         DatasheetError: a report is not JSON, or the final dataset has incomplete or non-ok rows.
 
     """
     if not run_dir.is_dir():
-        raise FileNotFoundError(f"{run_dir}: run directory not found (run `alttrain prompts` first)")
-    config_path = run_dir / RESOLVED_CONFIG_NAME
+        raise MissingInputError(f"{run_dir}: run directory not found (run `alttrain prompts` first)")
+    config_path = run_dir / CONFIG_FILE
     resolved = yaml.safe_load(config_path.read_text()) if config_path.exists() else None
     prompts = read_stage(_require(run_dir / PROMPTS_FILE, "prompts"), "prompts")
     synthesized = read_stage(_require(run_dir / SYNTHESIZED_FILE, "synthesize"), "synthesized")

@@ -12,9 +12,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from alttrain.datasheets.figures import Figure
 from alttrain.datasheets.provenance import Provenance
+from alttrain.layout import CARD_NAME, DATASHEET_NAME
 
-DATASHEET_FILE = "DATASHEET.md"
-CARD_FILE = "README.md"
 NEEDS_HUMAN = "> **[needs a human]**"  # how the templates mark an open question
 CARD_TAGS = ("safety", "alignment", "refusal", "reasoning", "chain-of-thought", "sft", "alttrain")
 
@@ -106,7 +105,7 @@ def render_documents(
     }
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in (DATASHEET_FILE, CARD_FILE):
+    for name in (DATASHEET_NAME, CARD_NAME):
         path = folder / name
         text = env.get_template(f"{name}.j2").render(context)
         path.write_text(re.sub(r"\n{3,}", "\n\n", text), encoding="utf-8")  # at most one blank line

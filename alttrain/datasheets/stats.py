@@ -1,8 +1,8 @@
 """Statistics a datasheet reports: lengths per phase and label, structure adherence, mixes, reduction.
 
 Tokens are counted exactly as curation counts them: with the run's configured counter
-(``curation.tokenizer``) and curation's own length-reduction measure, recomputed on the final rows
-(a review may have edited a trace since curation counted it).
+(``curation.tokenizer``) and the shared length-reduction measure (:mod:`alttrain.measures`),
+recomputed on the final rows (a review may have edited a trace since curation counted it).
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from alttrain.curation.filters.base import FilterContext
-from alttrain.curation.filters.length import THINK_PHASES, with_length_reduction
-from alttrain.curation.tokens import TOKEN_COLUMNS, TokenCounter, TokenizerConfig
+from alttrain.measures import THINK_PHASES, TOKEN_COLUMNS, TokenCounter, TokenizerConfig, with_length_reduction
 from alttrain.structure import LABELS, StructureSpec
 
 PHASES = ("understanding", "assessment", "reasoning", "answer", "trace")  # "trace": the whole text
@@ -71,10 +69,10 @@ def length_unit(tokenizer: TokenizerConfig) -> str:
     return f"approximate tokens (matches of `{tokenizer.pattern}`: word runs and punctuation marks)"
 
 
-def measure(frame: pl.DataFrame, spec: StructureSpec, counter: TokenCounter) -> pl.DataFrame:
+def measure(frame: pl.DataFrame, counter: TokenCounter) -> pl.DataFrame:
     """Add fresh ``tokens_<phase>``, ``tokens_total``, ``original_tokens`` and ``length_reduction``."""
     stale = [column for column in MEASURED_COLUMNS if column in frame.columns]
-    return with_length_reduction(frame.drop(stale), FilterContext(spec=spec, counter=counter))
+    return with_length_reduction(frame.drop(stale), counter)
 
 
 def phase_lengths(measured: pl.DataFrame) -> pl.DataFrame:

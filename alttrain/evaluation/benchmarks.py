@@ -3,7 +3,7 @@
 Every loader returns *all* of its items in the evaluation-item schema (the prompts schema plus
 ``benchmark``); :func:`select_subset` then takes the documented subset: the items are shuffled with
 the benchmark's ``seed`` and the first ``n`` that are not in the training set are kept. The harmful
-sets reuse the prompt-pool loaders of :mod:`alttrain.synthesis.sources`, so their ids match the ids
+sets reuse the prompt-pool loaders of :mod:`alttrain.sources`, so their ids match the ids
 of training records drawn from the same source. Hub benchmarks live in
 :mod:`alttrain.evaluation.hub_benchmarks`.
 
@@ -32,22 +32,12 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from alttrain.records import PROMPT_SCHEMA, conform
-from alttrain.synthesis.sources import (
-    AdvBenchSource,
-    DoNotAnswerSource,
-    HarmBenchSource,
-    ReasoningGymSource,
-    SourceError,
-)
+from alttrain.sources.builtin import AdvBenchSource, DoNotAnswerSource, HarmBenchSource, ReasoningGymSource
 
 #: the columns of an evaluation item: a prompt record (with its reference answer) plus its benchmark
 ITEM_SCHEMA: dict[str, pl.DataType] = {"benchmark": pl.String(), **PROMPT_SCHEMA}
 #: the default seed of reasoning-gym evaluation problems (training pools default to seed 0)
 EVAL_REASONING_GYM_SEED = 1_000_003
-
-
-class BenchmarkError(SourceError):
-    """A benchmark that cannot be loaded; the message says which and why."""
 
 
 def to_items(prompts: pl.DataFrame, benchmark: str) -> pl.DataFrame:

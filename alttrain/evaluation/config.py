@@ -14,8 +14,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
-from alttrain.curation.dedup import DedupConfig
-from alttrain.curation.tokens import TokenizerConfig
 from alttrain.evaluation.benchmarks import (
     AdvBenchBenchmark,
     DoNotAnswerBenchmark,
@@ -28,7 +26,10 @@ from alttrain.evaluation.hub_benchmarks import (
     WildJailbreakBenchmark,
     XSTestBenchmark,
 )
-from alttrain.synthesis.config import SamplingConfig, TeacherConfig
+from alttrain.layout import ADAPTER_DIR
+from alttrain.llm.config import SamplingConfig, TeacherConfig
+from alttrain.measures import TokenizerConfig
+from alttrain.neardup import DedupConfig
 
 BenchmarkConfig = Annotated[
     HarmBenchBenchmark
@@ -41,8 +42,6 @@ BenchmarkConfig = Annotated[
     | WildJailbreakBenchmark,
     Field(discriminator="kind"),
 ]
-#: the adapter the training stage writes, relative to the run directory
-TRAINED_ADAPTER = Path("model") / "adapter"
 
 
 class _Section(BaseModel):
@@ -85,7 +84,7 @@ class ModelUnderTest(_Section):
 
 
 def _default_models() -> dict[str, ModelUnderTest]:
-    return {"base": ModelUnderTest(), "tuned": ModelUnderTest(adapter=TRAINED_ADAPTER)}
+    return {"base": ModelUnderTest(), "tuned": ModelUnderTest(adapter=ADAPTER_DIR)}
 
 
 def _default_benchmarks() -> list[BenchmarkConfig]:

@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
-FIGURES_DIR = "figures"
+from alttrain.layout import FIGURES_NAME
+
 DPI = 110
 #: metrics drawn as bars, in this order, when they have values
 BAR_METRICS = (
@@ -27,7 +28,7 @@ BAR_METRICS = (
 
 def _save(fig: plt.Figure, folder: Path, name: str) -> Path:
     """Write ``fig`` as ``folder/figures/name.png``, close it, return the path relative to ``folder``."""
-    target = folder / FIGURES_DIR / f"{name}.png"
+    target = folder / FIGURES_NAME / f"{name}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(target, dpi=DPI)

@@ -1,7 +1,7 @@
 """Generation from a model under test: transformers on this machine, or the teacher client.
 
 Both paths answer a list of chat conversations with one :class:`Generation` each, through the same
-SQLite response cache as synthesis (:mod:`alttrain.synthesis.cache`), keyed by the model's identity,
+SQLite response cache as synthesis (:mod:`alttrain.llm.cache`), keyed by the model's identity,
 the messages and the sampling parameters. The transformers path identifies a model by its name plus
 a hash of its files (config and weight sizes; the adapter's weights in full), so retraining an
 adapter changes every key; it loads the model only when a conversation is not cached, and decodes
@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from alttrain.synthesis.backends.base import SamplingParams, TeacherError, TeacherRequest, TeacherResponse
-from alttrain.synthesis.cache import ResponseCache, keyed_request
-from alttrain.synthesis.client import TeacherClient, teacher_identity
-from alttrain.synthesis.config import TeacherConfig
-from alttrain.training.chat import resolve_template
+from alttrain.errors import MissingInputError
+from alttrain.llm.backends.base import SamplingParams, TeacherError, TeacherRequest, TeacherResponse
+from alttrain.llm.cache import ResponseCache, keyed_request
+from alttrain.llm.client import TeacherClient, teacher_identity
+from alttrain.llm.config import TeacherConfig
+from alttrain.models.templates import resolve_template
 
 Message = dict[str, str]
 FINISH_STOP = "stop"
@@ -117,7 +118,7 @@ class TransformersGenerator:
         threads: int | None = None,
     ) -> None:
         if adapter is not None and not (adapter / "adapter_config.json").exists():
-            raise FileNotFoundError(f"{adapter}: no PEFT adapter here (run the 'train' stage first)")
+            raise MissingInputError(f"{adapter}: no PEFT adapter here (run the 'train' stage first)")
         self.identity = model_identity(model, resolved, adapter, chat_template)
         self._resolved, self._adapter = resolved, adapter
         self._sampling, self._batch_size = sampling, batch_size

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from alttrain.evaluation.judges import JudgeParseError, JudgeSpec, MessageBuilder
+from alttrain.evaluation.judges import JudgeSpec
+from alttrain.llm.repair import MessageBuilder, ReplyParseError
 
 _CATEGORY = re.compile(r"^S\d{1,2}$")
 
@@ -27,7 +28,7 @@ def parse_verdict(text: str) -> GuardVerdict:
     """Read ``safe``, or ``unsafe`` followed by a line of categories.
 
     Raises:
-        JudgeParseError: when the first line is neither, or a category is malformed.
+        ReplyParseError: when the first line is neither, or a category is malformed.
 
     """
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
@@ -35,11 +36,11 @@ def parse_verdict(text: str) -> GuardVerdict:
     if first == "safe":
         return GuardVerdict(unsafe=False, categories=())
     if first != "unsafe":
-        raise JudgeParseError(f"first line is {first[:40]!r}, not 'safe' or 'unsafe'")
+        raise ReplyParseError(f"first line is {first[:40]!r}, not 'safe' or 'unsafe'")
     categories = tuple(c.strip() for c in lines[1].split(",")) if len(lines) > 1 else ()
     bad = [c for c in categories if not _CATEGORY.match(c)]
     if bad:
-        raise JudgeParseError(f"malformed categories {bad}")
+        raise ReplyParseError(f"malformed categories {bad}")
     return GuardVerdict(unsafe=True, categories=categories)
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from alttrain.curation.dedup import DedupConfig, near_duplicate_components, normalised
-from alttrain.layout import PROMPTS_FILE as PROMPT_POOL_FILE
+from alttrain.errors import MissingInputError, SchemaError
+from alttrain.layout import DATASET_HF_DIR, PROMPTS_FILE
+from alttrain.neardup import DedupConfig, near_duplicate_components, normalised
 from alttrain.records import read_stage
 
-TRAINING_SET_DIR = Path("dataset") / "hf"
 OVERLAP_ID = "overlap_id"
 OVERLAP_TEXT = "overlap_text"
 OVERLAP_NEAR_DUP = "overlap_near_dup"
@@ -43,16 +43,16 @@ def load_training_set(run_dir: Path, path: Path | None = None, *, required: bool
     """Read the training prompts: ``path`` if given, else ``RUN/dataset/hf``, else ``RUN/prompts.parquet``.
 
     Raises:
-        FileNotFoundError: when ``path`` is given but missing, or when ``required`` and no default exists.
+        MissingInputError: when ``path`` is given but missing, or when ``required`` and no default exists.
 
     """
-    candidates = [path] if path is not None else [run_dir / TRAINING_SET_DIR, run_dir / PROMPT_POOL_FILE]
+    candidates = [path] if path is not None else [run_dir / DATASET_HF_DIR, run_dir / PROMPTS_FILE]
     for candidate in candidates:
         if candidate.exists():
             frame = _read_prompts(candidate)
             return TrainingSet(candidate, frozenset(frame["id"].to_list()), tuple(frame["prompt"].to_list()))
     if path is not None or required:
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"no training set at {' or '.join(str(c) for c in candidates)}: evaluation must know the "
             f"training prompts to hold them out (set evaluation.heldout.training_set, or "
             f"evaluation.heldout.require_training_set: false to evaluate without the check)"
@@ -69,7 +69,7 @@ def _read_prompts(path: Path) -> pl.DataFrame:
         split = loaded["train"] if isinstance(loaded, datasets.DatasetDict) else loaded
         missing = {"id", "prompt"} - set(split.column_names)
         if missing:
-            raise FileNotFoundError(f"{path}: the training set lacks columns {sorted(missing)}")
+            raise SchemaError(f"{path}: the training set lacks columns {sorted(missing)}")
         return pl.DataFrame({"id": split["id"], "prompt": split["prompt"]}, schema={"id": pl.String,
                                                                                   "prompt": pl.String})
     return read_stage(path, "prompts").select("id", "prompt")

@@ -23,7 +23,8 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field
 
-from alttrain.evaluation.benchmarks import Benchmark, BenchmarkError, to_items
+from alttrain.errors import BenchmarkError
+from alttrain.evaluation.benchmarks import Benchmark, to_items
 from alttrain.records import conform, record_id
 from alttrain.structure import Label
 

@@ -16,8 +16,8 @@ from alttrain.evaluation.config import EvaluationConfig, JudgeConfig
 from alttrain.evaluation.guard import GUARD
 from alttrain.evaluation.judges import JudgeSpec, Judgment, judge_all
 from alttrain.evaluation.strongreject import STRONGREJECT
-from alttrain.synthesis.cache import ResponseCache
-from alttrain.synthesis.client import TeacherClient
+from alttrain.llm.cache import ResponseCache
+from alttrain.llm.client import TeacherClient
 
 
 def _judge_columns(prefix: str, judgments: list[Judgment[Any]], values: dict[str, Callable[[Any], Any]]) -> dict:
@@ -37,7 +37,7 @@ JUDGE_VALUES: dict[str, dict[str, Callable[[Any], Any]]] = {
            "score": lambda v: v.score},
     "guard": {"unsafe": lambda v: v.unsafe, "categories": lambda v: ",".join(v.categories)},
 }
-JUDGE_SCHEMA: dict[str, pl.DataType] = {
+JUDGE_COLUMN_TYPES: dict[str, pl.DataType] = {
     "sr_status": pl.String(), "sr_attempts": pl.Int64(), "sr_reason": pl.String(), "sr_refused": pl.Boolean(),
     "sr_convincing": pl.Int64(), "sr_specific": pl.Int64(), "sr_score": pl.Float64(),
     "guard_status": pl.String(), "guard_attempts": pl.Int64(), "guard_reason": pl.String(),
@@ -57,11 +57,11 @@ def run_judges(rows: pl.DataFrame, config: EvaluationConfig, cache: ResponseCach
         pairs = list(zip(target["prompt"], target["output"], strict=True))
         judgments = asyncio.run(_judge(judge, spec, pairs, cache))
         judged = judged.with_columns(
-            [pl.Series(name, values, dtype=JUDGE_SCHEMA[name]) for name, values in
+            [pl.Series(name, values, dtype=JUDGE_COLUMN_TYPES[name]) for name, values in
              _judge_columns(prefix, judgments, JUDGE_VALUES[prefix]).items()]
         )
     rows = rows.join(judged, on="_row", how="left").sort("_row").drop("_row")
-    absent = {name: dtype for name, dtype in JUDGE_SCHEMA.items() if name not in rows.columns}
+    absent = {name: dtype for name, dtype in JUDGE_COLUMN_TYPES.items() if name not in rows.columns}
     return rows.with_columns([pl.lit(None, dtype=dtype).alias(name) for name, dtype in absent.items()])
 
 

@@ -1,36 +1,30 @@
-"""What every judge shares: the refusal heuristic's accuracy, and asking a model judge until it parses.
+"""What every judge shares: the refusal heuristic's accuracy, and running a model judge over many rows.
 
 The heuristic (:mod:`alttrain.refusal`) judges every row; :func:`refusal_heuristic_accuracy` measures it
 against pyrit's human-labelled refusal set. Model judges (:mod:`~alttrain.evaluation.strongreject`,
 :mod:`~alttrain.evaluation.guard`) run through the teacher client and see the whole output, reasoning
-included. A reply that does not parse is asked again, a bounded number of times (each try changes
-the sampling seed, so the cache cannot hand back the same reply, and the request replays the failed
-replies with their complaints where the judge takes them), then reported as ``unparsed``: never guessed.
+included. A reply that does not parse is asked again through :func:`alttrain.llm.repair.ask_until_parsed`
+(each try moves the sampling seed on; the request replays the failed replies with their complaints
+where the judge takes them), then reported as ``unparsed``: never guessed.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 import polars as pl
 
+from alttrain.llm.backends.base import SamplingParams
+from alttrain.llm.client import TeacherClient
+from alttrain.llm.repair import MessageBuilder, Reply, ask_until_parsed
 from alttrain.refusal import looks_like_refusal
-from alttrain.synthesis.backends.base import SamplingParams, TeacherError, TeacherRequest
-from alttrain.synthesis.client import TeacherClient
-from alttrain.synthesis.sources import package_data
+from alttrain.sources.base import package_data
 
 JudgeStatus = Literal["ok", "unparsed", "error"]
-Message = dict[str, str]
-#: builds a judge's request from the failed tries so far, as (reply, complaint) pairs
-MessageBuilder = Callable[[list[tuple[str, str]]], list[Message]]
 T = TypeVar("T")
-
-
-class JudgeParseError(ValueError):
-    """A judge reply that is not in the asked format; the message says what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +68,8 @@ class JudgeSpec(Generic[T]):
     """A kind of model judge: how to ask it about one exchange, how to read it, its JSON schema if any.
 
     ``build(prompt, response, structured)`` returns the request builder; ``structured`` says whether the
-    judge answers under ``schema`` (its backend does structured output and a schema exists).
+    judge answers under ``schema`` (its backend does structured output and a schema exists). ``parse``
+    raises :class:`~alttrain.llm.repair.ReplyParseError`.
     """
 
     name: str
@@ -94,39 +89,13 @@ class Judgment(Generic[T]):
     reason: str | None
 
 
-async def ask_until_parsed(
-    client: TeacherClient,
-    messages: MessageBuilder,
-    parse: Callable[[str], T],
-    sampling: SamplingParams,
-    max_attempts: int,
-    json_schema: dict[str, Any] | None = None,
-) -> Judgment[T]:
-    """Ask a judge until its reply parses, at most ``max_attempts`` times.
-
-    Args:
-        client: the judge's teacher client (it retries transport failures itself).
-        messages: builds the request from the failed tries so far, as (reply, complaint) pairs.
-        parse: reads a reply, raising :class:`JudgeParseError`.
-        sampling: the judge's sampling; try ``k`` uses seed ``seed + k``.
-        max_attempts: how many replies to read before giving up as ``unparsed``.
-        json_schema: the structured output to ask for, if any.
-
-    """
-    failures: list[tuple[str, str]] = []
-    raw = ""
-    for attempt in range(max_attempts):
-        seed = (sampling.seed or 0) + attempt
-        request = TeacherRequest(messages(failures), replace(sampling, seed=seed), json_schema=json_schema)
-        try:
-            raw = (await client.complete(request)).text
-        except TeacherError as error:
-            return Judgment("error", None, attempt + 1, raw, f"{type(error).__name__}: {error}")
-        try:
-            return Judgment("ok", parse(raw), attempt + 1, raw, None)
-        except JudgeParseError as error:
-            failures.append((raw, str(error)))
-    return Judgment("unparsed", None, max_attempts, raw, failures[-1][1] if failures else None)
+def _judgment(reply: Reply[T]) -> Judgment[T]:
+    """A judge's outcome on one row, from how asking ended."""
+    raw = reply.last.text if reply.last is not None else ""
+    if reply.status == "error":
+        return Judgment("error", None, reply.tries, raw, f"{type(reply.error).__name__}: {reply.error}")
+    reason = "; ".join(reply.complaints) if reply.status == "unparsed" else None
+    return Judgment(reply.status, reply.value, reply.tries, raw, reason)
 
 
 async def judge_all(
@@ -138,9 +107,13 @@ async def judge_all(
 ) -> list[Judgment[T]]:
     """Judge every (prompt, response) pair concurrently (the client bounds what is in flight)."""
     schema = spec.schema if spec.schema is not None and client.structured else None
-    tasks = [
-        ask_until_parsed(client, spec.build(prompt, response, schema is not None), spec.parse, sampling,
-                         max_attempts, schema)
-        for prompt, response in pairs
-    ]
-    return list(await asyncio.gather(*tasks))
+    parse = spec.parse
+
+    async def one(prompt: str, response: str) -> Judgment[T]:
+        messages = spec.build(prompt, response, schema is not None)
+        reply = await ask_until_parsed(
+            client, messages, lambda answer: parse(answer.text), sampling, max_attempts, json_schema=schema
+        )
+        return _judgment(reply)
+
+    return list(await asyncio.gather(*(one(prompt, response) for prompt, response in pairs)))

@@ -18,7 +18,8 @@ from rich.table import Table
 from alttrain.config import RunConfig, fingerprint
 from alttrain.evaluation.figures import metric_bars, token_distributions
 from alttrain.evaluation.metrics import METRICS, POOLED_BENIGN, POOLED_HARMFUL
-from alttrain.evaluation.run import EVAL_DIR, OUTPUTS_FILE, EvaluationOutcome
+from alttrain.evaluation.run import EvaluationOutcome
+from alttrain.layout import EVAL_DIR, OUTPUTS_NAME, REPORT_JSON_NAME, REPORT_MD_NAME
 
 REFUSAL_SET = "pyrit datasets/scorer_evals/refusal_scorer/refusal.csv"
 TOKEN_METRICS = {"reasoning_tokens_mean", "reasoning_tokens_median"}
@@ -123,7 +124,7 @@ def render_markdown(outcome: EvaluationOutcome, config: RunConfig, figures: list
     lines += [f"![{path.stem}]({path.as_posix()})" for path in figures] or ["No figure (no values to draw)."]
     lines += ["", "## Metrics", ""]
     lines += [f"- **{m.name}**: {m.description}." for m in METRICS]
-    lines += ["", f"Every output is in `{OUTPUTS_FILE}` (one row per model and item, with scores and judge replies)."]
+    lines += ["", f"Every output is in `{OUTPUTS_NAME}` (one row per model and item, with scores and judge replies)."]
     return "\n".join(lines) + "\n"
 
 
@@ -151,14 +152,14 @@ def write_report(outcome: EvaluationOutcome, config: RunConfig, run_dir: Path) -
     """Write outputs, figures, ``report.md`` and ``report.json`` under ``RUN/eval``."""
     folder = run_dir / EVAL_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    outputs = folder / OUTPUTS_FILE
+    outputs = folder / OUTPUTS_NAME
     outcome.rows.write_parquet(outputs)
     models = [config.evaluation.baseline, *[m for m in config.evaluation.models if m != config.evaluation.baseline]]
     drawn = [metric_bars(outcome.metrics, models, folder), token_distributions(outcome.rows, models, folder)]
     figures = [path for path in drawn if path is not None]
-    markdown = folder / "report.md"
+    markdown = folder / REPORT_MD_NAME
     markdown.write_text(render_markdown(outcome, config, figures), encoding="utf-8")
-    data = folder / "report.json"
+    data = folder / REPORT_JSON_NAME
     data.write_text(json.dumps(report_data(outcome, config, figures), indent=2, allow_nan=False))
     return ReportFiles(folder, markdown, data, outputs, [folder / path for path in figures])
 

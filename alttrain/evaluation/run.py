@@ -15,8 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-from alttrain.config import ConfigError, RunConfig
-from alttrain.curation.tokens import TokenCounter, TokenizerConfig, make_counter
+from alttrain.config import RunConfig
+from alttrain.errors import ConfigError
 from alttrain.evaluation.benchmarks import ReasoningGymBenchmark, select_subset
 from alttrain.evaluation.config import EvaluationConfig, ModelUnderTest
 from alttrain.evaluation.generation import Generator, TeacherGenerator, TransformersGenerator
@@ -33,11 +33,11 @@ from alttrain.evaluation.judges import ClassifierAccuracy, refusal_heuristic_acc
 from alttrain.evaluation.metrics import compute_metrics
 from alttrain.evaluation.scoring import score_outputs
 from alttrain.layout import CACHE_FILE, EVAL_DIR
-from alttrain.synthesis.cache import ResponseCache
-from alttrain.synthesis.sources import ReasoningGymSource
-from alttrain.training.model_source import resolve_model
+from alttrain.llm.cache import ResponseCache
+from alttrain.measures import TokenCounter, TokenizerConfig, make_counter
+from alttrain.models.source import resolve_model
+from alttrain.sources.builtin import ReasoningGymSource
 
-OUTPUTS_FILE = "outputs.parquet"
 Progress = Callable[[str], None]
 
 

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from alttrain.curation.filters.answer import AnswerFilter
-from alttrain.curation.filters.base import DROP, FilterContext
-from alttrain.curation.filters.consistency import refusal_heuristic
-from alttrain.curation.tokens import TokenCounter
+from alttrain.measures import TokenCounter, check_answers
+from alttrain.refusal import refusal_heuristic
 from alttrain.structure import StructureSpec, ViolationKind
 
 #: violations that mean the structure itself was not followed (the rest compare it with the label)
@@ -74,6 +72,4 @@ def score_outputs(rows: pl.DataFrame, spec: StructureSpec, counter: TokenCounter
         refusal_heuristic("answer").alias("refused"),
         counter.count("reasoning").alias("reasoning_tokens"),
     )
-    context = FilterContext(spec=spec, counter=counter)
-    checked = AnswerFilter().apply(scored, context).drop(DROP)
-    return checked.with_columns((~pl.col("refused")).alias("complied"))
+    return check_answers(scored).with_columns((~pl.col("refused")).alias("complied"))

@@ -18,20 +18,22 @@ import gc
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from alttrain.errors import CacheMissError
+from alttrain.llm.backends.base import TeacherResponse
+from alttrain.llm.cache import ResponseCache
+from alttrain.llm.client import ClientStats, TeacherClient
+from alttrain.llm.repair import Failure, Reply, ReplyParseError, ask_until_parsed
 from alttrain.records import PROMPT_SCHEMA, STATUS_OK, STATUS_QUARANTINED, SYNTHESIZED_SCHEMA
 from alttrain.structure import LABELS, Label, StructureSpec, TraceFields, TraceParseError
-from alttrain.synthesis.backends.base import SamplingParams, TeacherError, TeacherRequest, TeacherResponse
-from alttrain.synthesis.cache import ResponseCache
-from alttrain.synthesis.client import CacheMissError, ClientStats, TeacherClient
 from alttrain.synthesis.config import SynthesisConfig
 from alttrain.synthesis.messages import Mode, TraceMessages
-from alttrain.synthesis.trace_json import TraceJSONError, parse_trace_json, trace_schema
+from alttrain.synthesis.trace_json import parse_trace_json, trace_schema
 
 #: workers per concurrency slot: spare workers keep slots busy while others sleep in backoff
 WORKERS_PER_SLOT = 2
@@ -51,23 +53,6 @@ class SynthesisOutcome:
     frame: pl.DataFrame
     stats: ClientStats
     elapsed_s: float
-
-
-@dataclass
-class _Conversation:
-    """What the attempts on one row added up to."""
-
-    attempts: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    last: TeacherResponse | None = None
-
-    def add(self, response: TeacherResponse) -> None:
-        """Count one answered attempt."""
-        self.attempts += 1
-        self.prompt_tokens += response.prompt_tokens
-        self.completion_tokens += response.completion_tokens
-        self.last = response
 
 
 def choose_mode(configured: str, record: Mapping[str, Any]) -> Mode:
@@ -118,41 +103,51 @@ class TraceSynthesizer:
         row = self._base_row(record, mode)
         problem = input_problem(record, mode)
         if problem is not None:
-            return _quarantine(row, f"{REASON_BAD_INPUT}: {problem}", _Conversation())
+            return _quarantine(row, f"{REASON_BAD_INPUT}: {problem}", None)
         initial = self._messages.initial(record, mode)
-        messages = initial
-        conversation = _Conversation()
-        complaints: list[str] = []
-        for attempt in range(1 + self._config.max_repair_attempts):
-            sampling = _attempt_sampling(self._sampling, attempt)
-            request = TeacherRequest(messages, sampling, record=dict(record), json_schema=self._schema)
-            try:
-                response = await self._client.complete(request)
-            except TeacherError as error:
-                return _quarantine(row, f"{REASON_TEACHER_ERROR}: {error}", conversation)
-            conversation.add(response)
-            fields, complaints = self._read(response, record["label"])
-            if fields is not None:
-                return _accept(row, fields, self._spec.render(fields), conversation)
-            messages = self._messages.repair(initial, response.text, complaints)
-        reason = f"{REASON_INVALID}: after {conversation.attempts} attempts: {'; '.join(complaints)}"
-        return _quarantine(row, reason, conversation)
 
-    def _read(self, response: TeacherResponse, label: Label) -> tuple[TraceFields | None, list[str]]:
-        """Read a reply into fields and validate their rendering; return the fields, or every complaint."""
+        def messages(failures: list[Failure]) -> list[dict[str, str]]:
+            if not failures:
+                return initial
+            return self._messages.repair(initial, failures[-1].reply, failures[-1].complaints)
+
+        reply = await ask_until_parsed(
+            self._client,
+            messages,
+            lambda response: self._read(response, record["label"]),
+            self._sampling,
+            1 + self._config.max_repair_attempts,
+            json_schema=self._schema,
+            record=dict(record),
+        )
+        if reply.status == "ok":
+            assert reply.value is not None
+            return _accept(row, reply.value, self._spec.render(reply.value), reply)
+        if reply.status == "error":
+            return _quarantine(row, f"{REASON_TEACHER_ERROR}: {reply.error}", reply)
+        reason = f"{REASON_INVALID}: after {len(reply.responses)} attempts: {'; '.join(reply.complaints)}"
+        return _quarantine(row, reason, reply)
+
+    def _read(self, response: TeacherResponse, label: Label) -> TraceFields:
+        """Read a reply into fields and validate their rendering.
+
+        Raises:
+            ReplyParseError: with every complaint (a cut-off reply, parse errors, structure violations).
+
+        """
         complaints: list[str] = []
         if response.finish_reason == "length":
             complaints.append("the reply was cut off at max_tokens: write less")
         try:
             fields = parse_trace_json(response.text) if self._structured else self._spec.parse(response.text)
-        except TraceJSONError as error:
-            return None, complaints + error.complaints
+        except ReplyParseError as error:
+            raise ReplyParseError(complaints + error.complaints) from None
         except TraceParseError as error:
-            return None, complaints + [str(violation) for violation in error.violations]
+            raise ReplyParseError(complaints + [str(violation) for violation in error.violations]) from None
         violations = self._spec.validate(self._spec.render(fields), label)
         if violations:
-            return None, complaints + [str(violation) for violation in violations]
-        return fields, []
+            raise ReplyParseError(complaints + [str(violation) for violation in violations])
+        return fields
 
     def _base_row(self, record: Mapping[str, Any], mode: Mode) -> dict[str, Any]:
         """Start a row: the prompt columns plus how the row is made (mode, teacher, templates)."""
@@ -161,18 +156,7 @@ class TraceSynthesizer:
         return row
 
 
-def _attempt_sampling(sampling: SamplingParams, attempt: int) -> SamplingParams:
-    """Sampling for the n-th attempt on a row: the seed moves on, so a repeated repair is a new sample.
-
-    (With the same seed, a teacher that repeated its reply would repeat it again, and the cache would
-    answer the identical request without asking.)
-    """
-    return sampling if sampling.seed is None or attempt == 0 else replace(sampling, seed=sampling.seed + attempt)
-
-
-def _accept(
-    row: dict[str, Any], fields: TraceFields, trace: str, conversation: _Conversation
-) -> dict[str, Any]:
+def _accept(row: dict[str, Any], fields: TraceFields, trace: str, reply: Reply[TraceFields]) -> dict[str, Any]:
     """Fill an ``ok`` row."""
     row.update(
         status=STATUS_OK,
@@ -184,24 +168,25 @@ def _accept(
         answer=fields.answer,
         trace=trace,
     )
-    return _with_conversation(row, conversation)
+    return _with_replies(row, reply)
 
 
-def _quarantine(row: dict[str, Any], reason: str, conversation: _Conversation) -> dict[str, Any]:
+def _quarantine(row: dict[str, Any], reason: str, reply: Reply[TraceFields] | None) -> dict[str, Any]:
     """Fill a ``quarantined`` row with its reason (and the last raw reply, when there was one)."""
     row.update(status=STATUS_QUARANTINED, reason=reason)
-    return _with_conversation(row, conversation)
+    return _with_replies(row, reply)
 
 
-def _with_conversation(row: dict[str, Any], conversation: _Conversation) -> dict[str, Any]:
-    """Add the raw reply, reasoning channel, token counts and attempts."""
-    last = conversation.last
+def _with_replies(row: dict[str, Any], reply: Reply[TraceFields] | None) -> dict[str, Any]:
+    """Add the last raw reply, its reasoning channel, the token counts and the answered attempts."""
+    responses = reply.responses if reply is not None else []
+    last = responses[-1] if responses else None
     row.update(
         raw_completion=last.text if last else None,
         reasoning_content=last.reasoning_content if last else None,
-        prompt_tokens=conversation.prompt_tokens,
-        completion_tokens=conversation.completion_tokens,
-        attempts=conversation.attempts,
+        prompt_tokens=sum(response.prompt_tokens for response in responses),
+        completion_tokens=sum(response.completion_tokens for response in responses),
+        attempts=len(responses),
     )
     return row
 
@@ -210,12 +195,11 @@ def _with_conversation(row: dict[str, Any], conversation: _Conversation) -> dict
 def steady_collector() -> Iterator[None]:
     """Keep the garbage collector from stalling the event loop while rows run; restore it after.
 
-    Measured at 256 in flight (bench/teacher_throughput.py): with the defaults the collector ran
-    ~900 times during 8,192 requests, and each full collection walked every object the process
-    holds (modules, the SDK's models, the prompt records), stalling the loop up to ~140 ms while
-    every in-flight reply waited. Freezing what exists before the run (it is never garbage) and
-    collecting young objects every 10,000 allocations instead of 700 cut that to ~20 collections
-    and ~50 ms in all, and the engine's throughput rose ~6%.
+    With the defaults, hundreds of requests in flight make the collector run often, and each full
+    collection walks every object the process holds (modules, the SDK's models, the prompt records)
+    while every in-flight reply waits. What exists before the run is never garbage, so it is frozen,
+    and young objects are collected every 10,000 allocations instead of 700
+    (``bench/teacher_throughput.py`` measures the effect).
     """
     threshold = gc.get_threshold()
     gc.freeze()

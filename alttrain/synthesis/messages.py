@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import jinja2
 
+from alttrain.errors import TemplateError
 from alttrain.structure import SKELETON, StructureSpec
 
 Mode = Literal["generate", "rewrite"]
@@ -32,10 +33,6 @@ Message = dict[str, str]
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 _VERSION_HEADER = re.compile(r"^\{#-?\s*version:\s*(\S+?)\s*-?#\}")
-
-
-class TemplateError(ValueError):
-    """A prompt template file that is missing or has no version header."""
 
 
 @cache

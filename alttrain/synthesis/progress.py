@@ -9,8 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from alttrain.llm.client import ClientStats
 from alttrain.records import STATUS_QUARANTINED
-from alttrain.synthesis.client import ClientStats
 
 
 class SynthesisProgress:

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from alttrain.llm.repair import ReplyParseError, read_json_object
 from alttrain.structure import LABELS, TraceFields
 
 TraceField = Literal["understanding", "assessment", "verdict", "reasoning", "answer"]
 FIELD_ORDER: tuple[TraceField, ...] = ("understanding", "assessment", "verdict", "reasoning", "answer")
 SCHEMA_TITLE = "alttrain_trace"
 
-_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", flags=re.DOTALL)
-
-
-class TraceJSONError(ValueError):
-    """A reply that is not a usable JSON trace; ``complaints`` says every reason, for a repair prompt."""
-
-    def __init__(self, complaints: list[str]) -> None:
-        self.complaints = complaints
-        super().__init__("; ".join(complaints))
 
 
 def trace_schema(max_chars: Mapping[str, int] | None = None) -> dict[str, Any]:
@@ -48,22 +38,11 @@ def parse_trace_json(text: str) -> TraceFields:
     """Read a JSON trace (a code fence around it is tolerated; extra keys are ignored).
 
     Raises:
-        TraceJSONError: listing every problem (not JSON, not an object, missing or mistyped fields,
+        ReplyParseError: listing every problem (not JSON, not an object, missing or mistyped fields,
             a verdict outside harmful|benign).
 
     """
-    body = text.strip()
-    fenced = _FENCE.match(body)
-    if fenced:
-        body = fenced.group(1)
-    if not body:
-        raise TraceJSONError(["the reply is empty"])
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as error:
-        raise TraceJSONError([f"the reply is not valid JSON ({error.msg} at char {error.pos})"]) from None
-    if not isinstance(data, dict):
-        raise TraceJSONError([f"the reply is JSON {type(data).__name__}, not an object"])
+    data = read_json_object(text)
     complaints = []
     for name in FIELD_ORDER:
         if name not in data:
@@ -74,7 +53,7 @@ def parse_trace_json(text: str) -> TraceFields:
     if isinstance(verdict, str) and verdict.strip().lower() not in LABELS:
         complaints.append(f"field 'verdict' is {verdict!r}, must be one of {list(LABELS)}")
     if complaints:
-        raise TraceJSONError(complaints)
+        raise ReplyParseError(complaints)
     return TraceFields(
         understanding=data["understanding"].strip(),
         assessment=data["assessment"].strip(),

@@ -15,21 +15,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from alttrain.synthesis.config import TeacherConfig
+from alttrain.llm.config import TeacherConfig
+from alttrain.processes import ChildServer
 from alttrain.testing.answers import HTTP_FAULTS, Fault, FaultPlan, FaultScript, completion_body
 
 _REASONS = {
     200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"
 }
 HOST = "127.0.0.1"
+START_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -242,7 +244,7 @@ class FaultServerProcess:
 
     def __init__(self, plan: FaultPlan | None = None) -> None:
         self.plan = plan or FaultPlan()
-        self._process: subprocess.Popen[str] | None = None
+        self._child: ChildServer | None = None
         self.port = 0
 
     @property
@@ -259,19 +261,17 @@ class FaultServerProcess:
 
     def __enter__(self) -> FaultServerProcess:
         command = [sys.executable, "-m", "alttrain.testing", "--plan", self.plan.to_json()]
-        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        assert self._process.stdout is not None
-        line = self._process.stdout.readline()
-        if not line.startswith("listening "):
-            self._process.kill()
+        self._child = ChildServer(command)
+        line = self._child.read_line(time.monotonic() + START_TIMEOUT_S)
+        if not line or not line.startswith("listening "):
+            self._child.stop()
             raise RuntimeError(f"fault server process did not start: {line!r}")
         self.port = int(line.rsplit(":", 1)[1])
         return self
 
     def __exit__(self, *_: object) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(timeout=10)
+        if self._child is not None:
+            self._child.stop()
 
 
 async def _main_process(plan: FaultPlan, port: int) -> None:

@@ -15,12 +15,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
+from alttrain.models.source import EMBEDDED_MODEL
+
 BackendChoice = Literal["auto", "unsloth", "hf"]
 DataFormat = Literal["auto", "prompt_completion", "conversation"]
 OverlengthPolicy = Literal["drop", "truncate", "error"]
 Optimizer = Literal["auto", "adamw_8bit", "adamw_torch"]
 
-EMBEDDED_MODEL = "smollm2-embedded"
 ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 # The recipe fixes LoRA, lr, schedule, warmup and optimizer; epochs, batch and length are alttrain's defaults.
@@ -90,7 +91,7 @@ class TrainingConfig(BaseModel):
     lora: LoraSettings = Field(default_factory=LoraSettings)
     load_in_4bit: bool = Field(default=True, description="QLoRA on the unsloth backend; 16-bit LoRA when false")
     gradient_checkpointing: bool = Field(default=False, description="hf backend only; unsloth always uses its own")
-    seed: int | None = Field(default=None, description="defaults to the run's seed")
+    seed: int = Field(default=0, description="set from the run's seed when the run config leaves it out")
     merge: bool = False
     threads: PositiveInt | None = Field(default=None, description="torch CPU threads (default: torch's choice)")
 

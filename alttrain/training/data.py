@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alttrain.errors import TrainingDataError
 from alttrain.structure import StructureSpec, TraceParseError
 from alttrain.training.chat import ChatRenderer, Message, TokenizedExample
 from alttrain.training.config import OverlengthPolicy
-from alttrain.training.errors import TrainingDataError
 
 REQUIRED_COLUMNS = ("id", "label", "messages")
 TRAIN_SPLIT = "train"

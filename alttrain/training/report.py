@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-REPORT_NAME = "train_report.json"
-LOSS_PLOT_NAME = "loss.png"
+from alttrain.layout import LOSS_PLOT_NAME, TRAIN_REPORT_NAME
 
 
 def write_report(report: dict[str, Any], directory: Path) -> Path:
     """Write the report as indented JSON; return its path."""
-    path = directory / REPORT_NAME
+    path = directory / TRAIN_REPORT_NAME
     path.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
     return path
 

@@ -14,18 +14,18 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from alttrain.layout import ADAPTER_NAME, MERGED_NAME
+from alttrain.models.source import resolve_model
+from alttrain.models.templates import resolve_template
 from alttrain.structure import StructureSpec
 from alttrain.training.backends import BackendName, select_backend
-from alttrain.training.chat import ChatRenderer, resolve_format, resolve_template
+from alttrain.training.chat import ChatRenderer, resolve_format
 from alttrain.training.config import TrainingConfig
 from alttrain.training.data import PreparedData, load_records, prepare
-from alttrain.training.model_source import resolve_model
 from alttrain.training.report import package_versions, plot_loss, write_report
 from alttrain.training.sft import FitOutcome, fit
 from alttrain.training.template_check import TemplateCheck, check_example
 
-ADAPTER_DIR = "adapter"
-MERGED_DIR = "merged"
 VERSIONED_PACKAGES = ("torch", "transformers", "trl", "peft", "datasets", "unsloth", "bitsandbytes")
 
 
@@ -58,7 +58,7 @@ def backend_module(backend: BackendName) -> ModuleType:
 
 
 def train_model(
-    config: TrainingConfig, dataset_dir: Path, model_dir: Path, *, seed: int, spec: StructureSpec
+    config: TrainingConfig, dataset_dir: Path, model_dir: Path, *, spec: StructureSpec
 ) -> TrainingResult:
     """Finetune the configured model on ``dataset_dir`` and write adapter, report and plot to ``model_dir``.
 
@@ -67,6 +67,7 @@ def train_model(
 
     """
     started = time.perf_counter()
+    seed = config.seed
     backend = select_backend(config.backend)
     module = backend_module(backend)
     records = load_records(dataset_dir)
@@ -87,16 +88,16 @@ def train_model(
     loaded = module.load_model(model_path, config, seed)
     outcome = fit(loaded, tokenizer, prepared.to_dataset(), config, seed)
 
-    for stale in (ADAPTER_DIR, MERGED_DIR):
+    for stale in (ADAPTER_NAME, MERGED_NAME):
         shutil.rmtree(model_dir / stale, ignore_errors=True)
     model_dir.mkdir(parents=True, exist_ok=True)
-    adapter_dir = model_dir / ADAPTER_DIR
+    adapter_dir = model_dir / ADAPTER_NAME
     tokenizer.chat_template = template.text
     loaded.model.save_pretrained(adapter_dir)
     tokenizer.save_pretrained(adapter_dir)
     merged_dir = None
     if config.merge:
-        merged_dir = model_dir / MERGED_DIR
+        merged_dir = model_dir / MERGED_NAME
         module.save_merged(loaded, tokenizer, merged_dir)
 
     loss_plot = plot_loss(outcome.loss_curve, model_dir, f"{config.model} ({backend}, {loaded.precision})")

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from alttrain.sources.builtin import HarmBenchSource, ReasoningGymSource
+from alttrain.sources.pool import PromptsConfig, build_prompt_pool
 from alttrain.structure import StructureSpec, TraceFields
-from alttrain.synthesis.prompt_pool import PromptsConfig, build_prompt_pool
-from alttrain.synthesis.sources import HarmBenchSource, ReasoningGymSource
 
 HARMFUL_FIELDS = {
     "understanding": "The user asks for step-by-step help with a request that falls under {category}.",

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from alttrain.errors import TemplateCheckError
 from alttrain.structure import StructureSpec, TraceFields, TraceParseError, ViolationKind
 from alttrain.training.chat import IGNORE_INDEX, Message, TokenizedExample
-from alttrain.training.errors import TemplateCheckError
 
 
 @dataclass(frozen=True)

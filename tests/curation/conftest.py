@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from alttrain.curation.filters.base import FilterContext
-from alttrain.curation.tokens import TokenizerConfig, make_counter
+from alttrain.measures import TokenizerConfig, make_counter
 from curation.rows import SPEC
 
 

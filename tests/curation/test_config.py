@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from alttrain.config import ConfigError, parse_config
+from alttrain.config import parse_config
 from alttrain.curation.config import CurationConfig
+from alttrain.errors import ConfigError
 
 PROMPTS = {"sources": [{"kind": "harmbench", "n": 2}]}
 

@@ -9,17 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alttrain.curation.dedup import (
-    DedupConfig,
-    deduplicate,
-    near_duplicate_components,
-    normalised,
-    prompt_clusters,
-    shingle_hashes,
-)
+from alttrain.curation.dedup import deduplicate, prompt_clusters
 from alttrain.curation.filters.base import DROP
+from alttrain.neardup import DedupConfig, near_duplicate_components, normalised, shingle_hashes
 from alttrain.records import normalise_text
-from alttrain.synthesis.sources import AdvBenchSource
+from alttrain.sources.builtin import AdvBenchSource
 
 
 @settings(max_examples=300, deadline=None)

@@ -9,12 +9,12 @@ import polars as pl
 import pytest
 
 from alttrain.curation.config import CurationConfig
-from alttrain.curation.errors import CurationError
 from alttrain.curation.filters.base import DROP, FilterContext
 from alttrain.curation.judge import JudgeFilter, parse_judgement
 from alttrain.curation.pipeline import curate
-from alttrain.curation.tokens import TokenizerConfig, make_counter
-from alttrain.synthesis.config import TeacherConfig
+from alttrain.errors import CurationError
+from alttrain.llm.config import TeacherConfig
+from alttrain.measures import TokenizerConfig, make_counter
 from alttrain.testing import FaultServer
 from curation.rows import SPEC, frame, row
 
@@ -39,7 +39,7 @@ def test_parse_judgement_reads_scores_and_names_every_problem() -> None:
         parse_judgement('{"structure": 11, "assessment": 6, "helpfulness": 3, "refused": false}')
     with pytest.raises(ValueError, match="'refused' must be true or false"):
         parse_judgement('{"structure": 1, "assessment": 6, "helpfulness": 3}')
-    with pytest.raises(ValueError, match="not JSON"):
+    with pytest.raises(ValueError, match="not valid JSON"):
         parse_judgement("I think it is fine.")
 
 
@@ -80,7 +80,7 @@ def test_smollm2_judgements_parse_and_rank_the_selection(tmp_path: Path) -> None
     config = CurationConfig.model_validate(
         {"filters": [{"kind": "structure"}, {"kind": "judge", "max_tokens": 48}], "selection": {"n": 2}}
     )
-    outcome = curate(frame(rows), config, context(teacher, tmp_path / "cache.sqlite"), seed=0)
+    outcome = curate(frame(rows), config, context(teacher, tmp_path / "cache.sqlite"))
     judged = pl.concat([outcome.curated, outcome.rejected], how="diagonal_relaxed")
     scored = judged.filter(pl.col("judge_score").is_not_null())
     assert scored.height == 2, judged["judge_error"].to_list()  # llama.cpp's grammar holds the JSON shape

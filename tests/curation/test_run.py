@@ -8,12 +8,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from alttrain import stages
+import alttrain
 from alttrain.cli import app
 from alttrain.config import RunConfig, parse_config
 from alttrain.records import STAGE_SCHEMAS, read_stage, write_stage
+from alttrain.sources.pool import build_prompt_pool
 from alttrain.structure import TraceFields
-from alttrain.synthesis.prompt_pool import build_prompt_pool
 from curation.rows import BENIGN_FIELDS, HARMFUL_FIELDS, frame, row
 
 CONFIG = {
@@ -55,7 +55,7 @@ def run_dir(tmp_path: Path) -> Path:
 
 
 def test_the_stage_writes_curated_rejected_and_a_funnel_that_adds_up(run_dir: Path) -> None:
-    result = stages.run_curation(parse_config(CONFIG), run_dir)
+    result = alttrain.run_curation(parse_config(CONFIG), run_dir)
     synthesized = read_stage(run_dir / "synthesized.parquet", "synthesized")
     curated = read_stage(result.curated_path, "curated")
     rejected = read_stage(result.rejected_path, "rejected")
@@ -78,10 +78,10 @@ def test_the_stage_writes_curated_rejected_and_a_funnel_that_adds_up(run_dir: Pa
 
 def test_the_stage_is_deterministic(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     config = parse_config(CONFIG)
-    first = read_stage(stages.run_curation(config, run_dir).curated_path, "curated")["id"].to_list()
+    first = read_stage(alttrain.run_curation(config, run_dir).curated_path, "curated")["id"].to_list()
     other = tmp_path_factory.mktemp("again")
     (other / "synthesized.parquet").write_bytes((run_dir / "synthesized.parquet").read_bytes())
-    assert read_stage(stages.run_curation(config, other).curated_path, "curated")["id"].to_list() == first
+    assert read_stage(alttrain.run_curation(config, other).curated_path, "curated")["id"].to_list() == first
 
 
 def test_the_cli_prints_the_funnel_and_fails_cleanly_without_input(run_dir: Path, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from alttrain import stages
+import alttrain
 from alttrain.config import RunConfig, parse_config, write_resolved
 from alttrain.datasheets.build import DatasheetResult
 
@@ -40,7 +40,7 @@ def build_run(config_data: dict, run_dir: Path) -> Run:
     """Run the prompts, synthesize, curate and datasheet stages, as the CLI would, into ``run_dir``."""
     config = parse_config(config_data)
     write_resolved(config, run_dir)
-    stages.run_prompts(config, run_dir)
-    stages.run_synthesis(config, run_dir)
-    stages.run_curation(config, run_dir)
-    return Run(config, run_dir, stages.run_datasheet(config, run_dir))
+    alttrain.run_prompts(config, run_dir)
+    alttrain.run_synthesis(config, run_dir)
+    alttrain.run_curation(config, run_dir)
+    return Run(config, run_dir, alttrain.run_datasheet(config, run_dir))

@@ -11,7 +11,7 @@ import yaml
 from huggingface_hub import DatasetCard, DatasetCardData
 from typer.testing import CliRunner
 
-from alttrain import stages
+import alttrain
 from alttrain.cli import app
 
 from .runs import SECRET, SECRET_ENV, Run
@@ -168,7 +168,7 @@ def test_review_output_becomes_the_final_dataset(template_run: Run, tmp_path: Pa
               "agreement": {"multi_reviewed_records": 4, "mean_pairwise": 0.75},
               "reviewers": {"alice-reviewer": curated.height, "bob-reviewer": 4}}
     (run_dir / "review_report.json").write_text(json.dumps(report))
-    result = stages.run_datasheet(template_run.config, run_dir)
+    result = alttrain.run_datasheet(template_run.config, run_dir)
     text = result.datasheet.read_text()
     assert result.exports.rows == reviewed.height == result.provenance.rows
     assert f"| review | rejected in human review | 1 | {reviewed.height} |" in text

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from alttrain.datasheets.exports import HF_COLUMNS, think_parts, write_exports
-from alttrain.datasheets.inputs import DatasheetError
+from alttrain.errors import DatasheetError
 from alttrain.structure import StructureSpec
 
 from .runs import Run

@@ -4,9 +4,9 @@ import matplotlib.image
 import polars as pl
 from PIL import Image
 
-from alttrain.curation.tokens import make_counter
 from alttrain.datasheets.figures import reduction_figure
 from alttrain.datasheets.stats import measure, rewrite_lengths
+from alttrain.measures import make_counter
 
 from .runs import Run
 
@@ -32,7 +32,7 @@ def test_reduction_is_skipped_with_a_note_without_rewrite_rows(template_run: Run
     curated = pl.read_parquet(template_run.run_dir / "curated.parquet")
     assert curated.filter(pl.col("mode") == "rewrite").height > 0  # reasoning-gym rows are rewritten
     config = template_run.config
-    generated = measure(curated.filter(pl.col("mode") != "rewrite"), config.structure,
+    generated = measure(curated.filter(pl.col("mode") != "rewrite"),
                         make_counter(config.curation.tokenizer))
     skipped = reduction_figure(rewrite_lengths(generated), tmp_path)
     assert skipped.path is None

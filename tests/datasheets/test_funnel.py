@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from alttrain.datasheets.funnel import funnel_steps
-from alttrain.datasheets.inputs import DatasheetError, load_run_inputs
+from alttrain.datasheets.inputs import load_run_inputs
+from alttrain.errors import DatasheetError
 
 from .runs import Run
 

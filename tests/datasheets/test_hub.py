@@ -3,10 +3,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from alttrain.config import ConfigError, parse_config
+from alttrain.config import parse_config
 from alttrain.datasheets.config import DatasheetConfig
 from alttrain.datasheets.hub import push_dataset
-from alttrain.datasheets.inputs import DatasheetError
+from alttrain.errors import ConfigError, DatasheetError
 
 MINIMAL = {"prompts": {"sources": [{"kind": "harmbench", "n": 2}]}}
 

@@ -4,8 +4,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from alttrain.datasheets.inputs import DatasheetError, load_run_inputs
-from alttrain.records import SchemaError
+from alttrain.datasheets.inputs import load_run_inputs
+from alttrain.errors import DatasheetError, SchemaError
 
 from .runs import Run
 

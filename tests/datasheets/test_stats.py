@@ -1,6 +1,5 @@
 import polars as pl
 
-from alttrain.curation.tokens import RegexCounter, TokenizerConfig
 from alttrain.datasheets.stats import (
     adherence,
     category_mix,
@@ -12,6 +11,7 @@ from alttrain.datasheets.stats import (
     reduction,
     rewrite_lengths,
 )
+from alttrain.measures import RegexCounter, TokenizerConfig
 from alttrain.structure import StructureSpec, TraceFields
 
 SPEC = StructureSpec()
@@ -49,7 +49,7 @@ def test_adherence_uses_the_shared_validator_per_label() -> None:
 
 def test_lengths_per_phase_and_label() -> None:
     rows = frame([row(BENIGN, "benign", "math"), row(HARMFUL, "harmful", "weapons")])
-    lengths = phase_lengths(measure(rows, SPEC, COUNTER))
+    lengths = phase_lengths(measure(rows, COUNTER))
     assert set(lengths["phase"]) == {"understanding", "assessment", "reasoning", "answer", "trace"}
     stats = {(s.label, s.phase): s for s in length_stats(lengths)}
     assert stats[("benign", "answer")].max == 1  # "4"
@@ -60,7 +60,7 @@ def test_lengths_per_phase_and_label() -> None:
 
 def test_stale_token_counts_are_recounted() -> None:
     edited = frame([row(BENIGN, "benign", "math", tokens_reasoning=999, tokens_total=999)])
-    lengths = phase_lengths(measure(edited, SPEC, COUNTER))
+    lengths = phase_lengths(measure(edited, COUNTER))
     assert lengths.filter(pl.col("phase") == "reasoning")["tokens"].to_list() == [6]
 
 
@@ -80,11 +80,11 @@ def test_category_mix_and_balance() -> None:
 
 def test_reduction_only_over_rewritten_rows() -> None:
     generated = frame([row(BENIGN, "benign", "math")])
-    assert reduction(rewrite_lengths(measure(generated, SPEC, COUNTER))) is None
+    assert reduction(rewrite_lengths(measure(generated, COUNTER))) is None
     long_original = " ".join(["step"] * 60)
     rewritten = frame([row(BENIGN, "benign", "math", mode="rewrite", original_reasoning=long_original),
                        row(BENIGN, "benign", "math")])
-    rewrites = rewrite_lengths(measure(rewritten, SPEC, COUNTER))
+    rewrites = rewrite_lengths(measure(rewritten, COUNTER))
     found = reduction(rewrites)
     assert found is not None and found.rows == 1
     assert found.original_mean == 60

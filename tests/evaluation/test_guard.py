@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 
 from alttrain.evaluation.guard import GUARD, GuardVerdict, guard_messages, parse_verdict
-from alttrain.evaluation.judges import JudgeParseError, judge_all
-from alttrain.synthesis.backends.base import SamplingParams
-from alttrain.synthesis.cache import ResponseCache
-from alttrain.synthesis.client import TeacherClient
+from alttrain.evaluation.judges import judge_all
+from alttrain.llm.backends.base import SamplingParams
+from alttrain.llm.cache import ResponseCache
+from alttrain.llm.client import TeacherClient
+from alttrain.llm.repair import ReplyParseError as JudgeParseError
 from alttrain.testing import FaultPlan, FaultServer, teacher_config
 
 

@@ -3,7 +3,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from alttrain.curation.dedup import DedupConfig
 from alttrain.evaluation.benchmarks import to_items
 from alttrain.evaluation.heldout import (
     OVERLAP_ID,
@@ -13,6 +12,7 @@ from alttrain.evaluation.heldout import (
     load_training_set,
     overlap_reasons,
 )
+from alttrain.neardup import DedupConfig
 from alttrain.records import conform, record_id, write_stage
 from alttrain.training.standin import save_dataset, standin_records
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from alttrain.errors import BenchmarkError, SourceError
 from alttrain.evaluation import hub_benchmarks
-from alttrain.evaluation.benchmarks import BenchmarkError
 from alttrain.evaluation.hub_benchmarks import (
     JailbreakBenchBenchmark,
     StrongRejectBenchmark,
@@ -14,7 +14,6 @@ from alttrain.evaluation.hub_benchmarks import (
     hub_items,
     load_hub_rows,
 )
-from alttrain.synthesis.sources import SourceError
 
 HUB_ROWS = {
     ("walledai/StrongREJECT", "train"): [{"prompt": "Neutral stand-in A", "category": "Violence", "source": "x"}],

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from alttrain.cli import app
 from alttrain.config import RunConfig, parse_config
 from alttrain.evaluation.report import EvaluationResult, summary_table
-from alttrain.stages import run_evaluation, run_training
+from alttrain.evaluation.stage import run_evaluation
+from alttrain.training.stage import run_training
 from alttrain.training.standin import save_dataset, standin_records
 
 CONFIG = {

@@ -11,10 +11,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from alttrain.config import ConfigError, RunConfig, parse_config
+from alttrain.config import RunConfig, parse_config
+from alttrain.errors import ConfigError
 from alttrain.evaluation.benchmarks import HarmBenchBenchmark
+from alttrain.evaluation.stage import run_evaluation
 from alttrain.records import conform, write_stage
-from alttrain.stages import run_evaluation
 from alttrain.testing import Fault, FaultPlan, FaultServer, teacher_config
 
 

@@ -1,7 +1,7 @@
 import polars as pl
 
-from alttrain.curation.tokens import TokenizerConfig, make_counter
 from alttrain.evaluation.scoring import score_outputs, split_output
+from alttrain.measures import TokenizerConfig, make_counter
 from alttrain.structure import StructureSpec, TraceFields
 
 SPEC = StructureSpec()

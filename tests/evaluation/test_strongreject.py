@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from alttrain.evaluation.judges import JudgeParseError, judge_all
+from alttrain.evaluation.judges import judge_all
 from alttrain.evaluation.strongreject import STRONGREJECT, StrongRejectScore, grade_messages, parse_grade
-from alttrain.synthesis.backends.base import SamplingParams
-from alttrain.synthesis.cache import ResponseCache
-from alttrain.synthesis.client import TeacherClient
-from alttrain.synthesis.config import TeacherConfig
+from alttrain.llm.backends.base import SamplingParams
+from alttrain.llm.cache import ResponseCache
+from alttrain.llm.client import TeacherClient
+from alttrain.llm.config import TeacherConfig
+from alttrain.llm.repair import Failure
+from alttrain.llm.repair import ReplyParseError as JudgeParseError
 
 TEXT_GRADE = """#overall_reasoning The user wanted X; the response refuses.
 #scores
@@ -54,7 +56,7 @@ def test_rubric_carries_the_exchange_and_the_reply_format() -> None:
     assert "User instruction: PROMPT {with braces}\nAI model response: RESPONSE" in user["content"]
     assert "3.b <answer for question 3>" in user["content"] and "{reply_format}" not in user["content"]
     assert '"specific" (1-5)' in grade_messages("p", "r", structured=True)([])[1]["content"]
-    repaired = build([("bad reply", "no specific (question 3)")])
+    repaired = build([Failure("bad reply", ["no specific (question 3)"])])
     assert [m["role"] for m in repaired] == ["system", "user", "assistant", "user"]
 
 

@@ -5,13 +5,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from alttrain.errors import CacheMissError
+from alttrain.llm.config import TeacherConfig
 from alttrain.records import check_schema, conform, record_id
+from alttrain.sources.builtin import HarmBenchSource, ReasoningGymSource
+from alttrain.sources.pool import PromptsConfig, build_prompt_pool
 from alttrain.structure import StructureSpec
-from alttrain.synthesis.client import CacheMissError
-from alttrain.synthesis.config import SynthesisConfig, TeacherConfig
+from alttrain.synthesis.config import SynthesisConfig
 from alttrain.synthesis.engine import GC_YOUNG_THRESHOLD, SynthesisOutcome, synthesize_cached
-from alttrain.synthesis.prompt_pool import PromptsConfig, build_prompt_pool
-from alttrain.synthesis.sources import HarmBenchSource, ReasoningGymSource
 from alttrain.synthesis.trace_json import parse_trace_json
 from alttrain.testing import FaultPlan, FaultServer, teacher_config
 

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from alttrain.cli import app
 from alttrain.config import load_config
 from alttrain.records import read_stage
-from alttrain.stages import run_prompts, run_synthesis
+from alttrain.sources.stage import run_prompts
+from alttrain.synthesis.stage import run_synthesis
 from alttrain.testing import FaultPlan, FaultServer
 
 runner = CliRunner()

@@ -8,16 +8,8 @@ from typing import Any
 
 import pytest
 
-from alttrain.training.config import EMBEDDED_MODEL, TrainingConfig
-from alttrain.training.model_source import resolve_model
 from alttrain.training.random_model import build_random_model
 from alttrain.training.standin import save_dataset, standin_records
-
-
-@pytest.fixture(scope="session")
-def smollm2_path() -> Path:
-    """The SmolLM2-135M-Instruct checkpoint, converted from the embedded GGUF into the default cache once."""
-    return Path(resolve_model(EMBEDDED_MODEL, TrainingConfig().cache_dir))
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,8 @@ import sys
 
 import pytest
 
+from alttrain.errors import BackendError
 from alttrain.training.backends import BACKEND_ENV, cuda_available, select_backend, unsloth_installed
-from alttrain.training.errors import BackendError
 
 
 def test_auto_picks_hf_without_cuda_and_unsloth(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,7 +34,7 @@ def test_environment_overrides_the_config(monkeypatch: pytest.MonkeyPatch) -> No
 def test_importing_the_cli_and_the_stage_loads_no_transformers() -> None:
     # unsloth must be imported before transformers, TRL and PEFT: nothing may load them at import time.
     code = (
-        "import sys, alttrain.cli, alttrain.stages, alttrain.training.run, alttrain.training.backends.hf_backend; "
+        "import sys, alttrain.cli, alttrain.pipeline, alttrain.training.run, alttrain.training.backends.hf_backend; "
         "print(sorted(m for m in ('transformers', 'trl', 'peft', 'unsloth') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

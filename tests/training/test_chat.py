@@ -3,16 +3,10 @@ from typing import Any
 
 import pytest
 
+from alttrain.errors import ChatTemplateError
+from alttrain.models.templates import SHIPPED_TEMPLATES, resolve_template, shipped_template
 from alttrain.structure import StructureSpec
-from alttrain.training.chat import (
-    IGNORE_INDEX,
-    SHIPPED_TEMPLATES,
-    ChatRenderer,
-    resolve_format,
-    resolve_template,
-    shipped_template,
-)
-from alttrain.training.errors import ChatTemplateError
+from alttrain.training.chat import IGNORE_INDEX, ChatRenderer, resolve_format
 
 SPEC = StructureSpec()
 

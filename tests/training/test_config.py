@@ -1,6 +1,7 @@
 import pytest
 
-from alttrain.config import ConfigError, fingerprint, parse_config
+from alttrain.config import fingerprint, parse_config
+from alttrain.errors import ConfigError
 from alttrain.training.config import ALL_PROJECTIONS, PRESETS, TrainingConfig
 
 PROMPTS = {"sources": [{"kind": "harmbench"}]}

@@ -5,10 +5,11 @@ from typing import Any
 import datasets
 import pytest
 
+from alttrain.errors import TrainingDataError
+from alttrain.models.templates import shipped_template
 from alttrain.structure import StructureSpec
-from alttrain.training.chat import IGNORE_INDEX, ChatRenderer, shipped_template
+from alttrain.training.chat import IGNORE_INDEX, ChatRenderer
 from alttrain.training.data import load_records, prepare
-from alttrain.training.errors import TrainingDataError
 
 SPEC = StructureSpec()
 

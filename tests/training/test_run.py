@@ -35,8 +35,8 @@ def test_tiny_model_trains_reloads_merges_and_generates(
 ) -> None:
     dataset = save_rows(standin_rows)
     config = TrainingConfig(model=str(tiny_model_path), max_steps=None, epochs=1, batch_size=2, max_length=1024,
-                            merge=True)
-    result = train_model(config, dataset, tmp_path / "model", seed=3, spec=SPEC)
+                            merge=True, seed=3)
+    result = train_model(config, dataset, tmp_path / "model", spec=SPEC)
 
     report = json.loads(result.report_path.read_text())
     assert result.backend == report["backend"] == "hf"
@@ -72,7 +72,7 @@ def test_smollm2_loss_goes_down_and_the_merged_model_generates(
     dataset = save_rows([row] * 8)
     config = TrainingConfig(max_steps=5, batch_size=2, max_length=256, learning_rate=1e-3, warmup_steps=0,
                             lr_scheduler="constant", merge=True)
-    result = train_model(config, dataset, tmp_path / "model", seed=0, spec=SPEC)
+    result = train_model(config, dataset, tmp_path / "model", spec=SPEC)
 
     losses = [point["loss"] for point in json.loads(result.report_path.read_text())["loss_curve"]]
     assert len(losses) == result.steps == 5
@@ -109,7 +109,7 @@ def test_cli_train_reports_steps_loss_and_tokens(
 def test_cli_train_fails_fast_on_a_template_that_loses_the_think_block(
     tiny_model_path: Path, save_rows: Callable, standin_rows: list[dict], tmp_path: Path
 ) -> None:
-    from alttrain.training.chat import shipped_template
+    from alttrain.models.templates import shipped_template
 
     turn = "{{'<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>'}}"
     marked = tmp_path / "r1_marked.j2"

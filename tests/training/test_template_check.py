@@ -3,17 +3,10 @@ from typing import Any
 
 import pytest
 
+from alttrain.errors import TemplateCheckError
+from alttrain.models.templates import SHIPPED_TEMPLATES, resolve_template, shipped_template
 from alttrain.structure import StructureSpec
-from alttrain.training.chat import (
-    IGNORE_INDEX,
-    SHIPPED_TEMPLATES,
-    ChatRenderer,
-    TokenizedExample,
-    resolve_format,
-    resolve_template,
-    shipped_template,
-)
-from alttrain.training.errors import TemplateCheckError
+from alttrain.training.chat import IGNORE_INDEX, ChatRenderer, TokenizedExample, resolve_format
 from alttrain.training.template_check import check_example
 
 SPEC = StructureSpec()

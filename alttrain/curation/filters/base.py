@@ -16,9 +16,9 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
-from alttrain.curation.tokens import TokenCounter
+from alttrain.llm.config import TeacherConfig
+from alttrain.measures import TokenCounter
 from alttrain.structure import StructureSpec
-from alttrain.synthesis.config import TeacherConfig
 
 DROP = "drop_reason"
 

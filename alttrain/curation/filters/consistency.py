@@ -13,14 +13,8 @@ from typing import Literal
 import polars as pl
 
 from alttrain.curation.filters.base import Filter, FilterContext, first_reason
-from alttrain.refusal import REFUSAL_WINDOW_CHARS, refusal_regex
+from alttrain.refusal import refusal_heuristic
 from alttrain.structure import ViolationKind
-
-
-def refusal_heuristic(column: str = "answer") -> pl.Expr:
-    """Vectorised :func:`~alttrain.refusal.looks_like_refusal` of a text column."""
-    window = pl.col(column).str.replace_all("\u2019", "'", literal=True).str.slice(0, REFUSAL_WINDOW_CHARS)
-    return window.str.contains(refusal_regex())
 
 
 class VerdictFilter(Filter):

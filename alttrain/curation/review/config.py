@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from alttrain.errors import ReviewConfigError
+
 DEFAULT_API_URL = "http://127.0.0.1:6900"
 API_URL_ENV = "ARGILLA_API_URL"
 SERVER_VENV_ENV = "ALTTRAIN_ARGILLA_VENV"
@@ -18,10 +20,6 @@ DEFAULT_SERVER_VENV = Path("~/.cache/alttrain/argilla-server")
 DEFAULT_SERVER_HOME = Path("~/.cache/alttrain/argilla-home")
 
 UnreviewedPolicy = Literal["keep", "drop", "fail"]
-
-
-class ReviewConfigError(ValueError):
-    """A review setting that cannot be resolved (such as a missing API key)."""
 
 
 class ServerConfig(BaseModel):

@@ -10,7 +10,7 @@ from argilla._exceptions import ArgillaError
 
 from alttrain.curation.review.config import ReviewConfig
 from alttrain.curation.review.dataset import review_settings
-from alttrain.curation.review.errors import ReviewError
+from alttrain.errors import ReviewError
 from alttrain.structure import StructureSpec
 
 CONNECT_RETRIES = 1

@@ -15,7 +15,7 @@ from typing import Any
 import argilla as rg
 import polars as pl
 
-from alttrain.curation.review.errors import ReviewDataError
+from alttrain.errors import ReviewDataError
 from alttrain.structure import LABELS, StructureSpec
 
 FIELD_PROMPT = "prompt"

@@ -28,9 +28,9 @@ from alttrain.curation.review.dataset import (
     QUESTION_TRACE,
     QUESTION_VERDICT,
 )
-from alttrain.curation.review.errors import ReviewError
 from alttrain.curation.review.push import CURATED_FILE
 from alttrain.curation.review.votes import RecordOutcome, Review, decide
+from alttrain.errors import ReviewError
 from alttrain.layout import REJECTED_FILE, REVIEWED_FILE
 from alttrain.layout import REVIEW_REPORT_FILE as REPORT_FILE
 from alttrain.records import read_stage, write_stage
@@ -206,7 +206,7 @@ def pull_reviews(config: ReviewConfig, spec: StructureSpec, run_dir: Path, run_n
     """Apply the reviews in Argilla to ``run_dir/curated.parquet`` and write the reviewed files.
 
     Raises:
-        FileNotFoundError: when curation has not run.
+        MissingInputError: when curation has not run.
         ReviewError: when Argilla is unreachable, the dataset was never pushed, or the ``fail`` policy
             meets unreviewed records (nothing is written then).
 

@@ -29,7 +29,7 @@ def push_for_review(config: ReviewConfig, spec: StructureSpec, run_dir: Path, ru
     """Send ``run_dir/curated.parquet`` to the run's Argilla dataset (re-running updates, never duplicates).
 
     Raises:
-        FileNotFoundError: when curation has not run.
+        MissingInputError: when curation has not run.
         SchemaError: when the curated file misses the synthesized schema.
         ReviewDataError: when rows lack a phase or ids repeat.
         ReviewError: when Argilla is unreachable or its dataset has another design.

@@ -15,8 +15,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from alttrain.errors import BackendError
 from alttrain.training.config import BackendChoice
-from alttrain.training.errors import BackendError
 
 BackendName = Literal["unsloth", "hf"]
 BACKEND_ENV = "ALTTRAIN_TRAIN_BACKEND"

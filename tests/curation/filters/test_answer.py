@@ -4,8 +4,8 @@ import polars as pl
 
 from alttrain.curation.filters.answer import AnswerFilter
 from alttrain.curation.filters.base import DROP, FilterContext
+from alttrain.sources.builtin import ReasoningGymSource
 from alttrain.structure import TraceFields
-from alttrain.synthesis.sources import ReasoningGymSource
 from curation.rows import BENIGN_FIELDS, frame, row
 
 

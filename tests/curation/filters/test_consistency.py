@@ -5,10 +5,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alttrain.curation.filters.base import DROP, FilterContext
-from alttrain.curation.filters.consistency import RefusalFilter, VerdictFilter, refusal_heuristic
-from alttrain.refusal import looks_like_refusal
+from alttrain.curation.filters.consistency import RefusalFilter, VerdictFilter
+from alttrain.refusal import looks_like_refusal, refusal_heuristic
+from alttrain.sources.base import package_data
 from alttrain.structure import TraceFields
-from alttrain.synthesis.sources import package_data
 from curation.rows import BENIGN_FIELDS, HARMFUL_FIELDS, frame, row
 
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from alttrain.curation.filters.base import DROP, FilterContext
 from alttrain.curation.filters.structure import StructureFilter, canonical_valid
-from alttrain.curation.tokens import TokenizerConfig, make_counter
+from alttrain.measures import TokenizerConfig, make_counter
 from alttrain.structure import StructureSpec, TraceFields
 from curation.rows import BENIGN_FIELDS, HARMFUL_FIELDS, SPEC, frame, row
 

@@ -8,8 +8,8 @@ import polars as pl
 from alttrain.curation.review.config import ReviewConfig
 from alttrain.curation.review.server.local import LocalArgilla
 from alttrain.records import conform
+from alttrain.sources.pool import PromptsConfig, build_prompt_pool
 from alttrain.structure import StructureSpec, TraceFields
-from alttrain.synthesis.prompt_pool import PromptsConfig, build_prompt_pool
 
 SPEC = StructureSpec()
 HARMBENCH_SIZE = 200

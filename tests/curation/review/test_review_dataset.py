@@ -6,8 +6,8 @@ import pytest
 from review_helpers import SPEC, curated_frame
 
 from alttrain.curation.review.dataset import check_reviewable, guidelines, review_settings, to_records
-from alttrain.curation.review.errors import ReviewDataError
 from alttrain.curation.review.server.local import LocalArgilla
+from alttrain.errors import ReviewDataError
 from alttrain.structure import StructureSpec
 
 

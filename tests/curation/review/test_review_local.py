@@ -18,7 +18,8 @@ import yaml
 
 from alttrain.curation.review.config import ServerConfig
 from alttrain.curation.review.server.local import LocalArgilla, free_port, start_local_argilla
-from alttrain.curation.review.server.venv import MARKER_NAME, ServerSetupError, ensure_server_venv, venv_is_ready
+from alttrain.curation.review.server.venv import MARKER_NAME, ensure_server_venv, venv_is_ready
+from alttrain.errors import ServerSetupError
 
 
 def _listening(port: int) -> bool:

@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 from alttrain.cli import app
 from alttrain.curation.review.config import ReviewConfig
-from alttrain.curation.review.errors import ReviewError
 from alttrain.curation.review.pull import pull_reviews
 from alttrain.curation.review.push import push_for_review
 from alttrain.curation.review.server.local import free_port
+from alttrain.errors import ReviewError
 from alttrain.structure import TraceFields
 
 

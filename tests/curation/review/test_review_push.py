@@ -10,10 +10,10 @@ from review_helpers import SPEC, Reviewers
 from typer.testing import CliRunner
 
 from alttrain.cli import app
-from alttrain.curation.review.config import ReviewConfig, ReviewConfigError
-from alttrain.curation.review.errors import ReviewDataError, ReviewError
+from alttrain.curation.review.config import ReviewConfig
 from alttrain.curation.review.push import push_for_review
 from alttrain.curation.review.server.local import LocalArgilla, free_port
+from alttrain.errors import ReviewConfigError, ReviewDataError, ReviewError
 from alttrain.records import write_stage
 
 

@@ -10,7 +10,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -21,14 +20,15 @@ from pathlib import Path
 import httpx
 
 from alttrain.curation.review.config import ServerConfig
-from alttrain.curation.review.server.venv import ServerSetupError, ensure_server_venv, server_python
+from alttrain.curation.review.server.venv import ensure_server_venv, server_python
+from alttrain.errors import ServerSetupError
+from alttrain.processes import ChildServer
 
 PLUGIN_DIR = Path(__file__).parent / "plugin"
 PLUGIN_MODULE = "alttrain_sql_search"
 SEARCH_ENGINE_NAME = "alttrain_sql"
 CREDENTIALS_FILE = "credentials.json"
 STOP_GRACE_S = 15.0
-POLL_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,8 @@ class LocalArgilla:
     credentials: Credentials
     home: Path
     venv_built: bool
-    server: subprocess.Popen[bytes]
-    redis: subprocess.Popen[bytes]
+    server: ChildServer
+    redis: ChildServer
     started_s: float = field(default=0.0)
 
     @property
@@ -60,7 +60,7 @@ class LocalArgilla:
     def stop(self) -> None:
         """Stop the server, then Redis (SIGTERM, then SIGKILL after a grace period)."""
         for process in (self.server, self.redis):
-            _terminate(process)
+            process.stop(STOP_GRACE_S)
 
     def wait(self) -> int:
         """Block until the server process ends (Ctrl+C raises KeyboardInterrupt); return its exit code."""
@@ -71,18 +71,6 @@ class LocalArgilla:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
-
-
-def _terminate(process: subprocess.Popen[bytes]) -> None:
-    """Send SIGTERM to one process and wait; SIGKILL it when it does not stop in time."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_GRACE_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def free_port() -> int:
@@ -115,37 +103,32 @@ def load_credentials(home: Path, username: str) -> tuple[Credentials, str]:
     return Credentials(username, user["password"], user["api_key"]), stored["auth_secret_key"]
 
 
-def _wait_for_redis(process: subprocess.Popen[bytes], port: int, log: Path, deadline: float) -> None:
-    """Wait until Redis answers PING on ``port``."""
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServerSetupError(f"redis-server exited with {process.returncode}; see {log}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(64).startswith(b"+PONG"):
-                    return
-        except OSError:
-            pass
-        time.sleep(POLL_S)
-    raise ServerSetupError(f"redis-server did not answer on 127.0.0.1:{port}; see {log}")
+def _redis_answers(port: int) -> str | None:
+    """None when Redis answers PING on ``port``, else why not."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            reply = sock.recv(64)
+    except OSError as error:
+        return type(error).__name__
+    return None if reply.startswith(b"+PONG") else f"answered {reply[:20]!r}"
 
 
-def _wait_for_server(process: subprocess.Popen[bytes], url: str, log: Path, deadline: float) -> None:
-    """Wait until the server answers ``/api/v1/status`` with alttrain's search engine."""
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServerSetupError(f"argilla-server exited with {process.returncode}; see {log}")
-        try:
-            status = httpx.get(f"{url}/api/v1/status", timeout=2).json()
-            engine = status.get("search_engine", {}).get("engine")
-            if engine != SEARCH_ENGINE_NAME:
-                raise ServerSetupError(f"{url} answers with search engine {engine!r}, not {SEARCH_ENGINE_NAME!r}")
-            return
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(POLL_S)
-    raise ServerSetupError(f"argilla-server did not answer on {url} in time; see {log}")
+def _argilla_answers(url: str) -> str | None:
+    """None when the server answers ``/api/v1/status`` with alttrain's search engine, else why not.
+
+    Raises:
+        ServerSetupError: when something else answers there.
+
+    """
+    try:
+        status = httpx.get(f"{url}/api/v1/status", timeout=2).json()
+    except (httpx.HTTPError, ValueError) as error:
+        return type(error).__name__
+    engine = status.get("search_engine", {}).get("engine")
+    if engine != SEARCH_ENGINE_NAME:
+        raise ServerSetupError(f"{url} answers with search engine {engine!r}, not {SEARCH_ENGINE_NAME!r}")
+    return None
 
 
 def _server_env(home: Path, redis_port: int, secret: str, credentials: Credentials) -> dict[str, str]:
@@ -198,28 +181,32 @@ def start_local_argilla(config: ServerConfig, on_step: Callable[[str], None] | N
     say(f"starting redis-server on 127.0.0.1:{redis_port}")
     redis_args = ["--bind", "127.0.0.1", "--port", str(redis_port), "--dir", str(home / "redis")]
     redis_args += ["--save", "", "--appendonly", "no", "--logfile", str(redis_log)]
-    redis = subprocess.Popen([redis_binary, *redis_args], start_new_session=True)
+    redis = ChildServer([redis_binary, *redis_args], stdout=subprocess.DEVNULL, new_session=True)
     try:
-        _wait_for_redis(redis, redis_port, redis_log, deadline)
+        why = redis.wait_ready(lambda: _redis_answers(redis_port), deadline)
+        if why is not None:
+            raise ServerSetupError(f"redis-server on 127.0.0.1:{redis_port}: {why}; see {redis_log}")
         url = f"http://{'[::1]' if config.host == '::1' else config.host}:{config.port}"
         server_log = home / "logs" / "server.log"
         say(f"starting argilla-server on {url} (migrations, owner, server)")
         command = [str(server_python(venv)), "-m", PLUGIN_MODULE, "local"]
         command += ["--host", config.host, "--port", str(config.port), "--no-access-log"]
         with open(server_log, "ab") as log:
-            server = subprocess.Popen(
+            server = ChildServer(
                 command,
                 env=_server_env(home, redis_port, secret, credentials),
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                new_session=True,
             )
         try:
-            _wait_for_server(server, url, server_log, deadline)
+            why = server.wait_ready(lambda: _argilla_answers(url), deadline)
+            if why is not None:
+                raise ServerSetupError(f"argilla-server on {url}: {why}; see {server_log}")
         except BaseException:
-            _terminate(server)
+            server.stop(STOP_GRACE_S)
             raise
     except BaseException:
-        _terminate(redis)
+        redis.stop(STOP_GRACE_S)
         raise
     return LocalArgilla(url, credentials, home, built, server, redis, time.monotonic() - started)

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from alttrain.errors import ServerSetupError
+
 SERVER_REQUIREMENTS: tuple[str, ...] = (
     "argilla-server==2.8.0",
     "click<8.2",  # argilla-server's CLI crashes with click 8.2
@@ -23,10 +25,6 @@ SERVER_REQUIREMENTS: tuple[str, ...] = (
 )
 MARKER_NAME = ".alttrain-server-ready"
 OUTPUT_TAIL_CHARS = 3000
-
-
-class ServerSetupError(RuntimeError):
-    """The local server cannot be set up; the message says what to do."""
 
 
 def server_python(venv: Path) -> Path:

@@ -1,0 +1,71 @@
+"""The ``eval`` stage: base vs tuned (or any models) on held-out benchmarks, into ``RUN/eval/``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+from alttrain.console import say
+from alttrain.layout import ADAPTER_DIR, DATASET_HF_DIR, EVAL_REPORT_JSON, EVAL_REPORT_MD
+from alttrain.stage import Stage, StageContext
+
+if TYPE_CHECKING:
+    from alttrain.config import RunConfig
+    from alttrain.evaluation.report import EvaluationResult
+
+
+def run_evaluation(
+    config: RunConfig, run_dir: Path, progress: Callable[[str], None] | None = None
+) -> EvaluationResult:
+    """Compare the configured models (default: base vs ``RUN/model/adapter``) on held-out benchmarks.
+
+    Writes ``RUN/eval/``: ``report.md``, ``report.json``, ``outputs.parquet``, ``figures/`` and the
+    generation cache ``cache.sqlite``.
+
+    Raises:
+        ConfigError: for a reasoning-gym benchmark seeded like a training source.
+        MissingInputError: without a training set to hold out from, or without the adapter.
+        SourceError: for a benchmark that cannot be loaded (a Hub benchmark offline).
+        TrainingError: (a subclass) for a model that cannot be located or a bad chat template.
+
+    """
+    from alttrain.evaluation.report import EvaluationResult, write_report
+    from alttrain.evaluation.run import evaluate
+
+    outcome = evaluate(config, run_dir, progress)
+    return EvaluationResult(outcome, write_report(outcome, config, run_dir))
+
+
+def show_evaluation(console: Console, result: EvaluationResult, config: RunConfig) -> None:
+    """The metrics table, per-model generation counts and the report files."""
+    from alttrain.evaluation.report import summary_table
+
+    console.print(summary_table(result.outcome, config))
+    for model in result.outcome.models:
+        say(console, f"{model.name}: {model.answered} answered, {model.failed} failed, {model.truncated} cut off")
+    heuristic = result.outcome.heuristic
+    say(
+        console,
+        f"refusal heuristic: accuracy {heuristic.accuracy:.3f} on {heuristic.n} labelled responses "
+        f"(pyrit refusal set; {heuristic.false_positive} false positives, {heuristic.false_negative} false negatives)",
+    )
+    files = result.files
+    say(console, f"wrote {files.markdown}, {files.json}, {files.outputs} and {len(files.figures)} figures")
+
+
+def _run(context: StageContext) -> EvaluationResult:
+    return run_evaluation(context.config, context.run_dir, progress=context.say)
+
+
+EVALUATION_STAGE = Stage(
+    name="eval",
+    summary="Evaluate base vs tuned: harmful rate, over-refusal, accuracy, structure, length: RUN/eval/.",
+    sections=("structure", "training", "evaluation"),
+    inputs=(DATASET_HF_DIR, ADAPTER_DIR),
+    outputs=(EVAL_REPORT_MD, EVAL_REPORT_JSON),
+    run=_run,
+    show=show_evaluation,
+)

@@ -1,0 +1,194 @@
+"""The rule-based template teacher: deterministic traces written from the prompt record, offline.
+
+Zhang et al. (arXiv 2505.15404, "How Should We Enhance the Safety of Large Reasoning Models: An
+Empirical Study") found that short *template* reasoning teaches safety about as well as long
+distilled traces. This backend writes such traces from ``request.record`` alone:
+
+* understanding: a paraphrase frame around the quoted prompt, naming the area it falls in;
+* assessment: a per-family checklist (a few items, picked and ordered per record) leading to the
+  verdict given by the record's label;
+* conditional reasoning: the original worked solution (benign, rewrite mode), a short step plan
+  (benign without one), or a family-specific refusal rationale with a safe alternative (harmful);
+* answer: the original or reference answer (benign), or a brief refusal with a safe alternative.
+
+The harmful branch only restates what is asked and explains why it is declined: it never writes
+harmful content. Texts live in YAML files (:mod:`alttrain.llm.backends.template_texts`); each slot
+has several variants, chosen by a hash of (seed, record id, slot), so the output is deterministic
+under the seed and 1,000 records are not 1,000 copies. The response is the JSON object of the five
+fields when the request carries a ``json_schema``, else the trace text in the default
+:class:`~alttrain.structure.StructureSpec` markers (a run with custom markers should keep
+``structured_output`` on, the default, since a backend is not told the run's markers).
+
+Token counts are word counts (whitespace-separated): ``prompt_tokens`` over the request messages,
+``completion_tokens`` over the five field values. There is no tokenizer behind this teacher.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict
+from typing import Any
+
+from alttrain.llm.backends.base import PermanentTeacherError, TeacherBackend, TeacherRequest, TeacherResponse
+from alttrain.llm.backends.template_texts import TemplateTexts, load_template_texts
+from alttrain.llm.config import TeacherConfig
+from alttrain.structure import LABELS, Label, StructureSpec, TraceFields
+
+QUOTE_MAX_CHARS = 400  # longer prompts are shortened at a word boundary in the understanding
+CHECKLIST_ITEMS = 3  # checklist items per assessment (fewer when a family has fewer)
+SHORT_ANSWER_CHARS = 80  # answers up to this length are also named at the end of the reasoning
+_TEXT_SPEC = StructureSpec()  # markers of replies to requests without a json_schema
+_GSM_FINAL = re.compile(r"\n?[ \t]*####[ \t]*(.+?)[ \t]*$")  # GSM8K's closing "#### <answer>" line
+
+
+class TemplateBackend(TeacherBackend):
+    """A deterministic teacher that writes AltTrain traces from templates (no model, no network)."""
+
+    supports_structured_output = True
+
+    def __init__(self, teacher: TeacherConfig) -> None:
+        self._model = teacher.model
+        self.texts = load_template_texts(teacher.template.texts_dir)
+
+    @property
+    def name(self) -> str:
+        """``template:<model>``."""
+        return f"template:{self._model}"
+
+    async def complete(self, request: TeacherRequest) -> TeacherResponse:
+        """Write the trace for ``request.record``: JSON of the five fields, or trace text without a schema.
+
+        Raises:
+            PermanentTeacherError: the record has no prompt or label, or is benign with no answer
+                to give (neither ``original_answer`` nor ``reference_answer``).
+
+        """
+        seed = request.sampling.seed if request.sampling.seed is not None else 0
+        fields = write_trace(self.texts, request.record, seed)
+        values = asdict(fields)
+        text = json.dumps(values, ensure_ascii=False) if request.json_schema is not None else _TEXT_SPEC.render(fields)
+        return TeacherResponse(
+            text=text,
+            prompt_tokens=sum(count_words(m.get("content") or "") for m in request.messages),
+            completion_tokens=sum(count_words(v) for v in values.values()),
+            finish_reason="stop",
+        )
+
+
+def count_words(text: str) -> int:
+    """Whitespace-separated words: this backend's token count."""
+    return len(text.split())
+
+
+class _Chooser:
+    """Deterministic choices for one record: a hash of (seed, record key, slot) picks each variant."""
+
+    def __init__(self, seed: int, key: str) -> None:
+        self._prefix = f"{seed}\x1f{key}\x1f"
+
+    def _hash(self, slot: str) -> int:
+        digest = hashlib.blake2b((self._prefix + slot).encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big")
+
+    def pick(self, slot: str, variants: list[str]) -> str:
+        """One variant for ``slot``."""
+        return variants[self._hash(slot) % len(variants)]
+
+    def sample(self, slot: str, items: list[str], k: int) -> list[str]:
+        """``k`` distinct items for ``slot``, in a per-record order."""
+        ranked = sorted(range(len(items)), key=lambda i: self._hash(f"{slot}#{i}"))
+        return [items[i] for i in ranked[:k]]
+
+
+def write_trace(texts: TemplateTexts, record: dict[str, Any], seed: int) -> TraceFields:
+    """Write the five trace fields for one prompt record.
+
+    Raises:
+        PermanentTeacherError: see :meth:`TemplateBackend.complete`.
+
+    """
+    prompt = str(record.get("prompt") or "").strip()
+    label = record.get("label")
+    if not prompt:
+        raise PermanentTeacherError(f"record {record.get('id')!r} has no prompt")
+    if label not in LABELS:
+        raise PermanentTeacherError(f"record {record.get('id')!r} has label {label!r}, not harmful|benign")
+    chooser = _Chooser(seed, str(record.get("id") or prompt))
+    family = texts.family_for(prompt, record.get("category"), label)
+    if label == "harmful":
+        return _write_harmful(texts, family, quote(prompt), chooser)
+    return _write_benign(texts, family, quote(prompt), record, chooser)
+
+
+def _assessment(texts: TemplateTexts, label: Label, title: str, checklist: list[str], chooser: _Chooser) -> str:
+    """Join an opener, a few checklist items and a closer."""
+    frames = texts.common.assessment[label]
+    items = chooser.sample("checklist", checklist, CHECKLIST_ITEMS)
+    opener = chooser.pick("assessment.opener", frames.openers).format(title=title)
+    closer = chooser.pick("assessment.closer", frames.closers).format(title=title)
+    return " ".join([opener, *items, closer])
+
+
+def _write_harmful(texts: TemplateTexts, name: str, prompt: str, chooser: _Chooser) -> TraceFields:
+    """Restate at a high level, assess, explain the refusal and offer safe help."""
+    family = texts.harmful[name]
+    understanding = chooser.pick("understanding", texts.common.understanding["harmful"]).format(
+        prompt=prompt, title=family.title, stakes=chooser.pick("stakes", family.stakes)
+    )
+    rationale = chooser.pick("rationale", family.rationale)
+    reasoning = " ".join([rationale, chooser.pick("alternative", family.alternatives)])
+    refusal = chooser.pick("refusal", texts.common.refusal.openers).format(title=family.title)
+    return TraceFields(
+        understanding=understanding,
+        assessment=_assessment(texts, "harmful", family.title, family.checklist, chooser),
+        verdict="harmful",
+        reasoning=reasoning,
+        answer=" ".join([refusal, chooser.pick("offer", family.offers)]),
+    )
+
+
+def _write_benign(
+    texts: TemplateTexts, name: str, prompt: str, record: dict[str, Any], chooser: _Chooser
+) -> TraceFields:
+    """Restate, assess, then the original worked solution (or a step plan) and the answer."""
+    family = texts.benign[name]
+    solution, marked_answer = split_final_answer(str(record.get("original_reasoning") or "").strip())
+    given = record.get("original_answer") or record.get("reference_answer") or marked_answer
+    answer = str(given or "").strip()
+    if not answer:
+        raise PermanentTeacherError(
+            f"record {record.get('id')!r} is benign with no original_answer or reference_answer: "
+            "the template teacher cannot answer it (use an LLM teacher for such prompts)"
+        )
+    plan = chooser.pick("plan", family.plans)
+    steps = [chooser.pick("lead_in", family.lead_ins), solution] if solution else [plan]
+    if len(answer) <= SHORT_ANSWER_CHARS and "\n" not in answer:
+        steps.append(chooser.pick("conclusion", family.conclusions).format(answer=answer))
+    understanding = chooser.pick("understanding", texts.common.understanding["benign"]).format(
+        prompt=prompt, title=family.title, task=chooser.pick("task", family.task)
+    )
+    return TraceFields(
+        understanding=understanding,
+        assessment=_assessment(texts, "benign", family.title, family.checklist, chooser),
+        verdict="benign",
+        reasoning="\n".join(steps),
+        answer=answer,
+    )
+
+
+def split_final_answer(reasoning: str) -> tuple[str, str | None]:
+    """Split a GSM8K-style closing ``#### <answer>`` line off a worked solution."""
+    match = _GSM_FINAL.search(reasoning)
+    if match is None:
+        return reasoning, None
+    return reasoning[: match.start()].rstrip(), match.group(1)
+
+
+def quote(prompt: str) -> str:
+    """Put the prompt on one line, shortened at a word boundary past :data:`QUOTE_MAX_CHARS`."""
+    flat = " ".join(prompt.split())
+    if len(flat) <= QUOTE_MAX_CHARS:
+        return flat
+    return flat[:QUOTE_MAX_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + " …"

@@ -1,0 +1,263 @@
+"""The template teacher's texts: YAML files in this folder (or a user folder), loaded and checked.
+
+Four files: ``families.yaml`` (which checklist family a prompt gets), ``harmful.yaml`` and
+``benign.yaml`` (per-family checklists and phrasings), ``common.yaml`` (frames shared by every
+family). Loading checks every placeholder, every family reference, every keyword pattern, and that
+every refusal reads as one to :func:`alttrain.refusal.looks_like_refusal`, so a broken text folder
+fails at start-up with the file and key named, not halfway through a run.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from alttrain.errors import TemplateTextError
+from alttrain.refusal import looks_like_refusal
+from alttrain.structure import Label
+
+TEXTS_DIR = Path(__file__).parent
+Variants = Annotated[list[str], Field(min_length=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KeywordRule(_Strict):
+    """Prompts matching any pattern (case-insensitive regex) get ``family``.
+
+    ``before_category``: the rule wins even over a category that names a family directly.
+    """
+
+    family: str
+    patterns: Variants
+    before_category: bool = False
+
+
+class FamilyMap(_Strict):
+    """How a category (and, for broad categories, the wording) picks a family: see families.yaml."""
+
+    default_families: dict[Label, str]
+    category_families: dict[str, str] = Field(default_factory=dict)
+    category_fallbacks: dict[str, str] = Field(default_factory=dict)
+    keyword_rules: list[KeywordRule] = Field(default_factory=list)
+
+
+class HarmfulFamily(_Strict):
+    """Texts for one area of harm."""
+
+    title: str
+    stakes: Variants
+    checklist: Variants
+    rationale: Variants
+    alternatives: Variants
+    offers: Variants
+
+
+class BenignFamily(_Strict):
+    """Texts for one kind of benign task."""
+
+    title: str
+    task: Variants
+    checklist: Variants
+    lead_ins: Variants
+    conclusions: Variants
+    plans: Variants
+
+
+class AssessmentFrames(_Strict):
+    """Sentences before and after the checklist."""
+
+    openers: Variants
+    closers: Variants
+
+
+class RefusalFrames(_Strict):
+    """Opening sentences of a refusal answer."""
+
+    openers: Variants
+
+
+class CommonTexts(_Strict):
+    """Frames shared by every family."""
+
+    understanding: dict[Label, Variants]
+    assessment: dict[Label, AssessmentFrames]
+    refusal: RefusalFrames
+
+
+class _HarmfulFile(_Strict):
+    families: dict[str, HarmfulFamily]
+
+
+class _BenignFile(_Strict):
+    families: dict[str, BenignFamily]
+
+
+# Placeholders each slot may use (anything else is a typo that would surface mid-run as a KeyError).
+_ALLOWED_FIELDS: dict[str, set[str]] = {
+    "understanding.harmful": {"prompt", "title", "stakes"},
+    "understanding.benign": {"prompt", "title", "task"},
+    "assessment": {"title"},
+    "refusal": {"title"},
+    "conclusions": {"answer"},
+    "family": set(),
+}
+
+
+class TemplateTexts(_Strict):
+    """Everything the template teacher writes from, checked for consistency."""
+
+    family_map: FamilyMap
+    harmful: dict[str, HarmfulFamily]
+    benign: dict[str, BenignFamily]
+    common: CommonTexts
+
+    def family_for(self, prompt: str, category: str | None, label: Label) -> str:
+        """Pick the checklist family for one prompt (resolution order: see families.yaml)."""
+        table = self.harmful if label == "harmful" else self.benign
+        key = (category or "").casefold()
+        if label == "harmful" and (early := self._keyword_family(prompt, only_before_category=True)):
+            return early
+        direct = _casefold_keys(self.family_map.category_families).get(key)
+        if direct in table:
+            return direct
+        if label == "harmful" and (matched := self._keyword_family(prompt, only_before_category=False)):
+            return matched
+        fallback = _casefold_keys(self.family_map.category_fallbacks).get(key)
+        if fallback in table:
+            return fallback
+        return self.family_map.default_families[label]
+
+    def _keyword_family(self, prompt: str, *, only_before_category: bool) -> str | None:
+        """Return the family of the first keyword rule matching ``prompt``, if any."""
+        for rule, patterns in zip(self.family_map.keyword_rules, self._keyword_patterns, strict=True):
+            if (rule.before_category or not only_before_category) and any(p.search(prompt) for p in patterns):
+                return rule.family
+        return None
+
+    @cached_property
+    def _keyword_patterns(self) -> list[list[re.Pattern[str]]]:
+        """Compile the keyword rules once (case-insensitive)."""
+        rules = self.family_map.keyword_rules
+        return [[re.compile(p, flags=re.IGNORECASE) for p in rule.patterns] for rule in rules]
+
+
+def _casefold_keys(mapping: dict[str, str]) -> dict[str, str]:
+    return {key.casefold(): value for key, value in mapping.items()}
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _read(folder: Path, name: str, model: type[M]) -> M:
+    """Read one YAML file of the folder as ``model``; errors name the file and each bad key."""
+    path = folder / name
+    if not path.exists():
+        raise TemplateTextError(f"{path}: template text file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise TemplateTextError(f"{path}: not valid YAML ({error})") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        lines = [f"{path}: {'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in error.errors()]
+        raise TemplateTextError("\n".join(lines)) from None
+
+
+def load_template_texts(folder: Path | None = None) -> TemplateTexts:
+    """Load and check the texts in ``folder`` (default: the texts shipped with alttrain).
+
+    Raises:
+        TemplateTextError: a missing file, bad YAML, an unknown key, an unknown placeholder, an
+            unknown family, a bad keyword pattern, or a refusal that does not read as one.
+
+    """
+    folder = folder or TEXTS_DIR
+    texts = TemplateTexts(
+        family_map=_read(folder, "families.yaml", FamilyMap),
+        harmful=_read(folder, "harmful.yaml", _HarmfulFile).families,
+        benign=_read(folder, "benign.yaml", _BenignFile).families,
+        common=_read(folder, "common.yaml", CommonTexts),
+    )
+    _check_families(texts, folder)
+    _check_placeholders(texts, folder)
+    _check_refusals(texts, folder)
+    return texts
+
+
+def _check_families(texts: TemplateTexts, folder: Path) -> None:
+    """Every referenced family exists, with the right label; every pattern compiles."""
+    where = folder / "families.yaml"
+    tables: dict[Label, dict] = {"harmful": texts.harmful, "benign": texts.benign}
+    for label in ("harmful", "benign"):
+        if label not in texts.family_map.default_families:
+            raise TemplateTextError(f"{where}: default_families: no family for {label!r}")
+        if label not in texts.common.understanding or label not in texts.common.assessment:
+            raise TemplateTextError(f"{folder / 'common.yaml'}: understanding/assessment: no {label!r} texts")
+    for label, family in texts.family_map.default_families.items():
+        if family not in tables[label]:
+            raise TemplateTextError(f"{where}: default_families.{label}: no {label} family {family!r}")
+    known = set(texts.harmful) | set(texts.benign)
+    for section in ("category_families", "category_fallbacks"):
+        for category, family in getattr(texts.family_map, section).items():
+            if family not in known:
+                raise TemplateTextError(f"{where}: {section}.{category}: unknown family {family!r}")
+    for index, rule in enumerate(texts.family_map.keyword_rules):
+        if rule.family not in texts.harmful:
+            raise TemplateTextError(f"{where}: keyword_rules.{index}: {rule.family!r} is no harmful family")
+        for pattern in rule.patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                message = f"{where}: keyword_rules.{index}: bad pattern {pattern!r} ({error})"
+                raise TemplateTextError(message) from None
+
+
+def _check_placeholders(texts: TemplateTexts, folder: Path) -> None:
+    """Every text uses only the placeholders its slot fills."""
+    slots: list[tuple[str, str, list[str]]] = []
+    for label, variants in texts.common.understanding.items():
+        slots.append(("common.yaml", f"understanding.{label}", variants))
+    for frames in texts.common.assessment.values():
+        slots.append(("common.yaml", "assessment", [*frames.openers, *frames.closers]))
+    slots.append(("common.yaml", "refusal", texts.common.refusal.openers))
+    for name, harmful in texts.harmful.items():
+        strings = [harmful.title, *harmful.stakes, *harmful.checklist, *harmful.rationale]
+        slots.append((f"harmful.yaml: {name}", "family", [*strings, *harmful.alternatives, *harmful.offers]))
+    for name, benign in texts.benign.items():
+        strings = [benign.title, *benign.task, *benign.checklist, *benign.lead_ins, *benign.plans]
+        slots.append((f"benign.yaml: {name}", "family", strings))
+        slots.append((f"benign.yaml: {name}", "conclusions", benign.conclusions))
+    for file, slot, variants in slots:
+        allowed = _ALLOWED_FIELDS[slot]
+        for text in variants:
+            try:
+                used = {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
+            except ValueError as error:
+                message = f"{folder}/{file}: {slot}: malformed text {text!r} ({error})"
+                raise TemplateTextError(message) from None
+            if not used <= allowed:
+                raise TemplateTextError(
+                    f"{folder}/{file}: {slot}: unknown placeholder(s) {sorted(used - allowed)} in {text!r}; "
+                    f"allowed here: {sorted(allowed) or 'none'}"
+                )
+
+
+def _check_refusals(texts: TemplateTexts, folder: Path) -> None:
+    """Every refusal opener reads as a refusal for every family title it can be given."""
+    for opener in texts.common.refusal.openers:
+        for family in texts.harmful.values():
+            if not looks_like_refusal(opener.format(title=family.title)):
+                raise TemplateTextError(
+                    f"{folder}/common.yaml: refusal.openers: {opener!r} does not read as a refusal "
+                    "to alttrain.refusal.looks_like_refusal"
+                )

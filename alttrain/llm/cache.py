@@ -1,0 +1,98 @@
+"""The response cache: every teacher answer in SQLite, keyed by a versioned hash of what was asked.
+
+A run's cache (default ``RUN/cache.sqlite``) makes a rerun free and lets ``--reparse`` rebuild every row
+without sending anything. Each response is committed as soon as it arrives, in WAL mode with
+``synchronous=NORMAL``: a process killed with SIGKILL loses at most the requests still in flight (WAL
+with NORMAL only risks the last commits on power loss, never on a process crash). The key covers the
+teacher identity, the messages (which carry the prompt-template version), the sampling parameters
+and the JSON schema; the API key is never part of a request, so it never reaches the cache.
+
+Checkpoints (folding the WAL into the database, with an fsync) are off while a cache is open and run
+once at :meth:`ResponseCache.close`: SQLite's automatic checkpoint every 1,000 pages costs an fsync
+inside a write and stalls the event loop each time. The WAL grows meanwhile by about 8 KiB per
+response; a killed run leaves it for the next open to recover and fold in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+from alttrain.llm.backends.base import TeacherRequest, TeacherResponse
+
+#: bump when the key's recipe changes, so old entries stop matching instead of matching wrongly
+CACHE_KEY_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    teacher TEXT NOT NULL,
+    request TEXT NOT NULL,
+    response TEXT NOT NULL,
+    created REAL NOT NULL
+)
+"""
+
+
+def keyed_request(teacher: str, request: TeacherRequest) -> tuple[str, str]:
+    """Return the cache key (``v<version>-<sha256>``) and the canonical JSON it hashes.
+
+    The JSON holds everything that decides a teacher's answer: the teacher identity, the messages,
+    the sampling parameters and the schema (not the ``record``: the messages carry the prompt).
+    """
+    payload = {
+        "teacher": teacher,
+        "messages": request.messages,
+        "sampling": vars(request.sampling),  # flat fields: the same JSON as asdict, without its deep copy
+        "json_schema": request.json_schema,
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return f"v{CACHE_KEY_VERSION}-{hashlib.sha256(canonical.encode()).hexdigest()}", canonical
+
+
+class ResponseCache:
+    """A SQLite file of teacher responses; one instance per process, used from one thread.
+
+    Args:
+        path: the database file (created with its parent directory when missing).
+
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
+        self._db.execute(_SCHEMA)
+
+    def get(self, key: str) -> TeacherResponse | None:
+        """Return the cached response under ``key``, or None."""
+        row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+        return None if row is None else TeacherResponse(**json.loads(row[0]))
+
+    def put(self, key: str, teacher: str, request_json: str, response: TeacherResponse) -> None:
+        """Store one response with its request (from :func:`keyed_request`) and commit it at once."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO responses (key, teacher, request, response, created) VALUES (?,?,?,?,?)",
+            (key, teacher, request_json, json.dumps(vars(response), ensure_ascii=False), time.time()),
+        )
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+
+    def close(self) -> None:
+        """Fold the WAL into the database (without waiting on readers) and close."""
+        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self._db.close()
+
+    def __enter__(self) -> ResponseCache:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

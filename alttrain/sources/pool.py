@@ -1,0 +1,81 @@
+"""Build the prompt pool: sample each configured source, merge exact duplicates, count everything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from alttrain.records import normalise_text
+from alttrain.sources.builtin import AdvBenchSource, DoNotAnswerSource, HarmBenchSource, ReasoningGymSource
+from alttrain.sources.files import FileSource
+
+SourceConfig = Annotated[
+    HarmBenchSource | DoNotAnswerSource | AdvBenchSource | ReasoningGymSource | FileSource,
+    Field(discriminator="kind"),
+]
+
+
+class PromptsConfig(BaseModel):
+    """The ``prompts`` stage: which sources, how many of each, and the sampling seed."""
+
+    model_config = ConfigDict(extra="forbid")
+    seed: int = 0
+    sources: list[SourceConfig] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class SourceCount:
+    """One line of the pool summary: what a source gave and what was kept of it."""
+
+    source: str
+    license: str
+    loaded: int
+    sampled: int
+    duplicates_merged: int
+    kept: int
+    harmful: int
+    benign: int
+
+
+def build_prompt_pool(config: PromptsConfig) -> tuple[pl.DataFrame, list[SourceCount]]:
+    """Load, sample and merge every source; return the pool and a per-source summary.
+
+    Sampling is without replacement and deterministic under ``config.seed``. A prompt that appears
+    more than once (same normalised text, in one source or across sources) is kept once, from the
+    first source that lists it; the later copies are counted as merged.
+    """
+    sampled: list[pl.DataFrame] = []
+    loaded_counts: list[int] = []
+    for index, source in enumerate(config.sources):
+        frame = source.load()
+        loaded_counts.append(frame.height)
+        if source.n is not None and source.n < frame.height:
+            frame = frame.sample(n=source.n, seed=config.seed + index, shuffle=True)
+        sampled.append(frame.with_columns(pl.lit(index).alias("_source_index")))
+
+    combined = pl.concat(sampled).with_row_index("_order")
+    combined = combined.with_columns(
+        pl.col("prompt").map_elements(normalise_text, return_dtype=pl.String).alias("_key")
+    )
+    pool = combined.unique(subset="_key", keep="first", maintain_order=True)
+
+    summary = []
+    for index, source in enumerate(config.sources):
+        before = combined.filter(pl.col("_source_index") == index)
+        after = pool.filter(pl.col("_source_index") == index)
+        summary.append(
+            SourceCount(
+                source=source.name,
+                license=before["license"][0] if before.height else "",
+                loaded=loaded_counts[index],
+                sampled=before.height,
+                duplicates_merged=before.height - after.height,
+                kept=after.height,
+                harmful=after.filter(pl.col("label") == "harmful").height,
+                benign=after.filter(pl.col("label") == "benign").height,
+            )
+        )
+    return pool.drop("_order", "_key", "_source_index"), summary

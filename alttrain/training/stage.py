@@ -1,0 +1,45 @@
+"""The ``train`` stage: LoRA SFT on ``RUN/dataset/hf`` into ``RUN/model/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+from alttrain.console import say
+from alttrain.layout import ADAPTER_DIR, DATASET_HF_DIR, MODEL_DIR
+from alttrain.stage import Stage, on_run_dir
+
+if TYPE_CHECKING:
+    from alttrain.config import RunConfig
+    from alttrain.training.run import TrainingResult
+
+
+def run_training(config: RunConfig, run_dir: Path) -> TrainingResult:
+    """LoRA SFT on ``RUN/dataset/hf``: ``RUN/model/`` (adapter, optional merged weights, report, loss plot)."""
+    from alttrain.training.run import train_model
+
+    return train_model(config.training, run_dir / DATASET_HF_DIR, run_dir / MODEL_DIR, spec=config.structure)
+
+
+def show_training(console: Console, result: TrainingResult, config: RunConfig) -> None:
+    """Steps, loss, trained tokens and where the adapter went."""
+    loss = f"{result.final_loss:.4f}" if result.final_loss is not None else "n/a"
+    dropped = ", ".join(f"{reason} {count}" for reason, count in result.dropped.items()) or "none"
+    say(console, f"trained on {result.rows_used} rows (dropped: {dropped}) with the {result.backend} backend: "
+                 f"{result.steps} steps, final loss {loss}, {result.trained_tokens} trained tokens")
+    say(console, f"wrote {result.adapter_dir}" + (f" and {result.merged_dir}" if result.merged_dir else ""))
+    say(console, f"wrote {result.report_path} and {result.loss_plot}")
+
+
+
+TRAINING_STAGE = Stage(
+    name="train",
+    summary="LoRA/QLoRA SFT on the curated dataset: RUN/model/.",
+    sections=("structure", "training"),
+    inputs=(DATASET_HF_DIR,),
+    outputs=(ADAPTER_DIR,),
+    run=on_run_dir(run_training),
+    show=show_training,
+)

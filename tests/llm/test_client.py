@@ -1,0 +1,159 @@
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from alttrain.errors import CacheMissError
+from alttrain.llm.backends.base import (
+    PermanentTeacherError,
+    SamplingParams,
+    TeacherRequest,
+    TeacherResponse,
+    TransientTeacherError,
+)
+from alttrain.llm.cache import ResponseCache
+from alttrain.llm.client import PerMinuteLimit, TeacherClient, backend_class
+from alttrain.llm.config import TeacherConfig
+from alttrain.testing import FaultPlan, FaultServer, teacher_config
+
+
+def request(prompt: str) -> TeacherRequest:
+    return TeacherRequest([{"role": "user", "content": f"{prompt}\n\nDataset label: benign"}], SamplingParams())
+
+
+def run_client(
+    teacher: TeacherConfig, prompts: list[str], cache: ResponseCache | None = None, offline: bool = False
+) -> tuple[list[TeacherResponse | Exception], TeacherClient]:
+    async def run() -> tuple[list[TeacherResponse | Exception], TeacherClient]:
+        async with TeacherClient(teacher, cache, offline=offline) as client:
+            results = await asyncio.gather(*(client.complete(request(p)) for p in prompts), return_exceptions=True)
+        return list(results), client
+
+    return asyncio.run(run())
+
+
+def test_transient_failures_are_retried_until_an_answer() -> None:
+    with FaultServer() as server:
+        prompt = "A [[faults:server_error,rate_limit,truncated]]"
+        (result,), client = run_client(teacher_config(server.base_url), [prompt])
+        assert server.stats().completions == 4
+    assert isinstance(result, TeacherResponse)
+    assert (client.stats.sent, client.stats.answered, client.stats.retries, client.stats.failures) == (4, 1, 3, 0)
+
+
+def test_retry_after_is_honoured() -> None:
+    teacher = teacher_config("", backoff_base_s=0.001, backoff_max_s=5.0)
+    with FaultServer(FaultPlan(retry_after_s=0.6)) as server:
+        started = time.perf_counter()
+        (result,), _ = run_client(teacher.model_copy(update={"base_url": server.base_url}), ["[[faults:rate_limit]]"])
+    assert isinstance(result, TeacherResponse)
+    assert time.perf_counter() - started >= 0.6
+
+
+def test_gives_up_after_max_retries() -> None:
+    with FaultServer() as server:
+        (result,), client = run_client(teacher_config(server.base_url, max_retries=2), ["[[fault:server_error]]"])
+        assert server.stats().completions == 3
+    assert isinstance(result, TransientTeacherError)
+    assert (client.stats.retries, client.stats.failures) == (2, 1)
+
+
+def test_permanent_errors_are_not_retried() -> None:
+    with FaultServer() as server:
+        (result,), client = run_client(teacher_config(server.base_url), ["[[fault:bad_request]]"])
+        assert server.stats().completions == 1
+    assert isinstance(result, PermanentTeacherError)
+    assert client.stats.retries == 0
+
+
+def test_backoff_is_full_jitter_under_an_exponential_ceiling() -> None:
+    client = TeacherClient(teacher_config("http://127.0.0.1:9/v1", backoff_base_s=0.5, backoff_max_s=3.0), None)
+    delays = [[client._backoff(attempt, None) for _ in range(300)] for attempt in range(5)]
+    for attempt, samples in enumerate(delays):
+        ceiling = min(3.0, 0.5 * 2**attempt)
+        assert min(samples) >= 0 and max(samples) <= ceiling
+        assert max(samples) > 0.8 * ceiling and min(samples) < 0.2 * ceiling  # spread over the whole range
+    assert client._backoff(0, 1.25) == 1.25 and client._backoff(0, 99.0) == 3.0
+
+
+def test_cache_hit_sends_nothing(tmp_path: Path) -> None:
+    with FaultServer() as server, ResponseCache(tmp_path / "c.sqlite") as cache:
+        teacher = teacher_config(server.base_url)
+        (first,), _ = run_client(teacher, ["q"], cache)
+        (second,), client = run_client(teacher, ["q"], cache)
+        assert server.stats().completions == 1
+    assert first == second
+    assert (client.stats.sent, client.stats.cache_hits) == (0, 1)
+
+
+def test_every_response_is_cached_as_it_returns(tmp_path: Path) -> None:
+    """While slow requests are still in flight, the ones already answered are in the cache."""
+
+    async def run(teacher: TeacherConfig, cache: ResponseCache) -> int:
+        async with TeacherClient(teacher, cache) as client:
+            fast = asyncio.gather(*(client.complete(request(f"fast {i}")) for i in range(5)))
+            slow = asyncio.ensure_future(client.complete(request("slow [[faults:hang]]")))
+            await fast
+            cached_while_slow_pending = len(cache)
+            slow.cancel()
+            return cached_while_slow_pending
+
+    with FaultServer(FaultPlan(hang_s=30)) as server, ResponseCache(tmp_path / "c.sqlite") as cache:
+        assert asyncio.run(run(teacher_config(server.base_url), cache)) == 5
+
+
+def test_offline_client_answers_from_the_cache_only(tmp_path: Path) -> None:
+    with FaultServer() as server, ResponseCache(tmp_path / "c.sqlite") as cache:
+        run_client(teacher_config(server.base_url), ["q"], cache)
+        # offline needs no reachable server and builds no backend
+        results, client = run_client(teacher_config("http://127.0.0.1:9/v1"), ["q", "never asked"], cache, True)
+        assert server.stats().completions == 1
+    assert isinstance(results[0], TeacherResponse)
+    assert isinstance(results[1], CacheMissError)
+    with pytest.raises(ValueError, match="needs a cache"):
+        TeacherClient(teacher_config("http://127.0.0.1:9/v1"), None, offline=True)
+
+
+def test_concurrency_bounds_requests_in_flight() -> None:
+    with FaultServer(FaultPlan(latency_s=0.1)) as server:
+        results, _ = run_client(teacher_config(server.base_url, concurrency=6), [f"q{i}" for i in range(30)])
+        assert server.stats().max_in_flight == 6
+    assert all(isinstance(result, TeacherResponse) for result in results)
+
+
+def test_requests_per_minute_limit() -> None:
+    # 1200/min: 20 per one-second window, so 50 requests need at least 1.5 s
+    with FaultServer() as server:
+        started = time.perf_counter()
+        run_client(teacher_config(server.base_url, requests_per_minute=1200), [f"q{i}" for i in range(50)])
+        elapsed = time.perf_counter() - started
+    assert 1.4 <= elapsed < 6
+
+
+def test_tokens_per_minute_limit_counts_prompts_and_completions() -> None:
+    with FaultServer() as server:
+        started = time.perf_counter()
+        (result, *_), client = run_client(
+            teacher_config(server.base_url, tokens_per_minute=6000, concurrency=1), [f"q{i}" for i in range(5)]
+        )
+        elapsed = time.perf_counter() - started
+    assert isinstance(result, TeacherResponse)
+    # ~70 completion tokens each, paid by the next send: 100 tokens per second of budget
+    assert client.stats.completion_tokens > 250
+    assert elapsed >= (client.stats.completion_tokens - result.completion_tokens - 100) / 100
+
+
+def test_per_minute_limit_pays_large_charges_in_parts() -> None:
+    async def run() -> float:
+        limit = PerMinuteLimit(600)  # 10 per second
+        started = time.perf_counter()
+        await limit.charge(25)  # more than one window holds
+        return time.perf_counter() - started
+
+    assert asyncio.run(run()) >= 1.3
+
+
+def test_backend_classes_resolve_lazily() -> None:
+    assert backend_class("openai").__name__ == "OpenAIBackend"
+    assert backend_class("openai").supports_structured_output

@@ -1,0 +1,254 @@
+import asyncio
+import json
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from alttrain.errors import ConfigError, TemplateTextError
+from alttrain.llm.backends.base import PermanentTeacherError, SamplingParams, TeacherRequest
+from alttrain.llm.backends.template import TemplateBackend, quote, split_final_answer
+from alttrain.llm.backends.template_texts import TEXTS_DIR, load_template_texts
+from alttrain.llm.client import TeacherClient
+from alttrain.llm.config import TeacherConfig
+from alttrain.refusal import looks_like_refusal
+from alttrain.sources.builtin import AdvBenchSource, DoNotAnswerSource, HarmBenchSource, ReasoningGymSource
+from alttrain.structure import StructureSpec, TraceFields
+from alttrain.synthesis.config import SynthesisConfig
+from alttrain.synthesis.engine import synthesize
+from alttrain.synthesis.trace_json import parse_trace_json, trace_schema
+
+SPEC = StructureSpec()
+SCHEMA = trace_schema()
+
+
+@pytest.fixture(scope="module")
+def pool() -> pl.DataFrame:
+    """The whole real prompt pool: HarmBench 200 + Do-Not-Answer 939 + AdvBench 520 + gsm_symbolic 200."""
+    sources = [HarmBenchSource(), DoNotAnswerSource(), AdvBenchSource(), ReasoningGymSource(size=200)]
+    return pl.concat([source.load() for source in sources])
+
+
+@pytest.fixture(scope="module")
+def backend() -> TemplateBackend:
+    return TemplateBackend(TeacherConfig(model="template-v1"))
+
+
+def ask(backend: TemplateBackend, record: dict, seed: int | None = 0, schema: dict | None = SCHEMA):
+    messages = [{"role": "system", "content": "Write a trace."}, {"role": "user", "content": record["prompt"]}]
+    request = TeacherRequest(messages, SamplingParams(seed=seed), record=record, json_schema=schema)
+    return asyncio.run(backend.complete(request))
+
+
+def write_all(backend: TemplateBackend, records: list[dict], seed: int = 0) -> list[TraceFields]:
+    async def run():
+        requests = [TeacherRequest([], SamplingParams(seed=seed), record=r, json_schema=SCHEMA) for r in records]
+        return await asyncio.gather(*(backend.complete(request) for request in requests))
+
+    return [parse_trace_json(response.text) for response in asyncio.run(run())]
+
+
+@pytest.fixture(scope="module")
+def traces(pool: pl.DataFrame, backend: TemplateBackend) -> list[TraceFields]:
+    return write_all(backend, pool.to_dicts())
+
+
+def test_every_record_of_the_real_pool_validates_for_its_label(pool, traces):
+    assert pool.height == 200 + 939 + 520 + 200
+    invalid = {}
+    for record, fields in zip(pool.iter_rows(named=True), traces, strict=True):
+        violations = SPEC.validate(SPEC.render(fields), record["label"])
+        if violations:
+            invalid[record["id"]] = violations
+    assert invalid == {}
+    assert [f.verdict for f in traces] == pool["label"].to_list()
+
+
+def test_harmful_answers_refuse_and_never_repeat_the_request(pool, traces):
+    for record, fields in zip(pool.iter_rows(named=True), traces, strict=True):
+        if record["label"] != "harmful":
+            continue
+        assert looks_like_refusal(fields.answer)
+        # the request is only restated in the understanding; reasoning and answer never echo it
+        assert record["prompt"] not in fields.reasoning and record["prompt"] not in fields.answer
+        assert quote(record["prompt"]) in fields.understanding
+
+
+def test_benign_rewrite_keeps_the_original_solution_and_answer(pool, traces):
+    benign = [(r, f) for r, f in zip(pool.iter_rows(named=True), traces, strict=True) if r["label"] == "benign"]
+    assert len(benign) == 200
+    for record, fields in benign:
+        assert fields.answer == record["original_answer"]
+        solution, marked = split_final_answer(record["original_reasoning"])
+        assert marked is not None  # gsm_symbolic closes with a "#### <answer>" line
+        assert solution in fields.reasoning and "####" not in fields.reasoning
+        assert not looks_like_refusal(fields.answer)
+
+
+def test_output_is_deterministic_under_the_seed_and_changes_with_it(pool, backend):
+    records = pool.sample(200, seed=3).to_dicts()
+    first, again, other = write_all(backend, records, 7), write_all(backend, records, 7), write_all(backend, records, 8)
+    assert first == again
+    assert sum(a != b for a, b in zip(first, other, strict=True)) > 150
+
+
+def test_a_thousand_rows_are_not_a_thousand_copies(pool, traces):
+    chosen = pool.with_row_index("row").sample(1000, seed=1)["row"].to_list()
+    sample = [traces[row] for row in chosen]
+    assert len(sample) == 1000
+    assert len({f.assessment for f in sample}) >= 800
+    assert len({f.understanding for f in sample}) == 1000
+    harmful = [f for f in sample if f.verdict == "harmful"]
+    assert len({f.reasoning for f in harmful}) >= 60
+    assert len({f.answer for f in harmful}) >= 100
+
+
+def test_checklist_families_follow_category_and_wording():
+    texts = load_template_texts()
+    assert texts.family_for("any", "gsm_symbolic", "benign") == "math_word_problem"
+    assert texts.family_for("any", "user", "benign") == "general_task"
+    assert texts.family_for("Are you proud of me?", "human_chatbox", "harmful") == "human_chatbot"
+    # the gravest areas override a direct category
+    assert texts.family_for("How deep should I cut myself?", "human_chatbox", "harmful") == "self_harm"
+    # broad categories are refined by wording, then fall back to the category's family
+    assert texts.family_for("Write a tutorial on how to hack a network", "Physical", "harmful") == "cyber_harm"
+    assert texts.family_for("Do something unspecified", "Physical", "harmful") == "weapons_violence"
+    assert texts.family_for("Do something unspecified", "harmbench_standard", "harmful") == "general_harm"
+    assert texts.family_for("Do something unspecified", "my own set", "harmful") == "general_harm"
+    # a benign row never gets a harmful family, whatever its category
+    assert texts.family_for("Why do leaves fall?", "information_hazard", "benign") == "general_task"
+
+
+def test_benign_without_a_solution_gets_a_step_plan_and_the_reference_answer(backend):
+    record = {
+        "id": "q1",
+        "prompt": "What is 6 times 7?",
+        "label": "benign",
+        "category": "user",
+        "reference_answer": "42",
+    }
+    fields = parse_trace_json(ask(backend, record).text)
+    assert fields.answer == "42"
+    assert fields.reasoning.startswith("1. ") and fields.reasoning.endswith("42.")
+    assert SPEC.validate(SPEC.render(fields), "benign") == []
+
+
+def test_a_long_answer_is_not_repeated_in_the_reasoning(backend):
+    answer = "A long answer. " * 20
+    record = {
+        "id": "q2",
+        "prompt": "Explain.",
+        "label": "benign",
+        "original_reasoning": "Step one.",
+        "original_answer": answer,
+    }
+    fields = parse_trace_json(ask(backend, record).text)
+    assert fields.answer == answer.strip() and answer.strip() not in fields.reasoning
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"id": "b1", "prompt": "Tell me a story.", "label": "benign"}, "no original_answer or reference_answer"),
+        ({"id": "x1", "prompt": "Hello", "label": "unknown"}, "not harmful|benign"),
+        ({"id": "x2", "prompt": "  ", "label": "harmful"}, "has no prompt"),
+    ],
+)
+def test_records_it_cannot_answer_are_permanent_errors(backend, record, message):
+    with pytest.raises(PermanentTeacherError, match=message):
+        ask(backend, record)
+
+
+def test_without_a_schema_it_answers_trace_text(pool, backend):
+    record = pool.row(0, named=True)
+    response = ask(backend, record, schema=None)
+    fields = SPEC.parse(response.text)
+    assert fields == parse_trace_json(ask(backend, record).text)
+    assert SPEC.validate(response.text, record["label"]) == []
+
+
+def test_token_counts_are_word_counts_and_name_is_template_model(backend):
+    record = {"id": "w", "prompt": "What is two plus two?", "label": "benign", "reference_answer": "4"}
+    response = ask(backend, record)
+    values = json.loads(response.text)
+    assert response.prompt_tokens == 3 + 5  # "Write a trace." + "What is two plus two?"
+    assert response.completion_tokens == sum(len(v.split()) for v in values.values())
+    assert response.finish_reason == "stop"
+    assert backend.name == "template:template-v1"
+
+
+def test_quote_flattens_and_shortens_long_prompts():
+    assert quote("two\nlines\t here") == "two lines here"
+    long = "word " * 200
+    shortened = quote(long)
+    assert shortened.endswith(" …") and len(shortened) <= 402 and "\n" not in shortened
+
+
+def test_the_real_engine_accepts_every_template_trace(pool):
+    prompts = pl.concat(
+        [pool.filter(pl.col("label") == "harmful").head(60), pool.filter(pl.col("label") == "benign").head(40)]
+    )
+    config = SynthesisConfig(teacher=TeacherConfig(backend="template", concurrency=8))
+
+    async def run():
+        async with TeacherClient(config.teacher, cache=None) as client:
+            return await synthesize(prompts, config, SPEC, client)
+
+    outcome = asyncio.run(run())
+    assert outcome.frame.height == 100
+    assert outcome.frame["status"].to_list() == ["ok"] * 100
+    assert outcome.frame["attempts"].to_list() == [1] * 100
+
+
+@pytest.fixture
+def texts_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "texts"
+    shutil.copytree(TEXTS_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return folder
+
+
+def edit_yaml(path: Path, change) -> None:
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data))
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "message"),
+    [
+        ("common.yaml", lambda d: d["refusal"]["openers"].append("Sure, here it is."), "does not read as a refusal"),
+        ("common.yaml", lambda d: d["understanding"]["benign"].append("Asked {promt}."), "unknown placeholder"),
+        ("harmful.yaml", lambda d: d["families"]["privacy"]["offers"].append("{answer}"), "unknown placeholder"),
+        ("families.yaml", lambda d: d["category_families"].update(x="nope"), "unknown family 'nope'"),
+        ("families.yaml", lambda d: d["keyword_rules"][0]["patterns"].append("(unclosed"), "bad pattern"),
+        ("families.yaml", lambda d: d["keyword_rules"][0].update(family="math_word_problem"), "no harmful family"),
+        ("benign.yaml", lambda d: d["families"]["general_task"].pop("plans"), "plans: Field required"),
+        ("harmful.yaml", lambda d: d["families"]["privacy"].update(stakes=[]), "stakes"),
+    ],
+)
+def test_a_broken_texts_folder_fails_at_load_naming_the_file(texts_copy, file, change, message):
+    edit_yaml(texts_copy / file, change)
+    with pytest.raises(TemplateTextError, match=message) as caught:
+        load_template_texts(texts_copy)
+    assert file in str(caught.value)
+    assert isinstance(caught.value, ConfigError)  # the CLI prints it as a user error
+
+
+def test_a_missing_or_malformed_texts_file_is_a_clear_error(texts_copy):
+    good = (texts_copy / "benign.yaml").read_text()
+    (texts_copy / "benign.yaml").write_text("families: [unclosed\n")
+    with pytest.raises(TemplateTextError, match="benign.yaml: not valid YAML"):
+        load_template_texts(texts_copy)
+    (texts_copy / "benign.yaml").write_text(good)
+    (texts_copy / "common.yaml").unlink()
+    with pytest.raises(TemplateTextError, match="common.yaml: template text file not found"):
+        TemplateBackend(TeacherConfig(template={"texts_dir": texts_copy}))
+
+
+def test_a_custom_texts_folder_is_used(texts_copy, pool):
+    edit_yaml(texts_copy / "common.yaml", lambda d: d["refusal"].update(openers=["I can't help with this one."]))
+    backend = TemplateBackend(TeacherConfig(template={"texts_dir": texts_copy}))
+    record = pool.filter(pl.col("label") == "harmful").row(0, named=True)
+    assert parse_trace_json(ask(backend, record).text).answer.startswith("I can't help with this one. ")
