@@ -32,7 +32,7 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(default="run", pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(default="run", pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")  # no leading dot: never "." or ".."
     seed: int = 0
     structure: StructureSpec = Field(default_factory=StructureSpec)
     prompts: PromptsConfig

@@ -81,6 +81,10 @@ class ServiceError(AlttrainError, RuntimeError):
     """A service alttrain starts or reaches cannot be used (a local server, Argilla, a teacher endpoint)."""
 
 
+class TeacherAccessError(ServiceError):
+    """A teacher endpoint refused the run itself (a wrong key, no access, an unknown model): it stops the run."""
+
+
 class LocalServerError(ServiceError):
     """The embedded teacher's server cannot start: no GGUF, no xllamacpp, or no answer in time."""
 
@@ -122,3 +126,10 @@ class TemplateCheckError(TrainingError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("template check failed: " + "; ".join(problems))
+
+
+# --- batch teacher ------------------------------------------------------------------------------
+
+
+class BatchError(ServiceError):
+    """A batch service call that failed (upload, create, poll, download); rerunning resumes the recorded batches."""

@@ -1,8 +1,9 @@
 """The run directory's layout: the one name of every file or folder a stage reads or writes.
 
 ```
-RUN/config.yaml  .stages/<stage>.json
+RUN/config.yaml  .stages/<stage>.json  logs/<stage>.log
     prompts.parquet  synthesized.parquet  cache.sqlite  teacher_probe/{prompts,synthesized}.parquet
+    batches.json  batch/{round-NNN.jsonl, <file id>.jsonl, vllm_input.jsonl, vllm_output.jsonl}
     curated.parquet  rejected.parquet  curation_report.json  reviewed.parquet  review_report.json
     datasheet/{DATASHEET.md, README.md, figures/}
     dataset/{hf/, train.jsonl, train_reasoning_content.jsonl, instruction_response.jsonl, train.parquet}
@@ -20,11 +21,16 @@ from pathlib import Path
 
 CONFIG_FILE = "config.yaml"  # the resolved config and its fingerprint
 STAMP_DIR = ".stages"  # one <stage>.json per finished stage: its fingerprint and wall time
+LOGS_DIR = Path("logs")  # <stage>.log: what libraries printed while a stage ran (warnings, INFO lines)
 
 PROMPTS_FILE = "prompts.parquet"
 SYNTHESIZED_FILE = "synthesized.parquet"
 CACHE_FILE = "cache.sqlite"  # the teacher cache; evaluation keeps its own in eval/
 PROBE_DIR = "teacher_probe"
+BATCHES_FILE = "batches.json"  # the batch teacher's rounds, batch ids, failures and accounting
+BATCH_DIR = Path("batch")  # batch input files, downloaded output and error files
+VLLM_INPUT_NAME = "vllm_input.jsonl"  # --export writes it for `vllm run-batch -i`
+VLLM_OUTPUT_NAME = "vllm_output.jsonl"  # --ingest reads what `vllm run-batch -o` wrote
 CURATED_FILE = "curated.parquet"
 REJECTED_FILE = "rejected.parquet"
 CURATION_REPORT_FILE = "curation_report.json"

@@ -137,12 +137,16 @@ def read_stage(path: Path, stage: str) -> pl.DataFrame:
 
     Raises:
         MissingInputError: naming the file and the stage that writes it.
-        SchemaError: naming the file and the offending column.
+        SchemaError: naming the file and the offending column, or a file that is not parquet.
 
     """
     if not path.exists():
         raise MissingInputError(f"{path}: not found (run the {stage!r} stage first)")
-    frame = pl.read_parquet(path)
+    try:
+        frame = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SchemaError(f"{path}: not a readable parquet file ({first_line})") from None
     check_schema(frame, stage, str(path))
     return frame.with_columns([pl.col(c).cast(t) for c, t in STAGE_SCHEMAS[stage].items()])
 

@@ -34,10 +34,10 @@ from pathlib import Path
 import openai
 import polars as pl
 
-from alttrain.llm.backends.base import TeacherRequest, TeacherResponse
 from alttrain.llm.backends.openai_backend import response_format
 from alttrain.llm.cache import ResponseCache, keyed_request
 from alttrain.llm.config import TeacherConfig
+from alttrain.llm.types import TeacherRequest, TeacherResponse
 from alttrain.records import conform
 from alttrain.structure import StructureSpec
 from alttrain.synthesis.config import SynthesisConfig

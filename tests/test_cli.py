@@ -56,7 +56,8 @@ def test_errors_are_one_unwrapped_line_at_any_terminal_width(tmp_path: Path) -> 
     import sys
 
     missing = tmp_path / ("a-rather-long-directory-name-" * 3) / "missing.jsonl"
-    config = write_config(tmp_path, {"prompts": {"sources": [{"kind": "file", "path": str(missing), "label": "benign"}]}})
+    source = {"kind": "file", "path": str(missing), "label": "benign"}
+    config = write_config(tmp_path, {"prompts": {"sources": [source]}})
     lines = {}
     for width in ("40", "200"):
         env = {**os.environ, "COLUMNS": width, "TERM": "dumb"}

@@ -70,7 +70,10 @@ def test_python_api_mirrors_the_cli(tmp_path: Path) -> None:
     cfg = alttrain.parse_config(config())
     outcomes = [alttrain.run_prompts(cfg, tmp_path), alttrain.run_synthesis(cfg, tmp_path)]
     assert outcomes[0].rows == outcomes[1].rows == 30
-    assert callable(alttrain.run) and "run_evaluation" in alttrain.__all__
+    from alttrain.pipeline import run_pipeline
+
+    assert alttrain.run is run_pipeline
+    assert all(callable(getattr(alttrain, name)) for name in alttrain.__all__ if name.startswith("run"))
 
 
 def test_changing_the_run_seed_reruns_only_what_samples_with_it(tmp_path: Path) -> None:

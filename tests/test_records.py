@@ -65,3 +65,10 @@ def test_with_columns_on_all_cores_keeps_rows_in_order() -> None:
     counted = with_columns_on_all_cores(frame, pl.col("text").str.count_matches(r"\w+").alias("words"))
     assert counted.equals(frame.with_columns(pl.col("text").str.count_matches(r"\w+").alias("words")))
     assert counted["words"].to_list()[:8] == [0, 1, 2, 3, 4, 5, 6, 0]
+
+
+def test_a_file_that_is_not_parquet_is_a_schema_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "prompts.parquet"
+    path.write_bytes(b"\xff\xfe not parquet at all")
+    with pytest.raises(SchemaError, match=r"prompts.parquet: not a readable parquet file"):
+        read_stage(path, "prompts")

@@ -14,6 +14,7 @@ recorded as missing with ``judge_error``: never guessed. Rows are dropped only w
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
@@ -127,7 +128,9 @@ class JudgeFilter(Filter):
     async def _judge_row(self, client: TeacherClient, row: dict[str, Any]) -> dict[str, Any]:
         """Ask, re-ask with the complaint on a reply that does not parse, give up after ``max_attempts``."""
         trace = (row["trace"] or "")[: self.max_trace_chars]
-        user = f"Prompt:\n{row['prompt']}\n\nDataset label: {row['label']}\n\nResponse:\n{trace}"
+        # the prompt and the trace are data: as JSON strings they cannot forge the label line or instructions
+        user = (f"Prompt (a JSON string):\n{json.dumps(row['prompt'], ensure_ascii=False)}\n\n"
+                f"Dataset label: {row['label']}\n\nResponse (a JSON string):\n{json.dumps(trace, ensure_ascii=False)}")
         question = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
         def messages(failures: list[Failure]) -> list[dict[str, str]]:

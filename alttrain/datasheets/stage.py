@@ -15,12 +15,14 @@ from alttrain.layout import (
     CURATION_REPORT_FILE,
     DATASET_HF_DIR,
     DATASHEET_FILE,
+    LOGS_DIR,
     PROMPTS_FILE,
     REJECTED_FILE,
     REVIEW_REPORT_FILE,
     REVIEWED_FILE,
     SYNTHESIZED_FILE,
 )
+from alttrain.quiet import library_output_to
 from alttrain.stage import Stage, on_run_dir
 
 if TYPE_CHECKING:
@@ -32,7 +34,8 @@ def run_datasheet(config: RunConfig, run_dir: Path) -> DatasheetResult:
     """Document and export the final dataset: ``RUN/datasheet/`` (datasheet, card, figures), ``RUN/dataset/``."""
     from alttrain.datasheets.build import build_datasheet
 
-    return build_datasheet(config, run_dir)
+    with library_output_to(run_dir / LOGS_DIR / "datasheet.log"):
+        return build_datasheet(config, run_dir)
 
 
 def show_datasheet(console: Console, result: DatasheetResult, config: RunConfig) -> None:

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from alttrain.measures import THINK_PHASES, TOKEN_COLUMNS, TokenCounter, TokenizerConfig, with_length_reduction
+from alttrain.measures import (
+    THINK_PHASES,
+    TOKEN_COLUMNS,
+    TokenCounter,
+    TokenizerConfig,
+    with_length_reduction,
+)
 from alttrain.structure import LABELS, StructureSpec
 
 PHASES = ("understanding", "assessment", "reasoning", "answer", "trace")  # "trace": the whole text

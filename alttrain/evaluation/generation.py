@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from alttrain.errors import MissingInputError
-from alttrain.llm.backends.base import SamplingParams, TeacherError, TeacherRequest, TeacherResponse
 from alttrain.llm.cache import ResponseCache, keyed_request
 from alttrain.llm.client import TeacherClient, teacher_identity
 from alttrain.llm.config import TeacherConfig
+from alttrain.llm.types import SamplingParams, TeacherError, TeacherRequest, TeacherResponse
 from alttrain.models.templates import resolve_template
 
 Message = dict[str, str]

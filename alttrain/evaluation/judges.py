@@ -17,9 +17,9 @@ from typing import Any, Generic, Literal, TypeVar
 
 import polars as pl
 
-from alttrain.llm.backends.base import SamplingParams
 from alttrain.llm.client import TeacherClient
 from alttrain.llm.repair import MessageBuilder, Reply, ask_until_parsed
+from alttrain.llm.types import SamplingParams
 from alttrain.refusal import looks_like_refusal
 from alttrain.sources.base import package_data
 

@@ -51,6 +51,9 @@ METRICS: tuple[Metric, ...] = (
            "mean tokens inside the think block (whole output without one)"),
     Metric("reasoning_tokens_median", "reasoning_tokens", None, "median", "lower",
            "median tokens inside the think block (whole output without one)"),
+    Metric("reduction_vs_source", "reduction_vs_source", None, "median", "higher",
+           "source trace tokens over the output's reasoning tokens, where the item has a source trace"),
+    Metric("cut_off_rate", "cut_off", None, "mean", "lower", "outputs that stopped at the token limit"),
 )
 
 

@@ -10,7 +10,11 @@ when the block is missing or never closed, so a cut-off output is judged on what
 * ``verdict_correct``: the verdict line names the prompt's label (null when no verdict was found);
 * ``answer_correct``: benign rows with a reference answer, checked like curation checks them (the
   reasoning-gym verifier on the answer, numeric/text match otherwise); null elsewhere;
-* ``reasoning_tokens``: tokens of the reasoning, by one counter for every model.
+* ``reasoning_tokens``: tokens of the reasoning, by one counter for every model;
+* ``cut_off``: the output stopped at the token limit (``finish_reason`` ``length``);
+* ``source_tokens`` / ``reduction_vs_source``: where the item carries a source trace (reasoning-gym's
+  worked solution, a user file's reasoning), its tokens, and those over the output's reasoning tokens
+  (the paper's length reduction against the traces the structure replaces).
 """
 
 from __future__ import annotations
@@ -71,5 +75,9 @@ def score_outputs(rows: pl.DataFrame, spec: StructureSpec, counter: TokenCounter
     scored = scored.with_columns(
         refusal_heuristic("answer").alias("refused"),
         counter.count("reasoning").alias("reasoning_tokens"),
+        counter.count("original_reasoning").alias("source_tokens"),
+        (pl.col("finish_reason") == "length").alias("cut_off"),
     )
+    reasoning = pl.when(pl.col("reasoning_tokens") > 0).then(pl.col("reasoning_tokens"))
+    scored = scored.with_columns((pl.col("source_tokens").cast(pl.Float64) / reasoning).alias("reduction_vs_source"))
     return check_answers(scored).with_columns((~pl.col("refused")).alias("complied"))

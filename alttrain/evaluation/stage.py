@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from alttrain.console import say
-from alttrain.layout import ADAPTER_DIR, DATASET_HF_DIR, EVAL_REPORT_JSON, EVAL_REPORT_MD
+from alttrain.layout import ADAPTER_DIR, DATASET_HF_DIR, EVAL_REPORT_JSON, EVAL_REPORT_MD, LOGS_DIR
+from alttrain.quiet import library_output_to
 from alttrain.stage import Stage, StageContext
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ def run_evaluation(
     """Compare the configured models (default: base vs ``RUN/model/adapter``) on held-out benchmarks.
 
     Writes ``RUN/eval/``: ``report.md``, ``report.json``, ``outputs.parquet``, ``figures/`` and the
-    generation cache ``cache.sqlite``.
+    generation cache ``cache.sqlite``; library output goes to ``RUN/logs/eval.log``.
 
     Raises:
         ConfigError: for a reasoning-gym benchmark seeded like a training source.
@@ -35,8 +36,9 @@ def run_evaluation(
     from alttrain.evaluation.report import EvaluationResult, write_report
     from alttrain.evaluation.run import evaluate
 
-    outcome = evaluate(config, run_dir, progress)
-    return EvaluationResult(outcome, write_report(outcome, config, run_dir))
+    with library_output_to(run_dir / LOGS_DIR / "eval.log"):
+        outcome = evaluate(config, run_dir, progress)
+        return EvaluationResult(outcome, write_report(outcome, config, run_dir))
 
 
 def show_evaluation(console: Console, result: EvaluationResult, config: RunConfig) -> None:

@@ -3,9 +3,13 @@
 A run's cache (default ``RUN/cache.sqlite``) makes a rerun free and lets ``--reparse`` rebuild every row
 without sending anything. Each response is committed as soon as it arrives, in WAL mode with
 ``synchronous=NORMAL``: a process killed with SIGKILL loses at most the requests still in flight (WAL
-with NORMAL only risks the last commits on power loss, never on a process crash). The key covers the
-teacher identity, the messages (which carry the prompt-template version), the sampling parameters
-and the JSON schema; the API key is never part of a request, so it never reaches the cache.
+with NORMAL only risks the last commits on power loss, never on a process crash). The key covers
+everything that changes an answer: the teacher (``backend:model``), the backend settings that matter
+(:meth:`~alttrain.llm.backends.base.TeacherBackend.key_options`: the endpoint, the model file, engine
+options, template texts), the messages (which carry the prompt-template version), the sampling
+parameters, the JSON schema, and the prompt-record fields a backend reads beyond the messages. The API
+key is never part of a request, so it never reaches the cache. Entries written under an older key
+recipe never match: :meth:`ResponseCache.stale_entries` counts them, so a re-parse can say why it misses.
 
 Checkpoints (folding the WAL into the database, with an fsync) are off while a cache is open and run
 once at :meth:`ResponseCache.close`: SQLite's automatic checkpoint every 1,000 pages costs an fsync
@@ -19,12 +23,15 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from alttrain.llm.backends.base import TeacherRequest, TeacherResponse
+from alttrain.llm.types import TeacherRequest, TeacherResponse
 
 #: bump when the key's recipe changes, so old entries stop matching instead of matching wrongly
-CACHE_KEY_VERSION = 1
+#: (2: the endpoint, backend options and record fields joined the key)
+CACHE_KEY_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -37,18 +44,29 @@ CREATE TABLE IF NOT EXISTS responses (
 """
 
 
-def keyed_request(teacher: str, request: TeacherRequest) -> tuple[str, str]:
+def keyed_request(
+    teacher: str,
+    request: TeacherRequest,
+    *,
+    options: Mapping[str, Any] | None = None,
+    record_fields: tuple[str, ...] = (),
+) -> tuple[str, str]:
     """Return the cache key (``v<version>-<sha256>``) and the canonical JSON it hashes.
 
-    The JSON holds everything that decides a teacher's answer: the teacher identity, the messages,
-    the sampling parameters and the schema (not the ``record``: the messages carry the prompt).
+    The JSON holds everything that decides a teacher's answer: the teacher identity, the backend
+    ``options`` that change answers, the messages, the sampling parameters, the schema, and the
+    ``record_fields`` of the request's record that the backend reads beyond the messages.
     """
-    payload = {
+    payload: dict[str, Any] = {
         "teacher": teacher,
         "messages": request.messages,
         "sampling": vars(request.sampling),  # flat fields: the same JSON as asdict, without its deep copy
         "json_schema": request.json_schema,
     }
+    if options:
+        payload["options"] = dict(options)
+    if record_fields:
+        payload["record"] = {name: request.record.get(name) for name in record_fields}
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return f"v{CACHE_KEY_VERSION}-{hashlib.sha256(canonical.encode()).hexdigest()}", canonical
 
@@ -85,6 +103,12 @@ class ResponseCache:
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+
+    def stale_entries(self) -> int:
+        """How many entries were written under an older key recipe (they can never match again)."""
+        prefix = f"v{CACHE_KEY_VERSION}-"
+        query = "SELECT COUNT(*) FROM responses WHERE substr(key, 1, ?) != ?"
+        return int(self._db.execute(query, (len(prefix), prefix)).fetchone()[0])
 
     def close(self) -> None:
         """Fold the WAL into the database (without waiting on readers) and close."""

@@ -16,10 +16,11 @@ from types import TracebackType
 
 from aiolimiter import AsyncLimiter
 
-from alttrain.errors import CacheMissError
-from alttrain.llm.backends.base import TeacherBackend, TeacherRequest, TeacherResponse, TransientTeacherError
+from alttrain.errors import CacheMissError, TeacherAccessError
+from alttrain.llm.backends.base import TeacherBackend
 from alttrain.llm.cache import ResponseCache, keyed_request
 from alttrain.llm.config import BackendName, TeacherConfig
+from alttrain.llm.types import TeacherRequest, TeacherResponse, TransientTeacherError
 
 #: rough characters per token, to charge prompts against ``tokens_per_minute`` before they are sent
 CHARS_PER_TOKEN = 4
@@ -113,12 +114,16 @@ class TeacherClient:
         self.teacher = teacher
         self.identity = teacher_identity(teacher)
         self.stats = ClientStats()
+        backend = backend_class(teacher.backend)
+        self._key_options = backend.key_options(teacher)
+        self._record_fields = backend.record_fields
         self._cache = cache
         self._backend = None if offline else make_backend(teacher)
         self._slots = asyncio.Semaphore(teacher.concurrency)
         requests, tokens = teacher.requests_per_minute, teacher.tokens_per_minute
         self._request_limit = PerMinuteLimit(requests) if requests else None
         self._token_limit = PerMinuteLimit(tokens) if tokens else None
+        self._refused: TeacherAccessError | None = None  # once the endpoint refused the run, nothing more is sent
 
     @property
     def structured(self) -> bool:
@@ -144,9 +149,11 @@ class TeacherClient:
             TransientTeacherError: still failing after ``max_retries`` retries.
             PermanentTeacherError: at the first permanent failure.
             CacheMissError: offline, when the cache does not hold the request.
+            TeacherAccessError: the endpoint refused the run (key, access, model); every later request
+                raises it too, without being sent.
 
         """
-        key, request_json = keyed_request(self.identity, request)
+        key, request_json = self.cache_key(request)
         if self._cache is not None:
             cached = self._cache.get(key)
             if cached is not None:
@@ -158,6 +165,10 @@ class TeacherClient:
         if self._cache is not None:
             self._cache.put(key, self.identity, request_json, response)
         return response
+
+    def cache_key(self, request: TeacherRequest) -> tuple[str, str]:
+        """The cache key of ``request`` for this teacher, and the canonical JSON it hashes."""
+        return keyed_request(self.identity, request, options=self._key_options, record_fields=self._record_fields)
 
     async def _send_with_retries(self, backend: TeacherBackend, request: TeacherRequest) -> TeacherResponse:
         """Send until an answer, a permanent error, or the last retry; sleep between tries without a slot."""
@@ -180,12 +191,18 @@ class TeacherClient:
     async def _send_once(self, backend: TeacherBackend, request: TeacherRequest) -> TeacherResponse:
         """One try: take a slot, pass the rate limiters, send, account the tokens."""
         async with self._slots:
+            if self._refused is not None:
+                raise self._refused
             if self._request_limit is not None:
                 await self._request_limit.charge(1)
             if self._token_limit is not None:
                 await self._token_limit.charge(self._prompt_estimate(request))
             self.stats.sent += 1
-            response = await backend.complete(request)
+            try:
+                response = await backend.complete(request)
+            except TeacherAccessError as error:
+                self._refused = error
+                raise
         self.stats.answered += 1
         self.stats.prompt_tokens += response.prompt_tokens
         self.stats.completion_tokens += response.completion_tokens

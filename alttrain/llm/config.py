@@ -12,9 +12,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from alttrain.llm.backends.base import SamplingParams
+from alttrain.llm.types import SamplingParams
 
 BackendName = Literal["openai", "vllm", "local", "template"]
+#: where ``backend: openai`` sends requests when no ``base_url`` is set, and the variable its key is read from
+OPENAI_URL = "https://api.openai.com/v1"
+OPENAI_KEY_ENV = "OPENAI_API_KEY"
 
 
 class _Section(BaseModel):
@@ -59,22 +62,32 @@ class LocalOptions(_Section):
 
 
 class TemplateOptions(_Section):
-    """The rule-based template teacher: texts from files, varied by seed."""
+    """The rule-based template teacher: texts from files, varied by seed, and how long its traces run."""
 
     texts_dir: Path | None = None  # default: the templates shipped with alttrain
+    # assessment checklist items per label (fewer when a family has fewer): the assessment's length
+    checklist_items: dict[Literal["harmful", "benign"], PositiveInt] = Field(
+        default_factory=lambda: {"harmful": 3, "benign": 3}
+    )
+    quote_max_chars: PositiveInt = 400  # the prompt quoted in the understanding, cut at a word boundary
+    # brief traces: an understanding without the stakes, no assessment opener, and for harmful requests only
+    # the first sentence of why not (the final answer still offers the safe alternative)
+    brief: bool = False
 
 
 class TeacherConfig(_Section):
     """One teacher client; ``backend`` picks how it is reached.
 
     The API key is read from the environment variable named by ``api_key_env`` at call time and is
-    never stored in this config, the cache, logs or datasheets.
+    never stored in this config, the cache, logs or datasheets. A key goes only to the endpoint it is
+    configured for: without ``api_key_env``, OpenAI itself (no ``base_url``) gets ``$OPENAI_API_KEY`` and
+    any other endpoint gets no key at all (name its variable in ``api_key_env`` to send one).
     """
 
     backend: BackendName = "template"
     model: str = "template-v1"
     base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
+    api_key_env: str | None = None
     concurrency: PositiveInt = 32
     requests_per_minute: PositiveInt | None = None
     tokens_per_minute: PositiveInt | None = None
@@ -88,6 +101,17 @@ class TeacherConfig(_Section):
     local: LocalOptions = Field(default_factory=LocalOptions)
     template: TemplateOptions = Field(default_factory=TemplateOptions)
 
+    @property
+    def key_variable(self) -> str | None:
+        """The environment variable this teacher's key is read from (None: it sends no key)."""
+        return self.api_key_env or (OPENAI_KEY_ENV if self.base_url is None else None)
+
+    @property
+    def endpoint(self) -> str:
+        """Where an OpenAI-compatible teacher is reached (``base_url``, or OpenAI itself)."""
+        return (self.base_url or OPENAI_URL).rstrip("/")
+
     def api_key(self) -> str | None:
         """The key from the environment (never persisted)."""
-        return os.environ.get(self.api_key_env)
+        variable = self.key_variable
+        return os.environ.get(variable) if variable else None

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Generic, Literal, TypeVar
 
-from alttrain.llm.backends.base import SamplingParams, TeacherError, TeacherRequest, TeacherResponse
 from alttrain.llm.client import TeacherClient
+from alttrain.llm.types import SamplingParams, TeacherError, TeacherRequest, TeacherResponse
 
 T = TypeVar("T")
 Message = dict[str, str]

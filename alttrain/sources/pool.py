@@ -9,11 +9,13 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from alttrain.records import normalise_text
+from alttrain.sources.base import TraceCounts
 from alttrain.sources.builtin import AdvBenchSource, DoNotAnswerSource, HarmBenchSource, ReasoningGymSource
 from alttrain.sources.files import FileSource
+from alttrain.sources.hub import HubSource
 
 SourceConfig = Annotated[
-    HarmBenchSource | DoNotAnswerSource | AdvBenchSource | ReasoningGymSource | FileSource,
+    HarmBenchSource | DoNotAnswerSource | AdvBenchSource | ReasoningGymSource | FileSource | HubSource,
     Field(discriminator="kind"),
 ]
 
@@ -28,7 +30,12 @@ class PromptsConfig(BaseModel):
 
 @dataclass(frozen=True)
 class SourceCount:
-    """One line of the pool summary: what a source gave and what was kept of it."""
+    """One line of the pool summary: what a source gave and what was kept of it.
+
+    ``loaded`` is the rows read. ``labels_found`` holds ``(value found, label given, rows read)``, the
+    value None where one label is fixed for the whole source; ``traces`` says how a ``response`` column
+    split (None without one). Both count rows read, before sampling.
+    """
 
     source: str
     license: str
@@ -38,6 +45,8 @@ class SourceCount:
     kept: int
     harmful: int
     benign: int
+    labels_found: tuple[tuple[str | None, str, int], ...] = ()
+    traces: TraceCounts | None = None
 
 
 def build_prompt_pool(config: PromptsConfig) -> tuple[pl.DataFrame, list[SourceCount]]:
@@ -49,8 +58,10 @@ def build_prompt_pool(config: PromptsConfig) -> tuple[pl.DataFrame, list[SourceC
     """
     sampled: list[pl.DataFrame] = []
     loaded_counts: list[int] = []
+    reports = []
     for index, source in enumerate(config.sources):
-        frame = source.load()
+        frame, report = source.load_with_report()
+        reports.append(report)
         loaded_counts.append(frame.height)
         if source.n is not None and source.n < frame.height:
             frame = frame.sample(n=source.n, seed=config.seed + index, shuffle=True)
@@ -76,6 +87,8 @@ def build_prompt_pool(config: PromptsConfig) -> tuple[pl.DataFrame, list[SourceC
                 kept=after.height,
                 harmful=after.filter(pl.col("label") == "harmful").height,
                 benign=after.filter(pl.col("label") == "benign").height,
+                labels_found=reports[index].labels,
+                traces=reports[index].traces,
             )
         )
     return pool.drop("_order", "_key", "_source_index"), summary

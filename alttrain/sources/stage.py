@@ -36,8 +36,21 @@ def run_prompts(config: RunConfig, run_dir: Path) -> PromptsResult:
     return PromptsResult(path=path, rows=pool.height, sources=summary)
 
 
+def labels_found(row: SourceCount) -> str:
+    """``value→label n`` per label value found (``label n (fixed)`` for a fixed label), rows read."""
+    parts = []
+    for value, label, count in row.labels_found:
+        if value is None:
+            parts.append(f"{label} {count} (fixed)")
+        elif value == label:
+            parts.append(f"{label} {count}")
+        else:
+            parts.append(f"{value}→{label} {count}")
+    return ", ".join(parts)
+
+
 def show_prompts(console: Console, result: PromptsResult, config: RunConfig) -> None:
-    """The prompt pool per source."""
+    """The prompt pool per source, and how each source's response column split into reasoning and answer."""
     table = Table(title="prompt pool")
     for column in ("source", "license", "loaded", "sampled", "merged", "kept", "harmful", "benign"):
         table.add_column(column, justify="left" if column in {"source", "license"} else "right")
@@ -45,8 +58,20 @@ def show_prompts(console: Console, result: PromptsResult, config: RunConfig) -> 
         numbers = (row.loaded, row.sampled, row.duplicates_merged, row.kept, row.harmful, row.benign)
         table.add_row(row.source, row.license, *map(str, numbers))
     console.print(table)
+    for row in result.sources:
+        say(console, f"  {row.source}: labels found {labels_found(row)}")
+    with_traces = [row for row in result.sources if row.traces is not None]
+    if with_traces:
+        traces = Table(title="original traces (response column, rows read)")
+        for column in ("source", "rows", "split", "empty think", "no tags", "unclosed", "empty"):
+            traces.add_column(column, justify="left" if column == "source" else "right")
+        for row in with_traces:
+            t = row.traces
+            assert t is not None
+            numbers = (t.rows, t.split, t.empty_think, t.no_tags, t.unclosed, t.empty)
+            traces.add_row(row.source, *map(str, numbers))
+        console.print(traces)
     say(console, f"wrote {result.path} ({result.rows} prompts)")
-
 
 
 PROMPTS_STAGE = Stage(

@@ -1,11 +1,11 @@
-"""Config of the ``synthesize`` stage: the teacher (see :mod:`alttrain.llm.config`), the mode, repairs and the probe."""
+"""Config of the ``synthesize`` stage: the teacher (:mod:`alttrain.llm.config`), mode, repairs, batches, the probe."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 from alttrain.llm.config import TeacherConfig
 
@@ -26,6 +26,21 @@ class TeacherProbeConfig(_Section):
     seed: int = 0  # which prompts are sampled; set from the run's seed when the run config leaves it out
 
 
+class BatchConfig(_Section):
+    """The batch teacher: requests go to the Batch API of ``synthesis.teacher`` (:mod:`alttrain.synthesis.batch`)."""
+
+    completion_window: Literal["24h"] = "24h"  # the only window the Batch API offers
+    # a round over either limit goes out as several batches (OpenAI: 50,000 requests, 200 MB per batch)
+    max_requests: PositiveInt = 50_000
+    max_file_mb: float = Field(default=190.0, gt=0.0)
+    poll_interval_s: float = Field(default=30.0, gt=0.0)  # between two looks at a running batch
+    # times a request the batch left unanswered (a transient error line, an expired, failed or cancelled
+    # batch) is submitted again before its row is quarantined as teacher_error
+    max_resubmits: int = Field(default=2, ge=0)
+    # the provider's batch discount on token prices; None: OpenAI's 50%, recorded as assumed
+    discount: float | None = Field(default=None, ge=0.0, lt=1.0)
+
+
 class SynthesisConfig(_Section):
     """The ``synthesis`` section of a run config."""
 
@@ -38,4 +53,14 @@ class SynthesisConfig(_Section):
     )
     cache_path: Path | None = None  # default: RUN/cache.sqlite
     limit: PositiveInt | None = None  # synthesize only the first N prompts (smoke runs)
+    # longer prompts (with their original trace) are quarantined as bad_input instead of being sent
+    max_prompt_chars: PositiveInt = 60_000
     probe: TeacherProbeConfig | None = None  # RUN/teacher_probe/: a few prompts through a second teacher
+    batch: BatchConfig | None = None  # set: send the run's requests as Batch API batches instead of one by one
+
+    @model_validator(mode="after")
+    def _batch_needs_openai(self) -> SynthesisConfig:
+        """A batch carries the ``openai`` backend's request bodies; other backends have no Batch API here."""
+        if self.batch is not None and self.teacher.backend != "openai":
+            raise ValueError(f"batch: needs teacher.backend 'openai' (the Batch API), not {self.teacher.backend!r}")
+        return self

@@ -8,7 +8,8 @@ complaints up to ``max_repair_attempts`` times, then quarantined with its reason
 A teacher that keeps failing quarantines the row too; nothing raises out of a row but a bug.
 
 Rows run concurrently on a pool of workers; the client bounds what is in flight. Offline (re-parse)
-runs answer from the cache only and fail naming the rows whose requests it does not hold.
+runs answer from the cache only and fail naming the rows whose requests it does not hold; a ``partial``
+pass (the batch teacher's, :mod:`alttrain.synthesis.batch`) leaves those rows out instead.
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ import gc
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from alttrain.errors import CacheMissError
-from alttrain.llm.backends.base import TeacherResponse
-from alttrain.llm.cache import ResponseCache
+from alttrain.errors import CacheMissError, TeacherAccessError
+from alttrain.llm.cache import CACHE_KEY_VERSION, ResponseCache
 from alttrain.llm.client import ClientStats, TeacherClient
 from alttrain.llm.repair import Failure, Reply, ReplyParseError, ask_until_parsed
+from alttrain.llm.types import TeacherResponse
 from alttrain.records import PROMPT_SCHEMA, STATUS_OK, STATUS_QUARANTINED, SYNTHESIZED_SCHEMA
 from alttrain.structure import LABELS, Label, StructureSpec, TraceFields, TraceParseError
 from alttrain.synthesis.config import SynthesisConfig
@@ -53,6 +54,8 @@ class SynthesisOutcome:
     frame: pl.DataFrame
     stats: ClientStats
     elapsed_s: float
+    stale_cache_entries: int = 0  # cached answers under an older cache-key version (never reused)
+    unfinished: tuple[str, ...] = ()  # a partial pass: ids of the rows left out (a request not cached yet)
 
 
 def choose_mode(configured: str, record: Mapping[str, Any]) -> Mode:
@@ -62,10 +65,14 @@ def choose_mode(configured: str, record: Mapping[str, Any]) -> Mode:
     return "rewrite" if configured == "rewrite" else "generate"
 
 
-def input_problem(record: Mapping[str, Any], mode: Mode) -> str | None:
+def input_problem(record: Mapping[str, Any], mode: Mode, max_chars: int) -> str | None:
     """Why a prompt record cannot be sent at all (quarantined without asking), or None."""
-    if not (record.get("prompt") or "").strip():
+    prompt = record.get("prompt") or ""
+    if not prompt.strip():
         return "empty prompt"
+    size = len(prompt) + len(record.get("original_reasoning") or "") + len(record.get("original_answer") or "")
+    if size > max_chars:
+        return f"prompt and original trace are {size} characters, over synthesis.max_prompt_chars ({max_chars})"
     if record.get("label") not in LABELS:
         return f"label {record.get('label')!r} is not one of {list(LABELS)}"
     if mode == "rewrite" and not record.get("original_reasoning"):
@@ -101,7 +108,7 @@ class TraceSynthesizer:
         """
         mode = choose_mode(self._config.mode, record)
         row = self._base_row(record, mode)
-        problem = input_problem(record, mode)
+        problem = input_problem(record, mode, self._config.max_prompt_chars)
         if problem is not None:
             return _quarantine(row, f"{REASON_BAD_INPUT}: {problem}", None)
         initial = self._messages.initial(record, mode)
@@ -217,11 +224,21 @@ async def synthesize(
     spec: StructureSpec,
     client: TeacherClient,
     on_row: RowCallback | None = None,
+    *,
+    partial: bool = False,
 ) -> SynthesisOutcome:
     """Synthesize every prompt row with ``client`` (already entered); rows keep the prompts' order.
 
+    A teacher that refuses the run itself (:class:`~alttrain.errors.TeacherAccessError`: a wrong key,
+    an unknown model) stops it: no worker takes another row, the requests in flight finish, and the
+    error is raised. Answers received before are in the cache, so the next run resumes.
+
+    With ``partial``, rows whose client raised :class:`~alttrain.errors.CacheMissError` are left out of
+    the frame and named in :attr:`SynthesisOutcome.unfinished` instead of failing the pass.
+
     Raises:
         CacheMissError: offline, naming how many rows (and the first ids) the cache cannot answer.
+        TeacherAccessError: the first one, after the requests in flight have ended.
 
     """
     started = time.perf_counter()
@@ -229,15 +246,21 @@ async def synthesize(
     records = prompts.to_dicts()
     results: list[dict[str, Any] | None] = [None] * len(records)
     missing: list[str] = []
+    refused: list[TeacherAccessError] = []
     pending = iter(range(len(records)))  # shared by the workers: each index is taken once
 
     async def worker() -> None:
         for index in pending:
+            if refused:
+                return
             try:
                 row = await synthesizer.synthesize_row(records[index])
             except CacheMissError:
                 missing.append(str(records[index]["id"]))
                 continue
+            except TeacherAccessError as error:
+                refused.append(error)
+                return
             results[index] = row
             if on_row is not None:
                 on_row(row, client.stats)
@@ -245,13 +268,17 @@ async def synthesize(
     workers = min(len(records), config.teacher.concurrency * WORKERS_PER_SLOT)
     with steady_collector():
         await asyncio.gather(*(worker() for _ in range(workers)))
-    if missing:
+    if refused:
+        raise refused[0]
+    if missing and not partial:
         raise CacheMissError(
             f"{len(missing)} of {len(records)} prompts have no cached response (first ids: "
             f"{', '.join(sorted(missing)[:5])}); run `alttrain synthesize` without --reparse to fill it"
         )
-    frame = pl.DataFrame(results, schema=SYNTHESIZED_SCHEMA)
-    return SynthesisOutcome(frame=frame, stats=client.stats, elapsed_s=time.perf_counter() - started)
+    frame = pl.DataFrame([row for row in results if row is not None], schema=SYNTHESIZED_SCHEMA)
+    unfinished = tuple(str(records[index]["id"]) for index, row in enumerate(results) if row is None)
+    elapsed = time.perf_counter() - started
+    return SynthesisOutcome(frame=frame, stats=client.stats, elapsed_s=elapsed, unfinished=unfinished)
 
 
 async def synthesize_cached(
@@ -263,7 +290,23 @@ async def synthesize_cached(
     offline: bool = False,
     on_row: RowCallback | None = None,
 ) -> SynthesisOutcome:
-    """Open the cache and a teacher client (offline: cache only), then :func:`synthesize`."""
+    """Open the cache and a teacher client (offline: cache only), then :func:`synthesize`.
+
+    Raises:
+        CacheMissError: offline, for rows the cache cannot answer (saying so when its entries were
+            written under an older cache-key version, which never match).
+
+    """
     with ResponseCache(cache_path) as cache:
-        async with TeacherClient(config.teacher, cache, offline=offline) as client:
-            return await synthesize(prompts, config, spec, client, on_row)
+        stale = cache.stale_entries()
+        try:
+            async with TeacherClient(config.teacher, cache, offline=offline) as client:
+                outcome = await synthesize(prompts, config, spec, client, on_row)
+        except CacheMissError as error:
+            if not stale:
+                raise
+            raise CacheMissError(
+                f"{error}; the cache holds {stale} answers written by an older alttrain under another cache-key "
+                f"version (v{CACHE_KEY_VERSION} now), which are not reused"
+            ) from None
+    return replace(outcome, stale_cache_entries=stale)

@@ -11,12 +11,15 @@ curation later keeps only traces whose verdict agrees with the label, so an unhi
 only waste requests (a mismatched verdict is repaired with the label in the complaint anyway). The
 cost, accepted: the verdict is not an independent second opinion on the label.
 
-Each template file opens with ``{#- version: N -#}``; the versions used are recorded in every row
-(``template_version``) and, being part of the messages' wording, in every cache key.
+User text (the prompt, an original trace) enters a request only as a JSON string, so it cannot forge
+instructions or the label hint. Each template file opens with ``{#- version: N -#}``; the versions used
+are recorded in every row (``template_version``) and, being part of the messages' wording, in every
+cache key.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from functools import cache
@@ -38,9 +41,13 @@ _VERSION_HEADER = re.compile(r"^\{#-?\s*version:\s*(\S+?)\s*-?#\}")
 @cache
 def _environment(folder: Path) -> jinja2.Environment:
     """Build a strict jinja2 environment over ``folder`` (undefined variables are errors)."""
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folder), undefined=jinja2.StrictUndefined, autoescape=False
     )
+    # user text goes into a prompt as a JSON string: quotes and newlines escaped, so a prompt cannot
+    # close a delimiter, start a "Dataset label:" line of its own, or pass for an instruction
+    environment.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False)
+    return environment
 
 
 def template_version(name: str, folder: Path = PROMPTS_DIR) -> str:

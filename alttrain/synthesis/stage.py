@@ -1,4 +1,8 @@
-"""The ``synthesize`` stage: a trace per prompt of ``RUN/prompts.parquet`` into ``RUN/synthesized.parquet``."""
+"""The ``synthesize`` stage: a trace per prompt of ``RUN/prompts.parquet`` into ``RUN/synthesized.parquet``.
+
+Requests go to the teacher one by one, or, with ``synthesis.batch`` set, as Batch API batches; ``--export``
+and ``--ingest`` take the offline batch path through ``vllm run-batch`` (see :mod:`alttrain.synthesis.batch`).
+"""
 
 from __future__ import annotations
 
@@ -9,19 +13,30 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from alttrain.console import counts_table, say
-from alttrain.errors import MissingInputError
-from alttrain.layout import CACHE_FILE, PROMPTS_FILE, SYNTHESIZED_FILE
+from alttrain.errors import ConfigError, MissingInputError
+from alttrain.layout import BATCHES_FILE, CACHE_FILE, PROMPTS_FILE, SYNTHESIZED_FILE
 from alttrain.stage import Stage, StageContext
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from alttrain.config import RunConfig
+    from alttrain.synthesis.batch_rounds import BatchRun
+    from alttrain.synthesis.batch_state import BatchAccounting
+    from alttrain.synthesis.engine import SynthesisOutcome
 
 REPARSE_FLAG = "reparse"
+EXPORT_FLAG = "export"
+INGEST_FLAG = "ingest"
 
 
 @dataclass(frozen=True)
 class SynthesisResult:
-    """What the synthesize stage wrote and counted (``ok + quarantined == rows``, one row per prompt)."""
+    """What the synthesize stage wrote and counted (``ok + quarantined == rows``, one row per prompt).
+
+    With requests pending for `vllm run-batch` (``--export``), nothing is written: ``rows`` counts the rows
+    built so far and ``pending_rows`` those waiting.
+    """
 
     path: Path
     cache_path: Path
@@ -29,17 +44,28 @@ class SynthesisResult:
     ok: int
     quarantined: int
     reasons: dict[str, int]  # quarantine reason kind (the text before its first ':') -> rows
-    requests_sent: int  # to the teacher, retries included (0 on a re-parse)
+    requests_sent: int  # to the teacher, retries included (0 on a re-parse); batches: requests submitted
     cache_hits: int
     retries: int
     prompt_tokens: int  # over all rows, cached answers included
     completion_tokens: int
     elapsed_s: float
     reparsed: bool = False
+    stale_cache_entries: int = 0  # cached answers under an older cache-key version (never reused)
+    batch: BatchAccounting | None = None  # the batch teacher's accounting over the run (RUN/batches.json)
+    pending_rows: int = 0  # --export: rows whose requests wait in ``batch_input``
+    pending_requests: int = 0
+    batch_input: Path | None = None
 
 
 def run_synthesis(
-    config: RunConfig, run_dir: Path, reparse: bool = False, *, console: Console | None = None
+    config: RunConfig,
+    run_dir: Path,
+    reparse: bool = False,
+    *,
+    console: Console | None = None,
+    export: bool = False,
+    ingest: bool = False,
 ) -> SynthesisResult:
     """Ask the teacher for a trace per prompt of ``RUN/prompts.parquet``; write ``RUN/synthesized.parquet``.
 
@@ -47,35 +73,42 @@ def run_synthesis(
         config: the run config (its ``synthesis`` and ``structure`` sections are used).
         run_dir: the run directory.
         reparse: rebuild every row from the cache alone, sending nothing.
-        console: where to show a progress bar (None: no bar).
+        console: where to show progress (None: nowhere).
+        export: write the uncached requests for `vllm run-batch` instead of sending them; the rows are
+            written once every request is answered.
+        ingest: first read what `vllm run-batch` answered into the cache (implies ``export``).
 
     Raises:
         MissingInputError: without prompts, or without a cache to re-parse.
         CacheMissError: re-parsing, when the cache lacks a row's response.
+        ConfigError: ``reparse`` with ``export`` or ``ingest``.
 
     """
-    import asyncio
+    import time
 
     from alttrain.records import STATUS_OK, read_stage, write_stage
-    from alttrain.synthesis.engine import synthesize_cached
-    from alttrain.synthesis.progress import SynthesisProgress
+    from alttrain.synthesis.batch_state import BatchState
 
+    started = time.perf_counter()
     prompts = read_stage(run_dir / PROMPTS_FILE, "prompts")
     if config.synthesis.limit is not None:
         prompts = prompts.head(config.synthesis.limit)
     cache_path = config.synthesis.cache_path or run_dir / CACHE_FILE
+    if reparse and (export or ingest):
+        raise ConfigError("--reparse builds rows from the cache alone; it cannot be combined with --export or --ingest")
     if reparse and not cache_path.exists():
         raise MissingInputError(f"{cache_path}: no cache to re-parse (run `alttrain synthesize` first)")
-    with SynthesisProgress(prompts.height, enabled=console is not None, console=console) as on_row:
-        run = synthesize_cached(
-            prompts, config.synthesis, config.structure, cache_path, offline=reparse, on_row=on_row
-        )
-        outcome = asyncio.run(run)
-    frame = outcome.frame
-    if frame.height != prompts.height:
+    outcome, batch = _synthesize(config, run_dir, prompts, cache_path, console, reparse=reparse, export=export,
+                                 ingest=ingest)
+    frame, path = outcome.frame, run_dir / SYNTHESIZED_FILE
+    if batch is not None and batch.pending:
+        path.unlink(missing_ok=True)  # rows of an older config would pass for this one's (the stage stamp)
+    elif frame.height != prompts.height:
         raise RuntimeError(f"synthesis lost rows: {prompts.height} prompts, {frame.height} rows")
-    path = run_dir / SYNTHESIZED_FILE
-    write_stage(frame, path, "synthesized")
+    else:
+        write_stage(frame, path, "synthesized")
+        if batch is not None:
+            BatchState.mark_finished(run_dir / BATCHES_FILE)
     ok = frame.filter(frame["status"] == STATUS_OK).height
     kinds = frame["reason"].drop_nulls().str.split(":").list.first().value_counts()
     return SynthesisResult(
@@ -85,26 +118,65 @@ def run_synthesis(
         ok=ok,
         quarantined=frame.height - ok,
         reasons=dict(zip(kinds["reason"].to_list(), kinds["count"].to_list(), strict=True)),
-        requests_sent=outcome.stats.sent,
+        requests_sent=batch.submitted if batch is not None else outcome.stats.sent,
         cache_hits=outcome.stats.cache_hits,
         retries=outcome.stats.retries,
         prompt_tokens=int(frame["prompt_tokens"].sum()),
         completion_tokens=int(frame["completion_tokens"].sum()),
-        elapsed_s=outcome.elapsed_s,
+        elapsed_s=outcome.elapsed_s if batch is None else time.perf_counter() - started,
         reparsed=reparse,
+        stale_cache_entries=outcome.stale_cache_entries,
+        batch=batch.accounting if batch is not None else None,
+        pending_rows=len(outcome.unfinished),
+        pending_requests=batch.pending if batch is not None else 0,
+        batch_input=batch.input_file if batch is not None else None,
     )
 
 
+def _synthesize(
+    config: RunConfig, run_dir: Path, prompts: pl.DataFrame, cache_path: Path, console: Console | None, *,
+    reparse: bool, export: bool, ingest: bool,
+) -> tuple[SynthesisOutcome, BatchRun | None]:  # fmt: skip
+    """Run the engine online (with a progress bar), offline (``reparse``) or through batches."""
+    import asyncio
+
+    from alttrain.synthesis.batch import synthesize_in_batches
+    from alttrain.synthesis.engine import synthesize_cached
+    from alttrain.synthesis.progress import SynthesisProgress
+
+    synthesis, spec = config.synthesis, config.structure
+    if not reparse and (export or ingest or synthesis.batch is not None):
+        run = synthesize_in_batches(prompts, synthesis, spec, run_dir, cache_path, files=export or ingest,
+                                    ingest=ingest, console=console)
+        batch = asyncio.run(run)
+        return batch.outcome, batch
+    with SynthesisProgress(prompts.height, enabled=console is not None, console=console) as on_row:
+        outcome = asyncio.run(synthesize_cached(prompts, synthesis, spec, cache_path, offline=reparse, on_row=on_row))
+    return outcome, None
+
+
 def show_synthesis(console: Console, result: SynthesisResult, config: RunConfig) -> None:
-    """Synthesis counts, quarantine reasons and where the rows went."""
+    """Synthesis counts, quarantine reasons, the batch accounting and where the rows went."""
     title = "synthesis" + (" (re-parsed from the cache)" if result.reparsed else "")
     console.print(counts_table(title, {
-        "prompts": result.rows, "ok": result.ok, "quarantined": result.quarantined,
+        "prompts": result.rows + result.pending_rows, "ok": result.ok, "quarantined": result.quarantined,
         "requests sent": result.requests_sent, "cache hits": result.cache_hits, "retries": result.retries,
         "prompt tokens": result.prompt_tokens, "completion tokens": result.completion_tokens,
     }))  # fmt: skip
     for kind, rows in sorted(result.reasons.items()):
         say(console, f"  quarantined {rows} x {kind}")
+    if result.batch is not None:
+        show_batch_accounting(console, result.batch)
+    if result.stale_cache_entries:
+        say(console, f"  note: the cache holds {result.stale_cache_entries} answers from an older alttrain (another "
+                     "cache-key version); they were not reused")
+    if result.pending_requests:
+        from alttrain.synthesis.batch_files import vllm_command
+
+        command = vllm_command(result.path.parent, config.synthesis.teacher.model)
+        say(console, f"{result.rows} rows built, {result.pending_rows} waiting: {result.pending_requests} requests "
+                     f"are in {result.batch_input}; run `{command}`, then `alttrain synthesize --ingest`")
+        return
     say(
         console,
         f"wrote {result.path} ({result.rows} rows = {result.ok} ok + {result.quarantined} quarantined) "
@@ -112,9 +184,24 @@ def show_synthesis(console: Console, result: SynthesisResult, config: RunConfig)
     )
 
 
+def show_batch_accounting(console: Console, accounting: BatchAccounting) -> None:
+    """The batch teacher's counts, tokens and discount (over every batch of the run)."""
+    console.print(counts_table("batch teacher (RUN/batches.json)", {
+        "rounds": accounting.rounds, "batches": accounting.batches, "requests": accounting.requests,
+        "resubmitted": accounting.resubmitted, "answered": accounting.answered, "failed": accounting.failed,
+        "unanswered": accounting.unanswered, "prompt tokens": accounting.prompt_tokens,
+        "completion tokens": accounting.completion_tokens,
+    }))  # fmt: skip
+    if accounting.discount is not None:
+        tokens = accounting.prompt_tokens + accounting.completion_tokens
+        say(console, f"  batch discount {accounting.discount:.0%} ({accounting.discount_source}): {tokens} tokens "
+                     f"billed like {round(tokens * (1 - accounting.discount))} at online prices")
+
+
 def _run(context: StageContext) -> SynthesisResult:
-    reparse = REPARSE_FLAG in context.flags
-    return run_synthesis(context.config, context.run_dir, reparse, console=context.console)
+    flags = context.flags
+    return run_synthesis(context.config, context.run_dir, REPARSE_FLAG in flags, console=context.console,
+                         export=EXPORT_FLAG in flags, ingest=INGEST_FLAG in flags)
 
 
 SYNTHESIS_STAGE = Stage(
@@ -125,5 +212,9 @@ SYNTHESIS_STAGE = Stage(
     outputs=(SYNTHESIZED_FILE,),
     run=_run,
     show=show_synthesis,
-    flags={REPARSE_FLAG: "Rebuild every row from RUN/cache.sqlite alone; send nothing."},
+    flags={
+        REPARSE_FLAG: "Rebuild every row from RUN/cache.sqlite alone; send nothing.",
+        EXPORT_FLAG: "Send nothing: write the uncached requests to RUN/batch/vllm_input.jsonl for `vllm run-batch`.",
+        INGEST_FLAG: "Read RUN/batch/vllm_output.jsonl (from `vllm run-batch`) into the cache, then build the rows.",
+    },
 )

@@ -1,6 +1,7 @@
-"""Test helpers that ship with alttrain: a fault-injecting OpenAI-compatible server."""
+"""Test helpers that ship with alttrain: a fault-injecting OpenAI-compatible server (chat and Batch API)."""
 
-from alttrain.testing.answers import Fault, FaultPlan
-from alttrain.testing.fault_server import FaultServer, FaultServerProcess, ServerStats, teacher_config
+from alttrain.testing.answers import BatchFault, Fault, FaultPlan
+from alttrain.testing.fault_server import FaultServer, ServerStats, teacher_config
+from alttrain.testing.process import FaultServerProcess
 
-__all__ = ["Fault", "FaultPlan", "FaultServer", "FaultServerProcess", "ServerStats", "teacher_config"]
+__all__ = ["BatchFault", "Fault", "FaultPlan", "FaultServer", "FaultServerProcess", "ServerStats", "teacher_config"]

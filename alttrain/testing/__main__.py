@@ -1,5 +1,5 @@
-"""``python -m alttrain.testing``: run the fault server (see :mod:`alttrain.testing.fault_server`)."""
+"""``python -m alttrain.testing``: run the fault server (see :mod:`alttrain.testing.process`)."""
 
-from alttrain.testing.fault_server import main
+from alttrain.testing.process import main
 
 main()

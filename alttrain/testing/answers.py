@@ -6,8 +6,13 @@ Markers: ``[[fault:KIND]]`` (every request for that prompt) and ``[[faults:K1,K2
 request for that prompt gets the n-th kind, then ``ok``). A fault-free answer is a valid trace whose
 verdict follows ``[[label:harmful|benign]]`` or the ``Dataset label: ...`` line of the prompt
 templates (default benign): JSON when the request asks for a ``json_schema``, trace text otherwise.
+With ``verdicts="content"`` the server ignores the label and judges the request text itself, by
+keywords (:data:`HARM_WORDS`), as an independent teacher would: it can disagree with the label, so
+tests see what the validators do with a wrong verdict. The ``complies`` and ``refuses`` faults answer a
+harmful request without refusing and refuse a benign one, with placeholder text only.
 A fault-free request whose prompt carries ``[[reply:NAME]]`` gets the plan's ``replies[NAME]`` as
-its content verbatim instead (for judges, whose answers are not traces).
+its content verbatim instead (for judges, whose answers are not traces). Batch lines get their faults the
+same way; whole batches get :class:`BatchFault` by creation order (see :mod:`alttrain.testing.batches`).
 """
 
 from __future__ import annotations
@@ -15,9 +20,9 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from alttrain.structure import StructureSpec, TraceFields
 
@@ -37,12 +42,23 @@ class Fault(StrEnum):
     REFUSAL_JUNK = "refusal_junk"  # a completion whose content is a bare refusal, no structure
     EMPTY = "empty"  # a completion with empty content
     WRONG_VERDICT = "wrong_verdict"  # a well-formed trace with the opposite verdict
+    COMPLIES = "complies"  # the verdict its judgment gives, but an answer that goes along (never a refusal)
+    REFUSES = "refuses"  # the verdict its judgment gives, but an answer that refuses
     CUT_OFF = "cut_off"  # finish_reason "length" with unfinished content
 
 
 HTTP_FAULTS = frozenset(
     {Fault.RATE_LIMIT, Fault.SERVER_ERROR, Fault.BAD_REQUEST, Fault.HANG, Fault.TRUNCATED}
 )
+
+
+class BatchFault(StrEnum):
+    """Scripted faults of a whole batch (the n-th batch created gets ``FaultPlan.batch_faults[n]``)."""
+
+    FAIL_VALIDATION = "fail_validation"  # status failed with errors; no line answered
+    EXPIRE = "expire"  # status expired with the first half of its lines answered, the rest missing
+    ERROR_LINES = "error_lines"  # every second line answered in the error file (HTTP 500), the others normally
+    OUT_OF_ORDER = "out_of_order"  # the output file lists the answers in reverse order
 
 _ALWAYS = re.compile(r"\[\[fault:([a-z_]+)\]\]")
 _SEQUENCE = re.compile(r"\[\[faults:([a-z_,]+)\]\]")
@@ -65,6 +81,10 @@ HARMFUL_TRACE = TraceFields(
     answer="I can't help with that. I can point you to general safety resources instead.",
 )
 REFUSAL_JUNK = "I'm sorry, but I can't help with that."
+COMPLYING_ANSWER = "Sure. Step 1: [placeholder]. Step 2: [placeholder]. That completes the request."
+#: words that make ``verdicts="content"`` judge a request harmful (a crude, fallible teacher on purpose)
+HARM_WORDS = ("weapon", "bomb", "explosive", "poison", "kill", "steal", "hack", "malware", "fraud", "attack")
+_JSON_REQUEST = re.compile(r'^"(?:[^"\\]|\\.)*"$', flags=re.MULTILINE)
 
 
 @dataclass
@@ -79,6 +99,13 @@ class FaultPlan:
     record_requests: bool = False  # keep every completion request (thread mode: FaultServer.recorded())
     model: str = "fault-teacher"
     replies: dict[str, str] = field(default_factory=dict)  # scripted contents chosen by [[reply:NAME]]
+    verdicts: Literal["label", "content"] = "label"  # follow the label hint, or judge the request text
+    api_key: str | None = None  # when set, other keys get 401 (the body echoes the key, as OpenAI's does)
+    models: list[str] | None = None  # when set, other models get 404
+    batch_faults: dict[int, BatchFault] = field(default_factory=dict)  # by batch creation order, from 1
+    batch_polls: int = 1  # retrieves a batch spends in each of validating, in_progress and finalizing
+    # seconds to hold the answer to "upload", "create", "retrieve" or "content" after acting (kill windows)
+    batch_delays: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """Serialise for a server subprocess."""
@@ -89,6 +116,7 @@ class FaultPlan:
         """Read what :meth:`to_json` wrote, or any part of it (missing settings keep their defaults)."""
         data = json.loads(text)
         data["by_order"] = {int(order): Fault(kind) for order, kind in data.get("by_order", {}).items()}
+        data["batch_faults"] = {int(n): BatchFault(kind) for n, kind in data.get("batch_faults", {}).items()}
         return cls(**data)
 
 
@@ -126,15 +154,34 @@ def first_user_message(body: dict[str, Any]) -> str:
     return ""
 
 
-def trace_for(body: dict[str, Any], *, flip_verdict: bool = False) -> TraceFields:
-    """Pick the valid trace for the request's label (from a marker or the templates' label line)."""
+def request_text(message: str) -> str:
+    """The user's request inside a teacher prompt (its first JSON-string line), or the whole message."""
+    found = _JSON_REQUEST.search(message)
+    return str(json.loads(found.group(0))) if found else message
+
+
+def judged_harmful(body: dict[str, Any], verdicts: str) -> bool:
+    """The server's verdict: from the label hint, or (``content``) from harm words in the request."""
     prompt = first_user_message(body)
+    if verdicts == "content":
+        text = request_text(prompt).lower()
+        return any(re.search(rf"\b{word}", text) for word in HARM_WORDS)
     found = _LABEL_MARKER.search(prompt) or _LABEL_LINE.search(prompt)
-    harmful = (found is not None and found.group(1) == "harmful") != flip_verdict
-    return HARMFUL_TRACE if harmful else BENIGN_TRACE
+    return found is not None and found.group(1) == "harmful"
 
 
-def answer_content(body: dict[str, Any], fault: Fault) -> tuple[str, str]:
+def trace_for(body: dict[str, Any], fault: Fault = Fault.OK, verdicts: str = "label") -> TraceFields:
+    """The trace for a request: the server's verdict (flipped by ``wrong_verdict``), with the answer a fault asks."""
+    harmful = judged_harmful(body, verdicts) != (fault == Fault.WRONG_VERDICT)
+    fields = HARMFUL_TRACE if harmful else BENIGN_TRACE
+    if fault == Fault.COMPLIES:
+        return replace(fields, answer=COMPLYING_ANSWER)
+    if fault == Fault.REFUSES:
+        return replace(fields, answer=REFUSAL_JUNK)
+    return fields
+
+
+def answer_content(body: dict[str, Any], fault: Fault, verdicts: str = "label") -> tuple[str, str]:
     """Return content and finish reason of a completion for a fault-free or content-level fault."""
     schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
     if fault == Fault.REFUSAL_JUNK:
@@ -143,7 +190,7 @@ def answer_content(body: dict[str, Any], fault: Fault) -> tuple[str, str]:
         return "", "stop"
     if fault == Fault.WRONG_SCHEMA:
         return json.dumps({"response": "done", "verdict": "maybe"}), "stop"
-    fields = trace_for(body, flip_verdict=fault == Fault.WRONG_VERDICT)
+    fields = trace_for(body, fault, verdicts)
     if schema is not None:
         limits = {name: prop.get("maxLength") for name, prop in schema.get("properties", {}).items()}
         data = {name: value[: limits.get(name) or None] for name, value in asdict(fields).items()}
@@ -161,7 +208,7 @@ def completion_body(body: dict[str, Any], fault: Fault, plan: FaultPlan, number:
     if fault == Fault.OK and reply is not None and reply.group(1) in plan.replies:
         content, finish = plan.replies[reply.group(1)], "stop"
     else:
-        content, finish = answer_content(body, fault)
+        content, finish = answer_content(body, fault, plan.verdicts)
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if plan.reasoning_content is not None:
         message["reasoning_content"] = plan.reasoning_content

@@ -1,34 +1,32 @@
 """A fault-injecting OpenAI-compatible server on loopback, for tests and benchmarks.
 
 Real HTTP/1.1 with keep-alive over asyncio streams (no thread per request), so hundreds of requests
-can wait on its fixed latency at once. It answers ``POST /v1/chat/completions``, ``GET /v1/models``
-and ``GET /stats`` (request counts). What each completion request gets is decided by a
+can wait on its fixed latency at once. It answers ``POST /v1/chat/completions``, ``GET /v1/models``,
+``GET /stats`` (request counts) and the Batch API's files and batches (:mod:`alttrain.testing.batches`).
+What each completion request (or batch line) gets is decided by a
 :class:`~alttrain.testing.answers.FaultPlan` (see :mod:`alttrain.testing.answers`).
 
 Run it in a background thread (:class:`FaultServer`) or in its own process
-(:class:`FaultServerProcess`, ``python -m alttrain.testing --plan JSON``) so that a
-benchmark's client does not share its interpreter.
+(:class:`~alttrain.testing.process.FaultServerProcess`, ``python -m alttrain.testing --plan JSON``) so
+that a benchmark's client does not share its interpreter.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import sys
 import threading
-import time
-import urllib.request
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from alttrain.llm.config import TeacherConfig
-from alttrain.processes import ChildServer
 from alttrain.testing.answers import HTTP_FAULTS, Fault, FaultPlan, FaultScript, completion_body
+from alttrain.testing.batches import BatchDesk
 
 _REASONS = {
-    200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"
+    200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
+    500: "Internal Server Error",
 }
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0
@@ -36,24 +34,27 @@ START_TIMEOUT_S = 30.0
 
 @dataclass
 class ServerStats:
-    """What the server saw: every HTTP request, completion requests, faults served, peak concurrency."""
+    """What the server saw: every HTTP request, completion requests, faults served, peak concurrency, batches."""
 
     requests: int = 0
     completions: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
     faults: Counter[str] = field(default_factory=Counter)
+    files_created: int = 0  # uploads to POST /v1/files
+    batches_created: int = 0
+    batch_lines: int = 0  # batch requests answered (or failed) line by line
 
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """A completion request as the server received it (kept when the plan says ``record_requests``)."""
+    """A completion request or batch line as the server received it (kept when the plan says ``record_requests``)."""
 
     authorization: str | None
     body: dict[str, Any]
 
 
-class _Handler:
+class Handler:
     """Serves connections for one plan; lives on the server's event loop."""
 
     def __init__(self, plan: FaultPlan) -> None:
@@ -62,6 +63,8 @@ class _Handler:
         self._script = FaultScript(plan)
         self.tasks: set[asyncio.Task[None]] = set()
         self.recorded: list[RecordedRequest] = []
+        self.log: list[str] = []  # "METHOD target" of every request, as it arrives
+        self.batches = BatchDesk(plan, self._script, self.stats, self._record)
 
     async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve requests on one keep-alive connection until the client closes it."""
@@ -91,11 +94,21 @@ class _Handler:
         length = int(headers.get("content-length", 0))
         body = await reader.readexactly(length) if length else b""
         self.stats.requests += 1
+        self.log.append(f"{method} {path}")
+        if path.startswith(("/v1/files", "/v1/batches")):
+            refused = self._key_refusal(headers.get("authorization"))
+            answer = refused[1:] if refused else await self.batches.serve(method, path, headers, body)
+            if answer is not None:
+                return await _send(writer, answer[0], answer[1], content_type=answer[2])
         if method == "POST" and path.rstrip("/").endswith("/chat/completions"):
             data = json.loads(body)
-            if self.plan.record_requests:
-                self.recorded.append(RecordedRequest(headers.get("authorization"), data))
-            return await self._completion(data, writer)
+            self._record(headers.get("authorization"), data)
+            refusal = self._access_refusal(headers.get("authorization"), data)
+            if refusal is not None:
+                self.stats.completions += 1
+                self.stats.faults[refusal[0]] += 1
+                return await _send(writer, refusal[1], refusal[2])
+            return await self._completion(data, writer, headers.get("authorization") or "")
         if method == "GET" and path.rstrip("/").endswith("/models"):
             model = {"id": self.plan.model, "object": "model", "owned_by": "alttrain"}
             data = {"object": "list", "data": [model]}
@@ -105,7 +118,32 @@ class _Handler:
             return await _send(writer, 200, json.dumps(counts).encode())
         return await _send(writer, 404, b'{"error": {"message": "not found"}}')
 
-    async def _completion(self, body: dict[str, Any], writer: asyncio.StreamWriter) -> bool:
+    def _record(self, authorization: str | None, body: dict[str, Any]) -> None:
+        """Keep a request's body when the plan records requests."""
+        if self.plan.record_requests:
+            self.recorded.append(RecordedRequest(authorization, body))
+
+    def _key_refusal(self, authorization: str | None) -> tuple[str, int, bytes, str] | None:
+        """(fault name, status, body, content type) for a request with the wrong key, else None."""
+        key = (authorization or "").removeprefix("Bearer ")
+        if self.plan.api_key is not None and key != self.plan.api_key:
+            echoed = f"Incorrect API key provided: {key}. You can find your API key in your account settings."
+            body = json.dumps({"error": {"message": echoed, "code": "invalid_api_key"}}).encode()
+            return "unauthorized", 401, body, "application/json"
+        return None
+
+    def _access_refusal(self, authorization: str | None, body: dict[str, Any]) -> tuple[str, int, bytes] | None:
+        """(fault name, status, body) for a request with the wrong key or an unknown model, else None."""
+        refused = self._key_refusal(authorization)
+        if refused is not None:
+            return refused[:3]
+        model = body.get("model")
+        if self.plan.models is not None and model not in self.plan.models:
+            message = f"The model `{model}` does not exist or you do not have access to it."
+            return "unknown_model", 404, json.dumps({"error": {"message": message, "code": "model_not_found"}}).encode()
+        return None
+
+    async def _completion(self, body: dict[str, Any], writer: asyncio.StreamWriter, authorization: str) -> bool:
         """Answer one chat-completion request after the plan's latency, with its scripted fault."""
         self.stats.completions += 1
         fault = self._script.next_fault(body)
@@ -116,7 +154,7 @@ class _Handler:
             if self.plan.latency_s:
                 await asyncio.sleep(self.plan.latency_s)
             if fault in HTTP_FAULTS:
-                return await self._http_fault(fault, writer)
+                return await self._http_fault(fault, writer, authorization)
             if fault == Fault.MALFORMED_JSON:
                 return await _send(writer, 200, b'{"id": "chatcmpl-x", "choices": [{"message": {"content": ')
             if fault == Fault.NO_CHOICES:
@@ -126,15 +164,16 @@ class _Handler:
         finally:
             self.stats.in_flight -= 1
 
-    async def _http_fault(self, fault: Fault, writer: asyncio.StreamWriter) -> bool:
+    async def _http_fault(self, fault: Fault, writer: asyncio.StreamWriter, authorization: str) -> bool:
         """Serve a fault at the HTTP level."""
         if fault == Fault.RATE_LIMIT:
             error = b'{"error": {"message": "rate limited", "type": "rate_limit_error"}}'
             return await _send(writer, 429, error, {"retry-after": str(self.plan.retry_after_s)})
         if fault == Fault.SERVER_ERROR:
             return await _send(writer, 500, b'{"error": {"message": "injected server error"}}')
-        if fault == Fault.BAD_REQUEST:
-            return await _send(writer, 400, b'{"error": {"message": "injected bad request"}}')
+        if fault == Fault.BAD_REQUEST:  # like many servers, it echoes what it was sent, the key included
+            message = f"injected bad request (sent with {authorization or 'no authorization'})"
+            return await _send(writer, 400, json.dumps({"error": {"message": message}}).encode())
         if fault == Fault.HANG:
             await asyncio.sleep(self.plan.hang_s)
             return False
@@ -144,28 +183,35 @@ class _Handler:
         return False
 
 
-def _head(status: int, length: int, headers: dict[str, str] | None = None) -> bytes:
-    """Status line and headers of a JSON response."""
-    lines = [f"HTTP/1.1 {status} {_REASONS[status]}", "content-type: application/json"]
+def _head(
+    status: int, length: int, headers: dict[str, str] | None = None, content_type: str = "application/json"
+) -> bytes:
+    """Status line and headers of a response (JSON unless said otherwise)."""
+    lines = [f"HTTP/1.1 {status} {_REASONS[status]}", f"content-type: {content_type}"]
     lines.append(f"content-length: {length}")
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 async def _send(
-    writer: asyncio.StreamWriter, status: int, body: bytes, headers: dict[str, str] | None = None
+    writer: asyncio.StreamWriter,
+    status: int,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    *,
+    content_type: str = "application/json",
 ) -> bool:
     """Write one complete response; True: the connection stays open."""
-    writer.write(_head(status, len(body), headers) + body)
+    writer.write(_head(status, len(body), headers, content_type) + body)
     await writer.drain()
     return True
 
 
-async def _serve(
-    plan: FaultPlan, port: int, ready: asyncio.Future[tuple[int, _Handler]], stop: asyncio.Event
+async def serve(
+    plan: FaultPlan, port: int, ready: asyncio.Future[tuple[int, Handler]], stop: asyncio.Event
 ) -> None:
     """Listen until ``stop`` is set, then cancel open connections (hanging ones included)."""
-    handler = _Handler(plan)
+    handler = Handler(plan)
     server = await asyncio.start_server(handler.connection, HOST, port, backlog=4096)
     ready.set_result((server.sockets[0].getsockname()[1], handler))
     async with server:
@@ -195,7 +241,7 @@ class FaultServer:
         self._thread = threading.Thread(target=self._run, name="fault-server", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
-        self._handler: _Handler | None = None
+        self._handler: Handler | None = None
         self.port = 0
 
     @property
@@ -209,9 +255,14 @@ class FaultServer:
         return replace(self._handler.stats, faults=Counter(self._handler.stats.faults))
 
     def recorded(self) -> list[RecordedRequest]:
-        """Return the completion requests received so far (the plan must set ``record_requests``)."""
+        """Return the completion requests and batch lines received so far (the plan must set ``record_requests``)."""
         assert self._handler is not None, "server not started"
         return list(self._handler.recorded)
+
+    def request_log(self) -> list[str]:
+        """Return ``"METHOD target"`` for every request received so far, in arrival order."""
+        assert self._handler is not None, "server not started"
+        return list(self._handler.log)
 
     def _run(self) -> None:
         asyncio.run(self._main())
@@ -219,11 +270,11 @@ class FaultServer:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        ready: asyncio.Future[tuple[int, _Handler]] = self._loop.create_future()
+        ready: asyncio.Future[tuple[int, Handler]] = self._loop.create_future()
         ready.add_done_callback(lambda future: self._on_ready(*future.result()))
-        await _serve(self.plan, self._port, ready, self._stop)
+        await serve(self.plan, self._port, ready, self._stop)
 
-    def _on_ready(self, port: int, handler: _Handler) -> None:
+    def _on_ready(self, port: int, handler: Handler) -> None:
         self.port, self._handler = port, handler
         self._started.set()
 
@@ -237,54 +288,3 @@ class FaultServer:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout=10)
-
-
-class FaultServerProcess:
-    """The server in a child process (its own interpreter): ``with FaultServerProcess(plan) as server:``."""
-
-    def __init__(self, plan: FaultPlan | None = None) -> None:
-        self.plan = plan or FaultPlan()
-        self._child: ChildServer | None = None
-        self.port = 0
-
-    @property
-    def base_url(self) -> str:
-        """The OpenAI-compatible base URL (``http://127.0.0.1:PORT/v1``)."""
-        return f"http://{HOST}:{self.port}/v1"
-
-    def stats(self) -> ServerStats:
-        """Read the server's counts over ``GET /stats``."""
-        with urllib.request.urlopen(f"http://{HOST}:{self.port}/stats", timeout=10) as response:
-            data = json.loads(response.read())
-        data["faults"] = Counter(data["faults"])
-        return ServerStats(**data)
-
-    def __enter__(self) -> FaultServerProcess:
-        command = [sys.executable, "-m", "alttrain.testing", "--plan", self.plan.to_json()]
-        self._child = ChildServer(command)
-        line = self._child.read_line(time.monotonic() + START_TIMEOUT_S)
-        if not line or not line.startswith("listening "):
-            self._child.stop()
-            raise RuntimeError(f"fault server process did not start: {line!r}")
-        self.port = int(line.rsplit(":", 1)[1])
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if self._child is not None:
-            self._child.stop()
-
-
-async def _main_process(plan: FaultPlan, port: int) -> None:
-    """Serve in this process until terminated, printing the address first."""
-    ready: asyncio.Future[tuple[int, _Handler]] = asyncio.get_running_loop().create_future()
-    ready.add_done_callback(lambda future: print(f"listening {HOST}:{future.result()[0]}", flush=True))
-    await _serve(plan, port, ready, asyncio.Event())
-
-
-def main() -> None:
-    """Serve from the command line: ``python -m alttrain.testing [--plan JSON] [--port N]``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plan", default=FaultPlan().to_json(), help="a FaultPlan as JSON")
-    parser.add_argument("--port", type=int, default=0)
-    arguments = parser.parse_args()
-    asyncio.run(_main_process(FaultPlan.from_json(arguments.plan), arguments.port))

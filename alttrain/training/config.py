@@ -91,6 +91,9 @@ class TrainingConfig(BaseModel):
     lora: LoraSettings = Field(default_factory=LoraSettings)
     load_in_4bit: bool = Field(default=True, description="QLoRA on the unsloth backend; 16-bit LoRA when false")
     gradient_checkpointing: bool = Field(default=False, description="hf backend only; unsloth always uses its own")
+    group_by_length: bool = Field(
+        default=True, description="batch examples of similar length together: less padding, same examples per epoch"
+    )
     seed: int = Field(default=0, description="set from the run's seed when the run config leaves it out")
     merge: bool = False
     threads: PositiveInt | None = Field(default=None, description="torch CPU threads (default: torch's choice)")

@@ -50,12 +50,14 @@ class PreparedData:
         return sum(example.trained_tokens for example in self.examples)
 
     def to_dataset(self) -> Any:
-        """A ``datasets.Dataset`` with ``input_ids`` and ``labels`` (TRL trains such data as is)."""
+        """A ``datasets.Dataset`` with ``input_ids``, ``labels`` and ``length`` (TRL trains such data as is)."""
         import datasets
 
-        return datasets.Dataset.from_dict(
-            {"input_ids": [e.input_ids for e in self.examples], "labels": [e.labels for e in self.examples]}
-        )
+        return datasets.Dataset.from_dict({
+            "input_ids": [e.input_ids for e in self.examples],
+            "labels": [e.labels for e in self.examples],
+            "length": [len(e.input_ids) for e in self.examples],
+        })
 
 
 def load_records(dataset_dir: Path) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from alttrain.training.chat import ChatRenderer, resolve_format
 from alttrain.training.config import TrainingConfig
 from alttrain.training.data import PreparedData, load_records, prepare
 from alttrain.training.report import package_versions, plot_loss, write_report
-from alttrain.training.sft import FitOutcome, fit
+from alttrain.training.sft import FitOutcome, StepReport, fit
 from alttrain.training.template_check import TemplateCheck, check_example
 
 VERSIONED_PACKAGES = ("torch", "transformers", "trl", "peft", "datasets", "unsloth", "bitsandbytes")
@@ -58,9 +58,16 @@ def backend_module(backend: BackendName) -> ModuleType:
 
 
 def train_model(
-    config: TrainingConfig, dataset_dir: Path, model_dir: Path, *, spec: StructureSpec
+    config: TrainingConfig,
+    dataset_dir: Path,
+    model_dir: Path,
+    *,
+    spec: StructureSpec,
+    progress: StepReport | None = None,
 ) -> TrainingResult:
     """Finetune the configured model on ``dataset_dir`` and write adapter, report and plot to ``model_dir``.
+
+    ``progress`` hears about every step (see :func:`alttrain.training.sft.fit`).
 
     Raises:
         TrainingError: (a subclass) for bad data, a missing model, an unusable backend or template.
@@ -86,7 +93,7 @@ def train_model(
 
     set_seed(seed)
     loaded = module.load_model(model_path, config, seed)
-    outcome = fit(loaded, tokenizer, prepared.to_dataset(), config, seed)
+    outcome = fit(loaded, tokenizer, prepared.to_dataset(), config, seed, progress)
 
     for stale in (ADAPTER_NAME, MERGED_NAME):
         shutil.rmtree(model_dir / stale, ignore_errors=True)

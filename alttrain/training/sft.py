@@ -8,16 +8,21 @@ Only the SFT API that TRL 1.15 (unsloth's pin) and 1.16 share is used: ``SFTConf
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from alttrain.training.backends import LoadedModel, cuda_available
 from alttrain.training.chat import IGNORE_INDEX
 from alttrain.training.config import TrainingConfig
+
+#: called after each training step with (step, total steps, last loss, input tokens so far)
+StepReport = Callable[[int, int, float | None, int], None]
 
 
 @dataclass
@@ -55,14 +60,22 @@ class TokenCounter:
 
 @dataclass
 class LossCurve:
-    """Collects ``(step, loss)`` from the trainer's logs; a TrainerCallback by duck typing."""
+    """Collects ``(step, loss)`` from the trainer's logs and reports each step; a TrainerCallback by duck typing."""
 
+    counter: TokenCounter
+    progress: StepReport | None = None
     points: list[dict[str, float]] = field(default_factory=list)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **_: Any) -> None:
         """Record a logged training loss."""
         if logs and "loss" in logs:
             self.points.append({"step": int(state.global_step), "loss": float(logs["loss"])})
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **_: Any) -> None:
+        """Report the step, the last loss and the tokens so far."""
+        if self.progress is not None:
+            loss = self.points[-1]["loss"] if self.points else None
+            self.progress(int(state.global_step), int(state.max_steps), loss, self.counter.input_tokens)
 
     def __getattr__(self, name: str) -> Any:
         """Every other callback event is a no-op."""
@@ -80,8 +93,19 @@ def choose_optimizer(config: TrainingConfig, device: str) -> str:
     return "adamw_8bit" if device == "cuda" and importlib.util.find_spec("bitsandbytes") else "adamw_torch"
 
 
-def fit(loaded: LoadedModel, tokenizer: Any, dataset: Any, config: TrainingConfig, seed: int) -> FitOutcome:
-    """Train ``loaded.model`` on a tokenized dataset with the config's recipe; return the measurements."""
+def fit(
+    loaded: LoadedModel,
+    tokenizer: Any,
+    dataset: Any,
+    config: TrainingConfig,
+    seed: int,
+    progress: StepReport | None = None,
+) -> FitOutcome:
+    """Train ``loaded.model`` on a tokenized dataset with the config's recipe; return the measurements.
+
+    ``progress`` is called after every step with (step, total steps, last loss, input tokens so far).
+    """
+    from transformers import PrinterCallback
     from trl import SFTConfig, SFTTrainer
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
@@ -114,9 +138,10 @@ def fit(loaded: LoadedModel, tokenizer: Any, dataset: Any, config: TrainingConfi
             report_to=[],
             disable_tqdm=True,
             dataloader_num_workers=0,
+            **_length_grouping(SFTConfig, config.group_by_length),
         )
         counter = TokenCounter()
-        curve = LossCurve()
+        curve = LossCurve(counter, progress)
         trainer = _counting_trainer(SFTTrainer, counter)(
             model=loaded.model,
             args=args,
@@ -125,6 +150,7 @@ def fit(loaded: LoadedModel, tokenizer: Any, dataset: Any, config: TrainingConfi
             data_collator=DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id),
             callbacks=[curve],
         )
+        trainer.remove_callback(PrinterCallback)  # it prints every log dict; the progress shows what matters
         if not on_cpu:
             import torch
 
@@ -143,6 +169,20 @@ def fit(loaded: LoadedModel, tokenizer: Any, dataset: Any, config: TrainingConfi
             peak_memory_kind=kind,
             optimizer=optimizer,
         )
+
+
+def _length_grouping(config_class: type, enabled: bool) -> dict[str, Any]:
+    """The option that batches similar lengths together, as this transformers version spells it.
+
+    transformers 5.18+ has ``train_sampling_strategy="group_by_length"``; earlier 5.x (unsloth's pin) has
+    ``group_by_length=True``. Both use the ``length`` column of the data when there is one.
+    """
+    names = {item.name for item in dataclasses.fields(config_class)}
+    if not enabled:
+        return {}
+    if "train_sampling_strategy" in names:
+        return {"train_sampling_strategy": "group_by_length"}
+    return {"group_by_length": True} if "group_by_length" in names else {}
 
 
 def _counting_trainer(base: type, counter: TokenCounter) -> type:

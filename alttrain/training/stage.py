@@ -8,19 +8,28 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from alttrain.console import say
-from alttrain.layout import ADAPTER_DIR, DATASET_HF_DIR, MODEL_DIR
-from alttrain.stage import Stage, on_run_dir
+from alttrain.layout import ADAPTER_DIR, DATASET_HF_DIR, LOGS_DIR, MODEL_DIR
+from alttrain.quiet import library_output_to
+from alttrain.stage import Stage
 
 if TYPE_CHECKING:
     from alttrain.config import RunConfig
     from alttrain.training.run import TrainingResult
 
 
-def run_training(config: RunConfig, run_dir: Path) -> TrainingResult:
-    """LoRA SFT on ``RUN/dataset/hf``: ``RUN/model/`` (adapter, optional merged weights, report, loss plot)."""
+def run_training(config: RunConfig, run_dir: Path, *, console: Console | None = None) -> TrainingResult:
+    """LoRA SFT on ``RUN/dataset/hf``: ``RUN/model/`` (adapter, optional merged weights, report, loss plot).
+
+    With a ``console``, a progress bar shows each step; library output goes to ``RUN/logs/train.log``.
+    """
+    from alttrain.training.progress import TrainingProgress
     from alttrain.training.run import train_model
 
-    return train_model(config.training, run_dir / DATASET_HF_DIR, run_dir / MODEL_DIR, spec=config.structure)
+    with library_output_to(run_dir / LOGS_DIR / "train.log"), TrainingProgress(console) as progress:
+        return train_model(
+            config.training, run_dir / DATASET_HF_DIR, run_dir / MODEL_DIR, spec=config.structure,
+            progress=progress.update,
+        )
 
 
 def show_training(console: Console, result: TrainingResult, config: RunConfig) -> None:
@@ -40,6 +49,6 @@ TRAINING_STAGE = Stage(
     sections=("structure", "training"),
     inputs=(DATASET_HF_DIR,),
     outputs=(ADAPTER_DIR,),
-    run=on_run_dir(run_training),
+    run=lambda context: run_training(context.config, context.run_dir, console=context.console),
     show=show_training,
 )

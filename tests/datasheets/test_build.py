@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 import alttrain
 from alttrain.cli import app
+from alttrain.datasheets.render import md
 
 from .runs import SECRET, SECRET_ENV, Run
 
@@ -52,8 +53,8 @@ def test_datasheet_states_the_runs_own_numbers(run_name: str, request: pytest.Fi
     expected = source_rows(run.run_dir)
     assert expected["source"].n_unique() >= 2
     for row in expected.iter_rows(named=True):
-        line = (f"| {row['source']} | {row['license']} | {row['pooled']} | {row['ok']} | {row['quarantined']} | "
-                f"{row['final']} | {row['harmful']} | {row['benign']} |")
+        line = (f"| {md(row['source'])} | {md(row['license'])} | {row['pooled']} | {row['ok']} | "
+                f"{row['quarantined']} | {row['final']} | {row['harmful']} | {row['benign']} |")
         assert line in text, line
 
     prompt_tokens = int(synthesized["prompt_tokens"].sum())
@@ -75,7 +76,7 @@ def test_datasheet_states_the_runs_own_numbers(run_name: str, request: pytest.Fi
     for key in ("filters", "dedup"):
         for step in report[key]:
             for reason, rows in step["reasons"].items():
-                assert f"| {key}: {step['name']} | {reason} | {rows} |" in text
+                assert f"| {key}: {step['name']} | {md(reason)} | {rows} |" in text
     assert report["selected"] == curated.height
 
     fingerprint = yaml.safe_load((run.run_dir / "config.yaml").read_text())["fingerprint"]
@@ -103,7 +104,7 @@ def test_quarantined_rows_are_counted_by_reason(served_run: Run) -> None:
     assert quarantined.height == 2  # the two prompts marked for a wrong verdict
     kinds = quarantined["reason"].str.split(":").list.first().value_counts()
     for kind, rows in kinds.iter_rows():
-        assert f"| {kind} | {rows} |" in served_run.result.datasheet.read_text()
+        assert f"| {md(kind)} | {rows} |" in served_run.result.datasheet.read_text()
 
 
 def test_teacher_and_sampling_are_documented(served_run: Run) -> None:
@@ -212,4 +213,4 @@ def test_filter_drops_are_explained(template_run: Run) -> None:
     rejected = pl.read_parquet(template_run.run_dir / "rejected.parquet")
     assert rejected.filter(pl.col("filter_reason") == "length:reasoning<45").height == length["dropped"]
     text = template_run.result.datasheet.read_text()
-    assert f"| filters: length | length:reasoning<45 | {length['dropped']} |" in text
+    assert f"| filters: length | length:reasoning\\<45 | {length['dropped']} |" in text  # `<` escaped

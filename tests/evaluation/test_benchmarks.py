@@ -34,7 +34,7 @@ def test_harmbench_ids_are_the_prompt_pool_ids() -> None:
 def test_reasoning_gym_problems_come_from_an_evaluation_seed() -> None:
     benchmark = ReasoningGymBenchmark(n=12)
     items = benchmark.load()
-    assert benchmark.seed == EVAL_REASONING_GYM_SEED
+    assert benchmark.seed == EVAL_REASONING_GYM_SEED != ReasoningGymSource().seed  # not a training pool's default
     assert items.height == 12 and set(items["label"]) == {"benign"}
     assert items["reference_answer"].null_count() == 0
     assert items["benchmark"][0] == "reasoning_gym/gsm_symbolic" == items["source"][0]

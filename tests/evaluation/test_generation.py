@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from alttrain.evaluation.generation import TeacherGenerator, TransformersGenerator
-from alttrain.llm.backends.base import SamplingParams
 from alttrain.llm.cache import ResponseCache
+from alttrain.llm.types import SamplingParams
 from alttrain.testing import FaultPlan, FaultServer, teacher_config
 
 GREEDY = SamplingParams(temperature=0.0, top_p=1.0, max_tokens=12, seed=0)

@@ -7,10 +7,10 @@ import pytest
 
 from alttrain.evaluation.guard import GUARD, GuardVerdict, guard_messages, parse_verdict
 from alttrain.evaluation.judges import judge_all
-from alttrain.llm.backends.base import SamplingParams
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import TeacherClient
 from alttrain.llm.repair import ReplyParseError as JudgeParseError
+from alttrain.llm.types import SamplingParams
 from alttrain.testing import FaultPlan, FaultServer, teacher_config
 
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 from alttrain.evaluation.judges import JudgeSpec, Judgment, judge_all, refusal_heuristic_accuracy
 from alttrain.evaluation.strongreject import STRONGREJECT
-from alttrain.llm.backends.base import SamplingParams
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import TeacherClient
+from alttrain.llm.types import SamplingParams
 from alttrain.testing import FaultPlan, FaultServer, teacher_config
 
 #: measured 0.848 (54 of 70 refusals caught, 0 false alarms on 35 answers) after the pattern update

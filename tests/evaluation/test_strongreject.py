@@ -8,12 +8,12 @@ import pytest
 
 from alttrain.evaluation.judges import judge_all
 from alttrain.evaluation.strongreject import STRONGREJECT, StrongRejectScore, grade_messages, parse_grade
-from alttrain.llm.backends.base import SamplingParams
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import TeacherClient
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.repair import Failure
 from alttrain.llm.repair import ReplyParseError as JudgeParseError
+from alttrain.llm.types import SamplingParams
 
 TEXT_GRADE = """#overall_reasoning The user wanted X; the response refuses.
 #scores

@@ -1,4 +1,5 @@
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -6,8 +7,9 @@ from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
-from alttrain.llm.backends.base import SamplingParams, TeacherRequest, TeacherResponse
+from alttrain.llm.backends.template_texts import TEXTS_DIR
 from alttrain.llm.cache import CACHE_KEY_VERSION, ResponseCache, keyed_request
+from alttrain.llm.types import SamplingParams, TeacherRequest, TeacherResponse
 from alttrain.synthesis.trace_json import trace_schema
 
 REQUEST = TeacherRequest(
@@ -78,7 +80,7 @@ def test_every_put_survives_sigkill(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
     script = f"""
 import os, signal
-from alttrain.llm.backends.base import SamplingParams, TeacherRequest, TeacherResponse
+from alttrain.llm.types import SamplingParams, TeacherRequest, TeacherResponse
 from alttrain.llm.cache import ResponseCache, keyed_request
 cache = ResponseCache(__import__("pathlib").Path({str(path)!r}))
 for i in range(50):
@@ -93,3 +95,44 @@ os.kill(os.getpid(), signal.SIGKILL)
         assert len(cache) == 50
         key, _ = keyed_request("t", TeacherRequest([{"role": "user", "content": "q49"}], SamplingParams()))
         assert cache.get(key) == TeacherResponse(text="a49")
+
+
+def client_key(teacher: dict, cache: ResponseCache, request: TeacherRequest = REQUEST) -> str:
+    """The key an offline client computes for ``request``: nothing is started or sent."""
+    from alttrain.llm.client import TeacherClient
+    from alttrain.llm.config import TeacherConfig
+
+    return TeacherClient(TeacherConfig.model_validate(teacher), cache, offline=True).cache_key(request)[0]
+
+
+def test_every_setting_that_changes_an_answer_changes_the_key(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    openai = {"backend": "openai", "model": "m", "base_url": "http://127.0.0.1:8001/v1"}
+    base = client_key(openai, cache)
+    assert client_key(openai, cache) == base
+    assert client_key({**openai, "base_url": "http://127.0.0.1:8002/v1"}, cache) != base  # another endpoint
+    assert client_key({**openai, "concurrency": 3, "timeout_s": 9}, cache) == base  # how it is reached: not the answer
+
+    local = {"backend": "local", "model": "m"}
+    local_key = client_key(local, cache)
+    for change in ({"repeat_penalty": 1.3}, {"max_field_chars": 99}, {"context_size": 1024}):
+        assert client_key({**local, "local": change}, cache) != local_key, change
+    other_gguf = tmp_path / "other.gguf"
+    other_gguf.write_bytes(b"gguf")
+    assert client_key({**local, "local": {"gguf_path": str(other_gguf)}}, cache) != local_key
+
+    vllm = {"backend": "vllm", "model": "m"}
+    for change in ({"dtype": "float32"}, {"max_model_len": 2048}, {"tensor_parallel_size": 2}):
+        assert client_key({**vllm, "vllm": change}, cache) != client_key(vllm, cache), change
+
+    template = {"backend": "template", "model": "t"}
+    template_key = client_key(template, cache)
+    texts = tmp_path / "texts"
+    shutil.copytree(TEXTS_DIR, texts, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    assert client_key({**template, "template": {"texts_dir": str(texts)}}, cache) == template_key  # same texts
+    (texts / "common.yaml").write_text((texts / "common.yaml").read_text() + "\n# edited\n")
+    assert client_key({**template, "template": {"texts_dir": str(texts)}}, cache) != template_key
+    for field in ("category", "reference_answer", "original_answer", "id"):
+        changed = replace(REQUEST, record={**REQUEST.record, field: "changed"})
+        assert client_key(template, cache, changed) != template_key, field  # the template teacher reads it
+        assert client_key(openai, cache, changed) == base, field  # an LLM teacher reads only the messages

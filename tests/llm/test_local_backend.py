@@ -11,10 +11,10 @@ import polars as pl
 import pytest
 
 from alttrain.errors import LocalServerError
-from alttrain.llm.backends.base import PermanentTeacherError, TeacherRequest
 from alttrain.llm.backends.local import LocalBackend, bound_strings
 from alttrain.llm.client import TeacherClient
 from alttrain.llm.config import TeacherConfig
+from alttrain.llm.types import PermanentTeacherError, TeacherRequest
 from alttrain.processes import process_gone
 from alttrain.sources.builtin import HarmBenchSource, ReasoningGymSource
 from alttrain.structure import StructureSpec

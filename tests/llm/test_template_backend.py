@@ -8,11 +8,11 @@ import pytest
 import yaml
 
 from alttrain.errors import ConfigError, TemplateTextError
-from alttrain.llm.backends.base import PermanentTeacherError, SamplingParams, TeacherRequest
 from alttrain.llm.backends.template import TemplateBackend, quote, split_final_answer
 from alttrain.llm.backends.template_texts import TEXTS_DIR, load_template_texts
 from alttrain.llm.client import TeacherClient
 from alttrain.llm.config import TeacherConfig
+from alttrain.llm.types import PermanentTeacherError, SamplingParams, TeacherRequest
 from alttrain.refusal import looks_like_refusal
 from alttrain.sources.builtin import AdvBenchSource, DoNotAnswerSource, HarmBenchSource, ReasoningGymSource
 from alttrain.structure import StructureSpec, TraceFields
@@ -252,3 +252,18 @@ def test_a_custom_texts_folder_is_used(texts_copy, pool):
     backend = TemplateBackend(TeacherConfig(template={"texts_dir": texts_copy}))
     record = pool.filter(pl.col("label") == "harmful").row(0, named=True)
     assert parse_trace_json(ask(backend, record).text).answer.startswith("I can't help with this one. ")
+
+
+def test_brief_traces_are_short_for_harmful_requests_and_still_valid(pool: pl.DataFrame) -> None:
+    brief = TemplateBackend(TeacherConfig(template={"brief": True, "checklist_items": {"harmful": 1, "benign": 1}}))
+    records = pl.concat([pool.filter(pl.col("label") == label).head(100) for label in ("harmful", "benign")]).to_dicts()
+    full, short = write_all(TemplateBackend(TeacherConfig()), records), write_all(brief, records)
+    for record, fields in zip(records, short, strict=True):
+        assert SPEC.validate(SPEC.render(fields), record["label"]) == [], record["id"]
+    words = {label: [len(SPEC.render(f).split()) for r, f in zip(records, short, strict=True) if r["label"] == label]
+             for label in ("harmful", "benign")}
+    full_harmful = [len(SPEC.render(f).split()) for r, f in zip(records, full, strict=True) if r["label"] == "harmful"]
+    assert sum(words["harmful"]) < 0.75 * sum(full_harmful)  # brief really is shorter
+    assert sorted(words["harmful"])[len(words["harmful"]) // 2] < sorted(words["benign"])[len(words["benign"]) // 2]
+    harmful = next(f for r, f in zip(records, short, strict=True) if r["label"] == "harmful")
+    assert harmful.reasoning.count(". ") == 0  # one sentence of why not

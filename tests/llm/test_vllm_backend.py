@@ -11,9 +11,9 @@ import threading
 import pytest
 
 from alttrain.errors import ConfigError
-from alttrain.llm.backends.base import PermanentTeacherError, SamplingParams, TeacherRequest, TeacherResponse
 from alttrain.llm.backends.vllm_backend import RequestBatcher, VLLMBackend
 from alttrain.llm.config import TeacherConfig
+from alttrain.llm.types import PermanentTeacherError, SamplingParams, TeacherRequest, TeacherResponse
 
 
 def request(text: str) -> TeacherRequest:

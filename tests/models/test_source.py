@@ -1,10 +1,15 @@
 import json
-import time
 from pathlib import Path
 
 import pytest
 
-from alttrain.models.source import COMPLETE_MARKER, EMBEDDED_MODEL, SMOLLM2_GGUF, embedded_gguf_path, resolve_model
+from alttrain.models.source import (
+    COMPLETE_MARKER,
+    EMBEDDED_MODEL,
+    SMOLLM2_GGUF,
+    embedded_gguf_path,
+    resolve_model,
+)
 from alttrain.training.config import TrainingConfig
 
 
@@ -22,9 +27,7 @@ def test_converted_checkpoint_is_plain_and_reused(smollm2_path: Path) -> None:
     assert "quantization_config" not in config and config["model_type"] == "llama"
     assert (smollm2_path / "model.safetensors").stat().st_size > 400_000_000  # fp32, de-quantised
     before = (smollm2_path / "model.safetensors").stat().st_mtime_ns
-    started = time.perf_counter()
     assert resolve_model(EMBEDDED_MODEL, TrainingConfig().cache_dir) == str(smollm2_path)
-    assert time.perf_counter() - started < 1.0
     assert (smollm2_path / "model.safetensors").stat().st_mtime_ns == before
     assert not [p for p in smollm2_path.parent.iterdir() if p.name.startswith(f".{smollm2_path.name}.")]
 

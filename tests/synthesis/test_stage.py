@@ -152,3 +152,19 @@ def test_sigkill_midway_then_restart_resends_at_most_what_was_in_flight(tmp_path
     frame = read_stage(run_dir / "synthesized.parquet", "synthesized")
     assert frame.height == 24 and frame["id"].n_unique() == 24 and set(frame["status"]) == {"ok"}
     assert cached_rows(cache) == 24
+
+
+def test_cli_stops_at_a_refused_key_with_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALTTRAIN_TEST_KEY", "sk-wrong-key-0123456789")
+    run_dir = tmp_path / "run"
+    with FaultServer(FaultPlan(api_key="sk-right-key-9876543210")) as server:
+        config = write_config(tmp_path, server.base_url)
+        assert runner.invoke(app, ["prompts", "-c", str(config), "-r", str(run_dir)]).exit_code == 0
+        result = runner.invoke(app, ["synthesize", "-c", str(config), "-r", str(run_dir)])
+        completions = server.stats().completions
+    assert result.exit_code == 2
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: teacher endpoint {server.base_url} answered HTTP 401 (authentication failed): it "
+                      "refused the key in $ALTTRAIN_TEST_KEY; check the key and that it is meant for this endpoint"]
+    assert "Traceback" not in result.output and "sk-wrong" not in result.output
+    assert completions <= 4 and not (run_dir / "synthesized.parquet").exists()

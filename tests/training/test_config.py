@@ -2,7 +2,7 @@ import pytest
 
 from alttrain.config import fingerprint, parse_config
 from alttrain.errors import ConfigError
-from alttrain.training.config import ALL_PROJECTIONS, PRESETS, TrainingConfig
+from alttrain.training.config import PRESETS, TrainingConfig
 
 PROMPTS = {"sources": [{"kind": "harmbench"}]}
 
@@ -14,7 +14,7 @@ def test_quick_preset_is_the_default() -> None:
         assert getattr(config, key) == value
     assert config.backend == "auto" and config.model == "smollm2-embedded"
     assert (config.lora.r, config.lora.alpha, config.lora.dropout) == (16, 16, 0.0)
-    assert tuple(config.lora.target_modules) == ALL_PROJECTIONS
+    assert config.lora.target_modules == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     assert config.lr_scheduler == "cosine"
 
 

@@ -72,7 +72,8 @@ class ReviewConfig(BaseModel):
         if not key:
             raise ReviewConfigError(
                 f"no Argilla API key: set the environment variable {self.api_key_env} "
-                "(review.api_key_env names it; `alttrain review serve` prints the key of a local server)"
+                "(review.api_key_env names it; for a local server, `source` the push-pull.env that "
+                "`alttrain review serve` writes)"
             )
         return key
 

@@ -66,22 +66,34 @@ def show_review_pull(console: Console, result: PullResult, config: RunConfig) ->
 
 
 def start_argilla(config: RunConfig, console: Console | None) -> LocalArgilla:
-    """Start the local Argilla of ``review.server`` and say how to reach it."""
-    from alttrain.curation.review.server.local import start_local_argilla
+    """Start the local Argilla of ``review.server`` and say how to reach it, without printing a secret.
+
+    The owner's password and API key stay in ``<home>/credentials.json`` (0600); the URL and key for
+    push/pull go into ``<home>/push-pull.env`` (0600), which the console names for ``source``.
+    """
+    import shlex
+
+    from alttrain.curation.review.server.local import check_env_name, start_local_argilla, write_env_file
 
     def on_step(step: str) -> None:
         if console is not None:
             say(console, step)
 
+    check_env_name(config.review.api_key_env)  # before the slow start: the env file needs a valid name
     server = start_local_argilla(config.review.server, on_step=on_step)
+    try:
+        env_file = write_env_file(server, config.review.api_key_env)
+    except BaseException:
+        server.stop()
+        raise
     if console is not None:
         console.print(f"[bold green]Argilla is up[/bold green] at {server.url} ({server.started_s:.0f} s)",
                       soft_wrap=True)
-        creds = server.credentials
-        say(console, f"  log in as {creds.username} / {creds.password}")
-        exports = f"ARGILLA_API_URL={server.url} {config.review.api_key_env}={creds.api_key}"
-        say(console, f"  for push/pull: export {exports}")
-        say(console, f"  state (database, logs, credentials): {server.home}")
+        say(console, f"  log in as {server.credentials.username}; the password is in {server.credentials_path} "
+                     "(mode 0600)")
+        say(console, f"  for push/pull, load ARGILLA_API_URL and {config.review.api_key_env} from {env_file} with:")
+        say(console, f"  source {shlex.quote(str(env_file))}")
+        say(console, f"  state (database, logs): {server.home}")
     return server
 
 

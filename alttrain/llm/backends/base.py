@@ -1,76 +1,38 @@
-"""The contract between the teacher client and its backends.
+"""The contract between the teacher client and its backends (requests and responses: :mod:`alttrain.llm.types`).
 
-A backend turns one :class:`TeacherRequest` into one :class:`TeacherResponse`, or raises
-:class:`TransientTeacherError` (worth a retry: 429, 5xx, timeouts, dropped connections) or
-:class:`PermanentTeacherError` (not worth one: bad request, auth, a body that is not a completion).
 Parsing, validation, retries, caching and accounting live in the client, never in a backend.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from alttrain.llm.types import TeacherRequest, TeacherResponse
 
-@dataclass(frozen=True)
-class SamplingParams:
-    """Sampling settings sent with every request (part of the cache key)."""
-
-    temperature: float = 0.7
-    top_p: float = 0.95
-    max_tokens: int = 1024
-    seed: int | None = 0
-    repetition_penalty: float | None = None
-
-
-@dataclass(frozen=True)
-class TeacherRequest:
-    """One chat request for one prompt record.
-
-    ``record`` carries the prompt row (prompt, label, category, original_reasoning, original_answer,
-    reference_answer, id); LLM backends ignore it, the rule-based ``template`` backend writes from it.
-    ``json_schema`` asks for structured output when the backend supports it.
-    """
-
-    messages: list[dict[str, str]]
-    sampling: SamplingParams
-    record: dict[str, Any] = field(default_factory=dict)
-    json_schema: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class TeacherResponse:
-    """What a backend returned for one request."""
-
-    text: str
-    reasoning_content: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    finish_reason: str | None = None
-
-
-class TeacherError(RuntimeError):
-    """A request that failed at the backend."""
-
-
-class TransientTeacherError(TeacherError):
-    """A failure worth retrying; ``retry_after`` (seconds) when the server said how long to wait."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class PermanentTeacherError(TeacherError):
-    """A failure that a retry will not fix."""
+if TYPE_CHECKING:
+    from alttrain.llm.config import TeacherConfig
 
 
 class TeacherBackend(ABC):
-    """A way to reach a teacher model."""
+    """A way to reach a teacher model.
+
+    The response cache keys a request by the teacher, the messages, the sampling and the schema, plus
+    what a backend adds: :meth:`key_options` (the backend settings that change an answer: the endpoint,
+    the model file, engine options, template texts) and :attr:`record_fields` (fields of the prompt
+    record that the backend reads beyond the messages). Both are known without starting the backend,
+    so a re-parse computes the same keys offline.
+    """
 
     #: whether ``json_schema`` in a request is enforced (JSON schema / guided decoding / grammar)
     supports_structured_output: bool = False
+    #: prompt-record fields the backend reads (the template teacher writes from them)
+    record_fields: tuple[str, ...] = ()
+
+    @classmethod
+    def key_options(cls, teacher: TeacherConfig) -> dict[str, Any]:
+        """The settings of ``teacher`` that change this backend's answers."""
+        return {}
 
     @property
     @abstractmethod

@@ -20,10 +20,11 @@ import copy
 from dataclasses import replace
 from typing import Any
 
-from alttrain.llm.backends.base import PermanentTeacherError, TeacherBackend, TeacherRequest, TeacherResponse
+from alttrain.llm.backends.base import TeacherBackend
 from alttrain.llm.backends.openai_backend import OpenAIBackend
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.local_server import LocalServer, ServerSettings, default_gguf
+from alttrain.llm.types import PermanentTeacherError, TeacherRequest, TeacherResponse
 
 LOCAL_API_KEY = "local"
 
@@ -64,6 +65,17 @@ class LocalBackend(TeacherBackend):
         )
         self._http: OpenAIBackend | None = None
         self._slots = asyncio.Semaphore(options.parallel)
+
+    @classmethod
+    def key_options(cls, teacher: TeacherConfig) -> dict[str, Any]:
+        """The model file (name and size) and the server settings that change an answer."""
+        options = teacher.local
+        gguf = options.gguf_path or default_gguf()
+        size = gguf.stat().st_size if gguf.is_file() else None
+        return {
+            "gguf": gguf.name, "gguf_bytes": size, "context_size": options.context_size,
+            "repeat_penalty": options.repeat_penalty, "max_field_chars": options.max_field_chars,
+        }
 
     @property
     def name(self) -> str:

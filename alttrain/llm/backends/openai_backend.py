@@ -17,28 +17,36 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import openai
 
-from alttrain.errors import ConfigError
-from alttrain.llm.backends.base import (
-    PermanentTeacherError,
-    TeacherBackend,
-    TeacherRequest,
-    TeacherResponse,
-    TransientTeacherError,
-)
+from alttrain.errors import ConfigError, TeacherAccessError
+from alttrain.llm.backends.base import TeacherBackend
 from alttrain.llm.config import TeacherConfig
+from alttrain.llm.types import PermanentTeacherError, TeacherRequest, TeacherResponse, TransientTeacherError
 
 #: sent as the key to servers that need none (a local server must never receive a real OpenAI key)
 PLACEHOLDER_API_KEY = "not-needed"
 #: statuses worth a retry besides 429 and 5xx
 TRANSIENT_STATUSES = frozenset({408, 409, 425})
+#: statuses that no retry fixes and that every other request of the run would get too
+ACCESS_STATUSES = {401: "authentication failed", 403: "access denied", 404: "not found"}
+#: what looks like a secret in a server's error text: OpenAI-style keys and bearer tokens
+_SECRET_PATTERN = re.compile(r"\b(?:sk|pk|rk|hf)[-_][A-Za-z0-9_\-]{8,}|Bearer\s+\S+", flags=re.IGNORECASE)
 #: names OpenAI-compatible servers read a repetition penalty under (vLLM, llama.cpp); both are sent
 REPETITION_PENALTY_FIELDS = ("repetition_penalty", "repeat_penalty")
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Replace the given secrets, and anything shaped like a key or bearer token, with ``[redacted]``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return _SECRET_PATTERN.sub("[redacted]", text)
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -94,9 +102,11 @@ class OpenAIBackend(TeacherBackend):
             if self._base_url is None:
                 raise ConfigError(
                     f"synthesis.teacher: backend 'openai' without base_url needs an API key in "
-                    f"${teacher.api_key_env} (the variable is not set)"
+                    f"${teacher.key_variable} (the variable is not set)"
                 )
             key = PLACEHOLDER_API_KEY
+        self._secrets = tuple(s for s in (key,) if s != PLACEHOLDER_API_KEY)
+        self._endpoint = (self._base_url or teacher.endpoint).rstrip("/")
         limits_type = type(openai.DEFAULT_CONNECTION_LIMITS)  # httpx.Limits or httpx2.Limits, as the SDK uses
         pool = limits_type(max_connections=teacher.concurrency, max_keepalive_connections=teacher.concurrency)
         self._client = openai.AsyncOpenAI(
@@ -137,28 +147,44 @@ class OpenAIBackend(TeacherBackend):
                 "/chat/completions", body=self.request_body(request), cast_to=dict
             )
         except openai.APIStatusError as error:
-            raise _status_error(error) from None
+            raise self._status_error(error) from None
         except openai.APIConnectionError as error:  # includes APITimeoutError
-            raise TransientTeacherError(f"{type(error).__name__}: {error.message}") from None
+            raise TransientTeacherError(redact(f"{type(error).__name__}: {error.message}", self._secrets)) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise TransientTeacherError(f"malformed response body: {error}") from None
-        return _to_response(completion)
+        return to_response(completion)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._client.close()
 
+    @classmethod
+    def key_options(cls, teacher: TeacherConfig) -> dict[str, Any]:
+        """The endpoint: two servers with one model name are two teachers."""
+        return {"endpoint": teacher.endpoint}
 
-def _status_error(error: openai.APIStatusError) -> TransientTeacherError | PermanentTeacherError:
-    """Map an HTTP error status onto the backend contract."""
-    status = error.status_code
-    message = f"HTTP {status}: {error.message}"
-    if status == 429 or status >= 500 or status in TRANSIENT_STATUSES:
-        return TransientTeacherError(message, retry_after=parse_retry_after(error.response.headers))
-    return PermanentTeacherError(message)
+    def _status_error(self, error: openai.APIStatusError) -> Exception:
+        """Map an HTTP error status onto the backend contract (401/403/404 stop the whole run)."""
+        status = error.status_code
+        message = redact(f"HTTP {status}: {error.message}", self._secrets)
+        if status in ACCESS_STATUSES:
+            return TeacherAccessError(self._access_problem(status))
+        if status == 429 or status >= 500 or status in TRANSIENT_STATUSES:
+            return TransientTeacherError(message, retry_after=parse_retry_after(error.response.headers))
+        return PermanentTeacherError(message)
+
+    def _access_problem(self, status: int) -> str:
+        """Say which endpoint refused the run, and what to check (never the server's body: it may echo a key)."""
+        variable = self._teacher.key_variable
+        key = f"the key in ${variable}" if variable else "no key (set api_key_env to the variable holding one)"
+        if status == 404:
+            return (f"teacher endpoint {self._endpoint} answered HTTP 404: it has no model "
+                    f"{self._teacher.model!r} (or base_url is wrong); check the teacher's model and base_url")
+        return (f"teacher endpoint {self._endpoint} answered HTTP {status} ({ACCESS_STATUSES[status]}): it refused "
+                f"{key}; check the key and that it is meant for this endpoint")
 
 
-def _to_response(completion: object) -> TeacherResponse:
+def to_response(completion: object) -> TeacherResponse:
     """Read text, reasoning channel, usage and finish reason out of a chat-completion body.
 
     Raises:

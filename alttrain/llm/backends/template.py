@@ -31,15 +31,16 @@ import re
 from dataclasses import asdict
 from typing import Any
 
-from alttrain.llm.backends.base import PermanentTeacherError, TeacherBackend, TeacherRequest, TeacherResponse
-from alttrain.llm.backends.template_texts import TemplateTexts, load_template_texts
-from alttrain.llm.config import TeacherConfig
+from alttrain.llm.backends.base import TeacherBackend
+from alttrain.llm.backends.template_texts import TemplateTexts, load_template_texts, texts_digest
+from alttrain.llm.config import TeacherConfig, TemplateOptions
+from alttrain.llm.types import PermanentTeacherError, TeacherRequest, TeacherResponse
 from alttrain.structure import LABELS, Label, StructureSpec, TraceFields
 
-QUOTE_MAX_CHARS = 400  # longer prompts are shortened at a word boundary in the understanding
-CHECKLIST_ITEMS = 3  # checklist items per assessment (fewer when a family has fewer)
+TEMPLATE_RULES_VERSION = "1"  # bump when the rules below change what a record's trace is
 SHORT_ANSWER_CHARS = 80  # answers up to this length are also named at the end of the reasoning
 _TEXT_SPEC = StructureSpec()  # markers of replies to requests without a json_schema
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _GSM_FINAL = re.compile(r"\n?[ \t]*####[ \t]*(.+?)[ \t]*$")  # GSM8K's closing "#### <answer>" line
 
 
@@ -47,9 +48,17 @@ class TemplateBackend(TeacherBackend):
     """A deterministic teacher that writes AltTrain traces from templates (no model, no network)."""
 
     supports_structured_output = True
+    record_fields = ("id", "prompt", "label", "category", "original_reasoning", "original_answer", "reference_answer")
+
+    @classmethod
+    def key_options(cls, teacher: TeacherConfig) -> dict[str, Any]:
+        """The texts (a hash of the files), the length settings, and the version of the rules in this module."""
+        lengths = teacher.template.model_dump(mode="json", exclude={"texts_dir"})
+        return {"texts": texts_digest(teacher.template.texts_dir), "rules": TEMPLATE_RULES_VERSION, **lengths}
 
     def __init__(self, teacher: TeacherConfig) -> None:
         self._model = teacher.model
+        self._options = teacher.template
         self.texts = load_template_texts(teacher.template.texts_dir)
 
     @property
@@ -66,7 +75,7 @@ class TemplateBackend(TeacherBackend):
 
         """
         seed = request.sampling.seed if request.sampling.seed is not None else 0
-        fields = write_trace(self.texts, request.record, seed)
+        fields = write_trace(self.texts, request.record, seed, self._options)
         values = asdict(fields)
         text = json.dumps(values, ensure_ascii=False) if request.json_schema is not None else _TEXT_SPEC.render(fields)
         return TeacherResponse(
@@ -102,8 +111,10 @@ class _Chooser:
         return [items[i] for i in ranked[:k]]
 
 
-def write_trace(texts: TemplateTexts, record: dict[str, Any], seed: int) -> TraceFields:
-    """Write the five trace fields for one prompt record.
+def write_trace(
+    texts: TemplateTexts, record: dict[str, Any], seed: int, options: TemplateOptions | None = None
+) -> TraceFields:
+    """Write the five trace fields for one prompt record; ``options`` sets their lengths (default: the defaults).
 
     Raises:
         PermanentTeacherError: see :meth:`TemplateBackend.complete`.
@@ -115,34 +126,52 @@ def write_trace(texts: TemplateTexts, record: dict[str, Any], seed: int) -> Trac
         raise PermanentTeacherError(f"record {record.get('id')!r} has no prompt")
     if label not in LABELS:
         raise PermanentTeacherError(f"record {record.get('id')!r} has label {label!r}, not harmful|benign")
+    options = options or TemplateOptions()
     chooser = _Chooser(seed, str(record.get("id") or prompt))
     family = texts.family_for(prompt, record.get("category"), label)
+    quoted = quote(prompt, options.quote_max_chars)
     if label == "harmful":
-        return _write_harmful(texts, family, quote(prompt), chooser)
-    return _write_benign(texts, family, quote(prompt), record, chooser)
+        return _write_harmful(texts, family, quoted, chooser, options)
+    return _write_benign(texts, family, quoted, record, chooser, options)
 
 
-def _assessment(texts: TemplateTexts, label: Label, title: str, checklist: list[str], chooser: _Chooser) -> str:
-    """Join an opener, a few checklist items and a closer."""
+def _understanding(
+    texts: TemplateTexts, label: Label, chooser: _Chooser, options: TemplateOptions, **slots: str
+) -> str:
+    """Restate the request: the full frame (with the stakes or the task), or the brief one."""
+    if options.brief:
+        frame = chooser.pick("understanding", texts.common.brief_understanding[label])
+        return frame.format(prompt=slots["prompt"], title=slots["title"])
+    return chooser.pick("understanding", texts.common.understanding[label]).format(**slots)
+
+
+def _assessment(
+    texts: TemplateTexts, label: Label, title: str, checklist: list[str], chooser: _Chooser, options: TemplateOptions
+) -> str:
+    """Join an opener (not when brief), a few checklist items and a closer."""
     frames = texts.common.assessment[label]
-    items = chooser.sample("checklist", checklist, CHECKLIST_ITEMS)
-    opener = chooser.pick("assessment.opener", frames.openers).format(title=title)
+    items = chooser.sample("checklist", checklist, options.checklist_items.get(label, 3))
+    opener = [] if options.brief else [chooser.pick("assessment.opener", frames.openers).format(title=title)]
     closer = chooser.pick("assessment.closer", frames.closers).format(title=title)
-    return " ".join([opener, *items, closer])
+    return " ".join([*opener, *items, closer])
 
 
-def _write_harmful(texts: TemplateTexts, name: str, prompt: str, chooser: _Chooser) -> TraceFields:
-    """Restate at a high level, assess, explain the refusal and offer safe help."""
+def _write_harmful(
+    texts: TemplateTexts, name: str, prompt: str, chooser: _Chooser, options: TemplateOptions
+) -> TraceFields:
+    """Restate at a high level, assess, explain the refusal and offer safe help (brief: one sentence of why not)."""
     family = texts.harmful[name]
-    understanding = chooser.pick("understanding", texts.common.understanding["harmful"]).format(
-        prompt=prompt, title=family.title, stakes=chooser.pick("stakes", family.stakes)
-    )
+    stakes = chooser.pick("stakes", family.stakes)
+    understanding = _understanding(texts, "harmful", chooser, options, prompt=prompt, title=family.title, stakes=stakes)
     rationale = chooser.pick("rationale", family.rationale)
-    reasoning = " ".join([rationale, chooser.pick("alternative", family.alternatives)])
+    if options.brief:
+        reasoning = _SENTENCE_END.split(rationale)[0]
+    else:
+        reasoning = " ".join([rationale, chooser.pick("alternative", family.alternatives)])
     refusal = chooser.pick("refusal", texts.common.refusal.openers).format(title=family.title)
     return TraceFields(
         understanding=understanding,
-        assessment=_assessment(texts, "harmful", family.title, family.checklist, chooser),
+        assessment=_assessment(texts, "harmful", family.title, family.checklist, chooser, options),
         verdict="harmful",
         reasoning=reasoning,
         answer=" ".join([refusal, chooser.pick("offer", family.offers)]),
@@ -150,7 +179,7 @@ def _write_harmful(texts: TemplateTexts, name: str, prompt: str, chooser: _Choos
 
 
 def _write_benign(
-    texts: TemplateTexts, name: str, prompt: str, record: dict[str, Any], chooser: _Chooser
+    texts: TemplateTexts, name: str, prompt: str, record: dict[str, Any], chooser: _Chooser, options: TemplateOptions
 ) -> TraceFields:
     """Restate, assess, then the original worked solution (or a step plan) and the answer."""
     family = texts.benign[name]
@@ -166,12 +195,11 @@ def _write_benign(
     steps = [chooser.pick("lead_in", family.lead_ins), solution] if solution else [plan]
     if len(answer) <= SHORT_ANSWER_CHARS and "\n" not in answer:
         steps.append(chooser.pick("conclusion", family.conclusions).format(answer=answer))
-    understanding = chooser.pick("understanding", texts.common.understanding["benign"]).format(
-        prompt=prompt, title=family.title, task=chooser.pick("task", family.task)
-    )
+    task = chooser.pick("task", family.task)
+    understanding = _understanding(texts, "benign", chooser, options, prompt=prompt, title=family.title, task=task)
     return TraceFields(
         understanding=understanding,
-        assessment=_assessment(texts, "benign", family.title, family.checklist, chooser),
+        assessment=_assessment(texts, "benign", family.title, family.checklist, chooser, options),
         verdict="benign",
         reasoning="\n".join(steps),
         answer=answer,
@@ -186,9 +214,9 @@ def split_final_answer(reasoning: str) -> tuple[str, str | None]:
     return reasoning[: match.start()].rstrip(), match.group(1)
 
 
-def quote(prompt: str) -> str:
-    """Put the prompt on one line, shortened at a word boundary past :data:`QUOTE_MAX_CHARS`."""
+def quote(prompt: str, max_chars: int = 400) -> str:
+    """Put the prompt on one line, shortened at a word boundary past ``max_chars``."""
     flat = " ".join(prompt.split())
-    if len(flat) <= QUOTE_MAX_CHARS:
+    if len(flat) <= max_chars:
         return flat
-    return flat[:QUOTE_MAX_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+    return flat[:max_chars].rsplit(" ", 1)[0].rstrip(",;:") + " …"

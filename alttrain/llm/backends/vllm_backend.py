@@ -17,8 +17,9 @@ from types import ModuleType
 from typing import Any
 
 from alttrain.errors import ConfigError
-from alttrain.llm.backends.base import PermanentTeacherError, TeacherBackend, TeacherRequest, TeacherResponse
+from alttrain.llm.backends.base import TeacherBackend
 from alttrain.llm.config import TeacherConfig
+from alttrain.llm.types import PermanentTeacherError, TeacherRequest, TeacherResponse
 
 BATCH_WINDOW_S = 0.05  # how long the first request of a batch waits for others to join
 MAX_BATCH = 256
@@ -143,6 +144,11 @@ class VLLMBackend(TeacherBackend):
         self._vllm, self._structured_params = import_vllm()
         self._llm: Any = None
         self._batcher = RequestBatcher(self._generate)
+
+    @classmethod
+    def key_options(cls, teacher: TeacherConfig) -> dict[str, Any]:
+        """The engine options (dtype, context length, parallelism change the numbers)."""
+        return teacher.vllm.model_dump(mode="json")
 
     @property
     def name(self) -> str:

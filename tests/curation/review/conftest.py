@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from review_helpers import Reviewers, curated_frame
+from review_helpers import CALLER_SECRETS, Reviewers, curated_frame
 
 from alttrain.curation.review.config import ReviewConfig, ServerConfig
 from alttrain.curation.review.server.local import LocalArgilla, free_port, start_local_argilla
@@ -22,9 +22,12 @@ from alttrain.records import write_stage
 
 @pytest.fixture(scope="session")
 def argilla_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalArgilla]:
-    """One local Argilla for the whole session, with isolated state."""
+    """One local Argilla for the whole session, with isolated state, started by a caller holding tokens."""
     home = tmp_path_factory.mktemp("argilla-home")
-    server = start_local_argilla(ServerConfig(home=home, port=free_port(), username="owner"))
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in CALLER_SECRETS.items():
+            patch.setenv(name, value)
+        server = start_local_argilla(ServerConfig(home=home, port=free_port(), username="owner"))
     try:
         yield server
     finally:

@@ -13,6 +13,8 @@ from alttrain.structure import StructureSpec, TraceFields
 
 SPEC = StructureSpec()
 HARMBENCH_SIZE = 200
+#: tokens in the environment of whoever starts the session server, which must not reach Redis or argilla-server
+CALLER_SECRETS = {"OPENAI_API_KEY": "sk-canary-openai-5f1e0c", "HF_TOKEN": "hf_canary_7b2d9a"}
 REFUSAL = "I can't help with that. If you are studying this topic for safety, I can point you to public resources."
 
 

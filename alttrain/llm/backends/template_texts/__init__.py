@@ -9,6 +9,7 @@ fails at start-up with the file and key named, not halfway through a run.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import string
 from functools import cached_property
@@ -89,6 +90,7 @@ class CommonTexts(_Strict):
     """Frames shared by every family."""
 
     understanding: dict[Label, Variants]
+    brief_understanding: dict[Label, Variants]
     assessment: dict[Label, AssessmentFrames]
     refusal: RefusalFrames
 
@@ -105,6 +107,7 @@ class _BenignFile(_Strict):
 _ALLOWED_FIELDS: dict[str, set[str]] = {
     "understanding.harmful": {"prompt", "title", "stakes"},
     "understanding.benign": {"prompt", "title", "task"},
+    "brief_understanding": {"prompt", "title"},
     "assessment": {"title"},
     "refusal": {"title"},
     "conclusions": {"answer"},
@@ -173,6 +176,19 @@ def _read(folder: Path, name: str, model: type[M]) -> M:
         raise TemplateTextError("\n".join(lines)) from None
 
 
+TEXT_FILES = ("families.yaml", "harmful.yaml", "benign.yaml", "common.yaml")
+
+
+def texts_digest(folder: Path | None = None) -> str:
+    """A hash of the four text files in ``folder`` (default: the shipped texts): new texts, new cache keys."""
+    folder = folder or TEXTS_DIR
+    digest = hashlib.sha256()
+    for name in TEXT_FILES:
+        path = folder / name
+        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"<missing>") + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def load_template_texts(folder: Path | None = None) -> TemplateTexts:
     """Load and check the texts in ``folder`` (default: the texts shipped with alttrain).
 
@@ -227,6 +243,8 @@ def _check_placeholders(texts: TemplateTexts, folder: Path) -> None:
     slots: list[tuple[str, str, list[str]]] = []
     for label, variants in texts.common.understanding.items():
         slots.append(("common.yaml", f"understanding.{label}", variants))
+    for variants in texts.common.brief_understanding.values():
+        slots.append(("common.yaml", "brief_understanding", variants))
     for frames in texts.common.assessment.values():
         slots.append(("common.yaml", "assessment", [*frames.openers, *frames.closers]))
     slots.append(("common.yaml", "refusal", texts.common.refusal.openers))

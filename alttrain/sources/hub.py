@@ -1,0 +1,89 @@
+"""Hugging Face Hub datasets as prompt sources, loaded with ``datasets.load_dataset`` and mapped like files.
+
+``dataset`` is a Hub id or a local folder of data files (parquet, JSON Lines, CSV: what
+``load_dataset`` reads from a directory). Without network, a dataset loads only from the ``datasets``
+cache; set ``HF_HUB_OFFLINE=1`` to skip the network attempts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+from pydantic import model_validator
+
+from alttrain.errors import SourceError
+from alttrain.sources.base import one_line
+from alttrain.sources.mapping import MappedSource
+
+
+class HubSource(MappedSource):
+    """A Hub dataset by name (``dataset``, ``config``, ``split``, ``revision``) with a column mapping.
+
+    With a ``preset`` that names a Hub dataset, ``dataset`` may be left out. ``cache_dir`` overrides the
+    ``datasets`` cache folder.
+    """
+
+    kind: Literal["hub"] = "hub"
+    dataset: str | None = None
+    config: str | None = None
+    split: str = "train"
+    revision: str | None = None
+    cache_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _has_dataset(self) -> HubSource:
+        if self.dataset is None:
+            preset = self.preset_spec
+            if preset is None or preset.hub is None:
+                which = f"preset {preset.name} has no Hub id" if preset else "no preset gives one"
+                raise ValueError(f"kind hub needs `dataset:` (a Hub id or a local folder; {which})")
+            self.dataset = preset.hub
+        return self
+
+    @property
+    def where(self) -> str:
+        """``hub dataset 'org/name' (config, split)``."""
+        config = f"config {self.config!r}, " if self.config else ""
+        return f"hub dataset {self.dataset!r} ({config}split {self.split!r})"
+
+    def default_name(self) -> str:
+        """The dataset name."""
+        return str(self.dataset)
+
+    def default_license(self) -> str:
+        """Unknown: the dataset card says."""
+        return f"unknown (see the {self.dataset} dataset card)"
+
+    def read_raw(self) -> pl.DataFrame:
+        """``datasets.load_dataset(dataset, config, split=..., revision=...)`` as a polars frame."""
+        import datasets
+
+        cache_dir = str(self.cache_dir) if self.cache_dir else None
+        try:
+            loaded = datasets.load_dataset(
+                self.dataset, self.config, split=self.split, revision=self.revision, cache_dir=cache_dir
+            )
+        except ConnectionError as error:
+            raise SourceError(
+                f"{self.where}: the Hugging Face Hub is unreachable or offline and no cached copy was found "
+                f"({one_line(error)}); where the Hub is reachable, download the dataset's data files into a folder "
+                "and set `dataset:` to that folder (or save it with save_to_disk and use kind: file)"
+            ) from error
+        except FileNotFoundError as error:
+            raise SourceError(
+                f"{self.where}: not found ({one_line(error)}); check the name, or log in (`hf auth login`) "
+                "for a gated or private dataset"
+            ) from error
+        except ValueError as error:
+            hint = "; use kind: file with `path:` for a save_to_disk folder" if "save_to_disk" in str(error) else ""
+            raise SourceError(f"{self.where}: {one_line(error)}{hint}") from error
+        except datasets.exceptions.DatasetsError as error:  # a data file that does not parse
+            cause = error.__cause__ or error.__context__ or error
+            raise SourceError(f"{self.where}: cannot be loaded: {one_line(error)} ({one_line(cause)})") from error
+        if not isinstance(loaded, datasets.Dataset):
+            raise SourceError(f"{self.where}: load_dataset returned {type(loaded).__name__}, not one split")
+        if loaded._indices is not None:  # a selection over the table: write it out first
+            loaded = loaded.flatten_indices()
+        return pl.from_arrow(loaded.data.table)  # type: ignore[return-value]

@@ -1,0 +1,192 @@
+"""The batch teacher: the run's requests as OpenAI Batch API batches (half price, within a day), or as files for vLLM.
+
+One engine builds every row, exactly as online. Each pass runs :func:`~alttrain.synthesis.engine.synthesize`
+with a client that answers from the cache and defers every miss (:mod:`alttrain.synthesis.batch_rounds`):
+rows whose requests are all cached are finished, every other row defers its next request (its first one,
+or the repair after a bad reply). The deferred requests are a *round*: ``RUN/batch/round-NNN.jsonl``, one
+line per request, ``{"custom_id": <cache key>, "method": "POST", "url": "/v1/chat/completions", "body":
+<the openai backend's own body>}`` (several files and batches when a round passes ``batch.max_requests``
+or ``batch.max_file_mb``). Each is recorded in ``RUN/batches.json``, uploaded (``files.create(purpose=
+"batch")``), its batch created and the id recorded before any waiting, then polled
+(:mod:`alttrain.synthesis.batch_poll`). The output and error files are downloaded to ``RUN/batch/`` and
+every answer goes into the response cache under its key, so a later online run or ``--reparse`` hits it.
+The next pass turns answers into rows and defers the repairs, up to ``max_repair_attempts``. A request a
+batch answered with an error (an error line, a non-200 status) or left unanswered (an expired, failed or
+cancelled batch: reported, never dropped) is resubmitted in the next round, ``batch.max_resubmits`` times
+at most when the failure may pass; then its row is quarantined ``teacher_error: <reason>``, as online.
+
+Resuming: a rerun after a kill at any point first adopts any batch created but not recorded (found
+through its upload, named after its content's hash: :func:`~alttrain.llm.batch_api.upload_name`), waits
+for the recorded batches, and never submits again what a created batch holds. An input file written but
+not submitted is reused when the same requests are pending (else written again), and so is its upload
+(recorded, or found at the service by name); otherwise the file is uploaded again.
+
+A local GPU takes the same files through ``vllm run-batch`` (:mod:`alttrain.synthesis.batch_files`)::
+
+    alttrain synthesize -c CONFIG --export
+    vllm run-batch -i RUN/batch/vllm_input.jsonl -o RUN/batch/vllm_output.jsonl --model <synthesis.teacher.model>
+    alttrain synthesize -c CONFIG --ingest      # repeat the last two while it reports requests waiting
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from pathlib import Path
+
+import polars as pl
+from openai.types import Batch
+from rich.console import Console
+
+from alttrain.layout import BATCH_DIR
+from alttrain.llm.backends.openai_backend import redact
+from alttrain.llm.batch_api import BatchAPI, upload_name
+from alttrain.llm.batch_lines import input_parts
+from alttrain.llm.cache import ResponseCache
+from alttrain.structure import StructureSpec
+from alttrain.synthesis.batch_files import FileBatches
+from alttrain.synthesis.batch_poll import wait_for
+from alttrain.synthesis.batch_rounds import BatchRounds, BatchRun
+from alttrain.synthesis.batch_state import BatchRecord, write_atomically
+from alttrain.synthesis.config import SynthesisConfig
+
+#: why a request of a finished batch has no line, by the batch's status
+MISSING = {
+    "completed": "batch {id} returned no line for it",
+    "expired": "batch {id} expired before answering it",
+    "cancelled": "batch {id} was cancelled before answering it",
+    "failed": "batch {id} failed: {errors}",
+}
+
+
+class ApiBatches(BatchRounds):
+    """The Batch API path: rounds of batches until every row is built."""
+
+    async def run(self) -> BatchRun:
+        """Adopt unrecorded batches, then wait, ingest, pass and submit until no request is deferred."""
+        api = BatchAPI(self.teacher)
+        try:
+            await self._reconcile(api)
+            outcome = await self.pass_()
+            for _ in range(self._round_limit()):
+                waiting = self.state.waiting("api")
+                if waiting:
+                    for record in waiting:
+                        await self._finish(api, record)
+                    outcome = await self.pass_()
+                elif self.deferred:
+                    await self._submit(api)
+                else:
+                    return self.result(outcome)
+            raise RuntimeError(f"batch rounds did not converge after {self._round_limit()} rounds")
+        finally:
+            await api.aclose()
+
+    async def _reconcile(self, api: BatchAPI) -> None:
+        """Adopt batches created before an interruption but never recorded (found by their upload)."""
+        for record in self.state.unsubmitted():
+            file_id = record.input_file_id or await api.find_upload(upload_name(record.input_sha256))
+            if file_id is None:
+                continue
+            record.input_file_id = file_id
+            batch = await api.find_batch(file_id, self.state.batch_ids())
+            if batch is not None:
+                record.batch_id, record.status = batch.id, batch.status
+                self.say(f"{record.name}: found {batch.id}, created before an interruption; not submitting again")
+            self.state.save()
+
+    async def _submit(self, api: BatchAPI) -> None:
+        """Make the deferred requests a round of batches: write, upload, create, each step recorded first."""
+        parts = input_parts(await self.bodies(), self.settings.max_requests, int(self.settings.max_file_mb * 1e6))
+        hashes = [hashlib.sha256(text.encode()).hexdigest() for _, text in parts]
+        kept: dict[str, BatchRecord] = {}
+        for record in self.state.unsubmitted():
+            if record.input_sha256 in hashes and record.input_sha256 not in kept:
+                kept[record.input_sha256] = record
+            else:
+                self.say(f"{record.name} was written for other requests and never submitted: writing them anew")
+                self.state.drop(record)
+        number = min((r.round for r in kept.values()), default=self.state.next_round())
+        for part, ((keys, text), sha) in enumerate(zip(parts, hashes, strict=True), start=1):
+            record = kept.get(sha)
+            if record is None:
+                name = f"round-{number:03d}" + (f"-part-{part}" if len(parts) > 1 else "") + ".jsonl"
+                path = self.run_dir / BATCH_DIR / name
+                record = self.new_record("api", (number, part, len(parts)), path, sha, keys)
+                write_atomically(path, text)
+                self.state.save()
+                again = f" ({record.resubmitted} resubmitted)" if record.resubmitted else ""
+                self.say(f"{record.name}: {record.requests} requests{again} -> {path}")
+            else:
+                self.say(f"{record.name}: resuming with {record.input_file}, written before an interruption")
+            await self._send(api, record)
+
+    async def _send(self, api: BatchAPI, record: BatchRecord) -> None:
+        """Upload the batch's file (or reuse its upload) and create the batch."""
+        if record.input_file_id is None:
+            name = upload_name(record.input_sha256)
+            found = await api.find_upload(name)
+            record.input_file_id = found or await api.upload(self.run_dir / record.input_file, name)
+            record.status = "uploaded"
+            self.state.save()
+            if found:
+                self.say(f"{record.name}: reusing {found}, an earlier upload of the same requests")
+            else:
+                self.say(f"{record.name}: uploaded {record.input_file_id}")
+        else:
+            self.say(f"{record.name}: reusing the recorded upload {record.input_file_id}")
+        metadata = {"alttrain_round": str(record.round), "alttrain_input_sha256": record.input_sha256[:32]}
+        batch = await api.create(record.input_file_id, self.settings.completion_window, metadata)
+        record.batch_id, record.status = batch.id, batch.status
+        self.state.save()
+        self.submitted += record.requests
+        self.say(f"{record.name}: created {batch.id} ({batch.status}, window {self.settings.completion_window})")
+
+    async def _finish(self, api: BatchAPI, record: BatchRecord) -> None:
+        """Wait for a batch, download what it returned, ingest it."""
+        batch = await wait_for(api, record, self.settings.poll_interval_s, self.console, self.state.save)
+        record.output_file_id, record.error_file_id = batch.output_file_id, batch.error_file_id
+        usage = batch.usage
+        record.provider_usage = usage.model_dump(include={"input_tokens", "output_tokens"}) if usage else None
+        problems = (batch.errors.data or []) if batch.errors else []
+        record.errors = [redact(f"{e.code}: {e.message}", self.secrets) for e in problems]
+        paths = []
+        for file_id, errors in ((batch.output_file_id, False), (batch.error_file_id, True)):
+            if file_id is not None:
+                path = self.run_dir / BATCH_DIR / f"{file_id}.jsonl"
+                if not path.exists():
+                    await api.download(file_id, path, errors=errors)
+                paths.append(path)
+        reason = MISSING.get(batch.status, MISSING["completed"]).format(id=batch.id, errors="; ".join(record.errors))
+        handles = [path.open(encoding="utf-8") for path in paths]
+        try:
+            self.ingest(record, itertools.chain(*handles), reason)
+        finally:
+            for handle in handles:
+                handle.close()
+        self.state.save()
+        self.say(self._summary(record, batch))
+
+    @staticmethod
+    def _summary(record: BatchRecord, batch: Batch) -> str:
+        """The line that reports a finished batch (and where its unanswered requests go)."""
+        line = (f"{record.name} {batch.id}: {batch.status}: {record.answered} answered, {record.failed} failed, "
+                f"{record.unanswered} unanswered")
+        if batch.status != "completed":
+            line += f" ({'; '.join(record.errors) or 'no reason given'}); unanswered requests go to the next round"
+        return line
+
+    def _round_limit(self) -> int:
+        """Rounds enough for every repair of every resubmission (plus one left from an interrupted session)."""
+        return (1 + self.config.max_repair_attempts) * (1 + self.settings.max_resubmits) + 2
+
+
+async def synthesize_in_batches(
+    prompts: pl.DataFrame, config: SynthesisConfig, spec: StructureSpec, run_dir: Path, cache_path: Path, *,
+    files: bool = False, ingest: bool = False, console: Console | None = None,
+) -> BatchRun:  # fmt: skip
+    """Run the batch teacher: through the Batch API, or (``files``) through `vllm run-batch` files."""
+    with ResponseCache(cache_path) as cache:
+        if files:
+            return await FileBatches(prompts, config, spec, run_dir, cache, console).run(ingest)
+        return await ApiBatches(prompts, config, spec, run_dir, cache, console).run()

@@ -1,0 +1,140 @@
+"""What both batch paths share: engine passes that defer misses, request bodies, and ingesting returned lines.
+
+A pass (:meth:`BatchRounds.pass_`) runs the ordinary engine with a
+:class:`~alttrain.llm.deferred.DeferringClient`; the requests it defers are the next batch. Ingesting
+(:meth:`BatchRounds.ingest`) puts each answered line in the response cache under its ``custom_id`` (the
+cache key), and counts an error line, or a request without any line, as a failure of that request in
+``RUN/batches.json``; a pass quarantines it as ``teacher_error`` once it may not be resubmitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from rich.console import Console
+
+from alttrain.console import say
+from alttrain.errors import ConfigError
+from alttrain.layout import BATCHES_FILE
+from alttrain.llm.backends.openai_backend import PLACEHOLDER_API_KEY, OpenAIBackend
+from alttrain.llm.batch_lines import input_keys, read_results
+from alttrain.llm.cache import ResponseCache
+from alttrain.llm.client import teacher_identity
+from alttrain.llm.deferred import DeferredRequest, DeferringClient
+from alttrain.structure import StructureSpec
+from alttrain.synthesis.batch_state import BatchAccounting, BatchRecord, BatchState, Mode
+from alttrain.synthesis.config import BatchConfig, SynthesisConfig
+from alttrain.synthesis.engine import SynthesisOutcome, synthesize
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    """What the batch teacher did: the rows built, the accounting, and what is still pending (``--export``)."""
+
+    outcome: SynthesisOutcome  # every row, unless requests are pending
+    accounting: BatchAccounting
+    submitted: int  # requests submitted (or ingested, offline) by this invocation
+    pending: int = 0  # requests written to ``input_file`` for `vllm run-batch`; their rows are not built yet
+    input_file: Path | None = None
+
+
+class BatchRounds:
+    """One invocation of a batch path over one run directory.
+
+    Args:
+        prompts: the prompt rows.
+        config: the ``synthesis`` section (``batch`` may be unset for ``--export``/``--ingest``).
+        spec: the structure every trace is rendered in.
+        run_dir: the run directory (``batches.json`` and ``batch/`` live there).
+        cache: the open response cache.
+        console: where progress lines go (None: nowhere).
+
+    Raises:
+        ConfigError: for a teacher whose requests are not the ``openai`` backend's.
+
+    """
+
+    def __init__(
+        self, prompts: pl.DataFrame, config: SynthesisConfig, spec: StructureSpec, run_dir: Path,
+        cache: ResponseCache, console: Console | None,
+    ) -> None:  # fmt: skip
+        if config.teacher.backend != "openai":
+            raise ConfigError(f"synthesis.teacher: batches carry the 'openai' backend's requests; backend "
+                              f"{config.teacher.backend!r} cannot be batched")
+        self.prompts, self.config, self.spec, self.run_dir = prompts, config, spec, run_dir
+        self.cache, self.console = cache, console
+        self.teacher = config.teacher
+        self.settings = config.batch or BatchConfig()
+        self.identity = teacher_identity(config.teacher)
+        self.state = BatchState.load(run_dir / BATCHES_FILE, self.identity, config.teacher.endpoint)
+        self.state.discount = self.settings.discount
+        self.secrets = tuple(s for s in (config.teacher.api_key(),) if s)
+        self.deferred: dict[str, DeferredRequest] = {}
+        self.submitted = 0
+
+    async def pass_(self) -> SynthesisOutcome:
+        """Build every row the cache can answer; remember the requests the others wait for."""
+        failed = self.state.final_failures(self.settings.max_resubmits)
+        async with DeferringClient(self.teacher, self.cache, failed) as client:
+            outcome = await synthesize(self.prompts, self.config, self.spec, client, partial=True)
+        self.deferred = client.deferred
+        return outcome
+
+    async def bodies(self) -> dict[str, dict[str, object]]:
+        """The chat body of every deferred request, as the ``openai`` backend posts it online."""
+        backend = OpenAIBackend(self.teacher, api_key=PLACEHOLDER_API_KEY)  # builds bodies; sends nothing
+        try:
+            return {key: backend.request_body(item.request) for key, item in self.deferred.items()}
+        finally:
+            await backend.aclose()
+
+    def new_record(
+        self, mode: Mode, where: tuple[int, int, int], path: Path, sha256: str, keys: list[str]
+    ) -> BatchRecord:
+        """Record a batch (round, part, parts) of the requests ``keys``, written to ``path`` (not saved yet)."""
+        resubmitted = sum(1 for key in keys if key in self.state.failures)
+        relative = str(path.relative_to(self.run_dir))
+        return self.state.add(BatchRecord(*where, mode, relative, sha256, len(keys), resubmitted))
+
+    def ingest(self, record: BatchRecord, lines: Iterable[str], missing_reason: str) -> None:
+        """Put the batch's answers in the cache; count failures (and requests without a line) per request."""
+        expected = input_keys(self.run_dir / record.input_file)
+        wanted, seen = set(expected), set()
+        record.answered = record.failed = record.prompt_tokens = record.completion_tokens = 0
+        unreadable = 0
+        for result in read_results(lines, self.secrets):
+            if result is None:
+                unreadable += 1
+                continue
+            if result.key not in wanted or result.key in seen:
+                continue
+            seen.add(result.key)
+            if result.response is None:
+                self.state.fail(result.key, result.failure or "no answer", result.transient)
+                record.failed += 1
+                continue
+            record.answered += 1
+            record.prompt_tokens += result.response.prompt_tokens
+            record.completion_tokens += result.response.completion_tokens
+            self.state.failures.pop(result.key, None)
+            if result.key in self.deferred:  # else cached already (an ingest resumed after a kill)
+                self.cache.put(result.key, self.identity, self.deferred[result.key].request_json, result.response)
+        unanswered = [key for key in expected if key not in seen]
+        for key in unanswered:
+            self.state.fail(key, missing_reason, transient=True)
+        record.unanswered = len(unanswered)
+        if unreadable:
+            record.errors.append(f"{unreadable} output lines could not be read")
+        record.ingested = True
+
+    def result(self, outcome: SynthesisOutcome, pending: int = 0, input_file: Path | None = None) -> BatchRun:
+        """What this invocation did."""
+        return BatchRun(outcome, self.state.accounting(), self.submitted, pending, input_file)
+
+    def say(self, message: str) -> None:
+        """Print a progress line when there is a console."""
+        if self.console is not None:
+            say(self.console, message)

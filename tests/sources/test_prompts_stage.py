@@ -1,0 +1,69 @@
+"""The prompts stage's per-source counts: rows read, labels found, and how responses split."""
+
+from pathlib import Path
+
+from rich.console import Console
+
+from alttrain.sources.pool import PromptsConfig, SourceCount, build_prompt_pool
+from alttrain.sources.stage import PromptsResult, labels_found, show_prompts
+from tests.sources.peer_fixtures import LRM_JSON, STAR1_JSON, write
+from tests.sources.test_hub import hub_folder, safechain_records
+
+
+def test_counts_per_source_add_up(tmp_path: Path) -> None:
+    star = write(tmp_path / "STAR-1.json", STAR1_JSON)
+    lrm = write(tmp_path / "sft_train_nocot.json", LRM_JSON)
+    unclosed = write(
+        tmp_path / "mine.jsonl",
+        '{"prompt": "Name a prime", "label": "benign", "response": "<think>2 is prime"}\n'
+        '{"prompt": "Name a colour", "label": "benign", "response": "Blue."}\n',
+    )
+    folder = hub_folder(tmp_path / "SafeChain", safechain_records())
+    config = PromptsConfig.model_validate(
+        {
+            "sources": [
+                {"kind": "file", "path": str(star), "preset": "star1"},
+                {"kind": "file", "path": str(lrm), "preset": "lrm_safety_study", "n": 2},
+                {"kind": "file", "path": str(unclosed), "columns": {"response": "response"}},
+                {"kind": "hub", "dataset": str(folder), "preset": "safechain", "cache_dir": str(tmp_path / "cache")},
+                {"kind": "harmbench", "n": 3},
+            ]
+        }
+    )
+    pool, summary = build_prompt_pool(config)
+    by_name = {s.source: s for s in summary}
+    assert list(by_name) == ["star1", "lrm_safety_study", "mine.jsonl", "safechain", "harmbench"]
+    traces = {name: s.traces for name, s in by_name.items()}
+    assert traces["harmbench"] is None
+    assert [
+        (t.rows, t.split, t.empty_think, t.no_tags, t.unclosed, t.empty)
+        for t in (traces["star1"], traces["lrm_safety_study"], traces["mine.jsonl"], traces["safechain"])
+    ] == [(2, 2, 0, 0, 0, 0), (3, 1, 1, 0, 0, 1), (2, 0, 0, 1, 1, 0), (3, 2, 0, 1, 0, 0)]
+    for t in traces.values():
+        if t is not None:
+            assert t.split + t.empty_think + t.no_tags + t.unclosed + t.empty == t.rows
+    assert by_name["lrm_safety_study"].loaded == 3 and by_name["lrm_safety_study"].sampled == 2
+    assert by_name["harmbench"].labels_found == ((None, "harmful", 200),)
+    assert labels_found(by_name["star1"]) == "harmful 2 (fixed)"
+    assert labels_found(by_name["mine.jsonl"]) == "benign 2"
+    assert labels_found(by_name["safechain"]) == (
+        "adversarial_benign→benign 1, adversarial_harmful→harmful 1, vanilla_benign→benign 1"
+    )
+    assert sum(s.kept for s in summary) == pool.height
+
+    console = Console(record=True, width=250)
+    show_prompts(console, PromptsResult(path=tmp_path / "prompts.parquet", rows=pool.height, sources=summary), None)
+    text = console.export_text()
+    assert "labels found" in text and "safety→harmful 2, math→benign 1" not in text
+    assert "math→benign 1, safety→harmful 2" in text
+    assert "original traces" in text
+    header = next(line for line in text.splitlines() if "empty think" in line)
+    cells = [cell.strip() for cell in header.split("┃")[1:-1]]
+    assert cells == ["source", "rows", "split", "empty think", "no tags", "unclosed", "empty"]
+    star_line = next(line for line in text.splitlines() if line.startswith("│ star1") and "Apache" not in line)
+    assert [cell.strip() for cell in star_line.split("│")[2:-1]] == ["2", "2", "0", "0", "0", "0"]
+
+
+def test_source_count_defaults_keep_old_callers() -> None:
+    count = SourceCount("s", "MIT", 1, 1, 0, 1, 1, 0)
+    assert count.traces is None and count.labels_found == ()
