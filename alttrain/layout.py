@@ -2,13 +2,13 @@
 
 ```
 RUN/config.yaml  .stages/<stage>.json  logs/<stage>.log
-    prompts.parquet  synthesized.parquet  cache.sqlite  teacher_probe/{prompts,synthesized}.parquet
+    prompts.parquet  synthesized.parquet  cache.sqlite  scaleout.json  teacher_probe/{prompts,synthesized}.parquet
     batches.json  batch/{round-NNN.jsonl, <file id>.jsonl, vllm_input.jsonl, vllm_output.jsonl}
     curated.parquet  rejected.parquet  curation_report.json  reviewed.parquet  review_report.json
     datasheet/{DATASHEET.md, README.md, figures/}
     dataset/{hf/, train.jsonl, train_reasoning_content.jsonl, instruction_response.jsonl, train.parquet}
     model/{adapter/, merged/, train_report.json, loss.png}
-    eval/{report.md, report.json, outputs.parquet, cache.sqlite, figures/}
+    eval/{report.md, report.json, outputs.parquet, cache.sqlite, scaleout.json, figures/}
 ```
 
 Names inside a folder (``*_NAME``) are also used by the functions that write such a folder anywhere
@@ -26,6 +26,8 @@ LOGS_DIR = Path("logs")  # <stage>.log: what libraries printed while a stage ran
 PROMPTS_FILE = "prompts.parquet"
 SYNTHESIZED_FILE = "synthesized.parquet"
 CACHE_FILE = "cache.sqlite"  # the teacher cache; evaluation keeps its own in eval/
+SCALEOUT_NAME = "scaleout.json"  # how a stage's rows were made: executor, actors, per-actor accounting
+SCALEOUT_FILE = SCALEOUT_NAME  # synthesis's (alttrain.scaleout.accounting.ScaleoutReport)
 PROBE_DIR = "teacher_probe"
 BATCHES_FILE = "batches.json"  # the batch teacher's rounds, batch ids, failures and accounting
 BATCH_DIR = Path("batch")  # batch input files, downloaded output and error files
@@ -67,3 +69,4 @@ OUTPUTS_NAME = "outputs.parquet"
 EVAL_REPORT_MD = EVAL_DIR / REPORT_MD_NAME
 EVAL_REPORT_JSON = EVAL_DIR / REPORT_JSON_NAME
 EVAL_CACHE_FILE = EVAL_DIR / CACHE_FILE
+EVAL_SCALEOUT_FILE = EVAL_DIR / SCALEOUT_NAME

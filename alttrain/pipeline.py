@@ -10,10 +10,14 @@ outputs, so the stages after it run again.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import hashlib
 import json
+import sys
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,6 +109,18 @@ class StageOutcome:
     result: Any = None
 
 
+def release_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc keeps them otherwise).
+
+    A stage that trained a model leaves hundreds of MB of freed activations in the allocator; without
+    this, the next stage's peak resident memory starts from the last one's.
+    """
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        with suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def run_stage(stage: Stage[Any], context: StageContext, *, force: bool = False) -> StageOutcome:
     """Run one stage unless it is fresh (or ``force``); stamp it when it finishes."""
     config, run_dir = context.config, context.run_dir
@@ -112,6 +128,7 @@ def run_stage(stage: Stage[Any], context: StageContext, *, force: bool = False) 
         return StageOutcome(stage.name, skipped=True, seconds=0.0)
     start = time.perf_counter()
     result = stage.run(context)
+    release_memory()
     seconds = time.perf_counter() - start
     stamp = _stamp_path(run_dir, stage)
     stamp.parent.mkdir(parents=True, exist_ok=True)

@@ -4,9 +4,18 @@ Each variant runs ``alttrain.training.run.train_model`` in its own process (unsl
 transformers when imported, so the TRL baseline must never share a process with it) and the table
 prints trained tokens/s, s/step and peak memory with the ratio to the first (baseline) variant.
 
+Like with like: the TRL baseline trains with gradient checkpointing (``gradient_checkpointing: true``),
+as unsloth always does (its own, ``use_gradient_checkpointing="unsloth"``). Padding-free batching: unsloth
+turns it on by itself on a GPU unless the trainer is handed an explicit ``data_collator`` (unsloth/trainer.py:
+``blocked = data_collator is not None or ...``), so alttrain's training stage passes none; TRL's own
+padding-free mode needs a flash-attention kernel (with SDPA it attends across the flattened examples), which
+the GPU image lacks, so the baseline stays padded.
+
     python bench/train_gpu.py --prepare DIR         # on a CPU machine: stand-in data + SmolLM2 tokenizer
     python bench/train_gpu.py --assets DIR          # on the GPU: trl-bf16 vs unsloth-16bit vs unsloth-qlora
-    python bench/train_gpu.py --dry-run             # on a CPU: the TRL path for 2 steps on a tiny model
+    python bench/train_gpu.py --dry-run [--unsloth-python .venv-unsloth/bin/python]
+                                                    # on a CPU: the TRL path (and unsloth's CPU fallback) for
+                                                    # 2 steps on a tiny model
     python bench/train_gpu.py --assets DIR --cpu --model smollm2-embedded --steps 3 --batch 4 --max-length 384 \\
         --repeat 3
                                                     # on a CPU: TRL's default (checkpointing) vs alttrain's
@@ -27,7 +36,7 @@ import tempfile
 from pathlib import Path
 
 GPU_VARIANTS = {  # name -> (backend, training-config overrides); the first is the baseline
-    "trl-bf16-lora": ("hf", {}),
+    "trl-bf16-lora": ("hf", {"gradient_checkpointing": True}),
     "unsloth-16bit-lora": ("unsloth", {"load_in_4bit": False}),
     "unsloth-qlora-4bit": ("unsloth", {"load_in_4bit": True}),
 }
@@ -90,9 +99,10 @@ def compare(args: argparse.Namespace, variants: dict[str, tuple[str, dict]]) -> 
         work = Path(work_dir)
         model_path = build_model(args, work)
         for round_ in range(args.repeat):
-            for name in variants:
+            for name, (backend, _) in variants.items():
                 result = work / f"{name}-{round_}.json"
-                command = [sys.executable, __file__, "--run-one", name, "--assets", str(args.assets),
+                python = args.unsloth_python if backend == "unsloth" and args.unsloth_python else sys.executable
+                command = [python, __file__, "--run-one", name, "--assets", str(args.assets),
                            "--model-path", model_path, "--steps", str(args.steps), "--batch", str(args.batch),
                            "--max-length", str(args.max_length), "--result", str(result)]
                 done = subprocess.run(command, check=False)
@@ -131,6 +141,12 @@ def print_table(rows: list[dict], args: argparse.Namespace) -> None:
               f"{row['trained_tokens_per_second'] / base['trained_tokens_per_second']:6.2f} "
               f"{row['input_tokens_per_second']:12.1f} {row['peak_memory_bytes'] / 2**30:9.2f} "
               f"{row['peak_memory_bytes'] / base['peak_memory_bytes']:9.2f}")
+    for row in rows[1:]:
+        if row["backend"] == "unsloth" and base["backend"] == "hf":
+            speed = row["trained_tokens_per_second"] / base["trained_tokens_per_second"]
+            memory = row["peak_memory_bytes"] / base["peak_memory_bytes"]
+            print(f"{row['variant']} vs {base['variant']}: {speed:.2f}x trained tokens/s at {memory:.2f}x peak memory "
+                  f"(goal: >= 2x at <= 1x)")
 
 
 def main() -> None:
@@ -149,6 +165,7 @@ def main() -> None:
     parser.add_argument("--harmful", type=int, default=100)
     parser.add_argument("--benign", type=int, default=100)
     parser.add_argument("--json", type=Path, help="also write the comparison rows here")
+    parser.add_argument("--unsloth-python", help="the interpreter for unsloth variants (default: this one)")
     parser.add_argument("--run-one", dest="variant", help=argparse.SUPPRESS)
     parser.add_argument("--model-path", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
@@ -165,7 +182,10 @@ def main() -> None:
             args.assets = Path(assets)
             prepare(args.assets, harmful=4, benign=4)
             args.shape, args.steps, args.batch = "tiny", 2, 2
-            rows = compare(args, {"trl-bf16-lora": GPU_VARIANTS["trl-bf16-lora"]})
+            names = ["trl-bf16-lora"] + (["unsloth-16bit-lora"] if args.unsloth_python else [])
+            rows = compare(args, {name: GPU_VARIANTS[name] for name in names})
+            if len(rows) != len(names):
+                sys.exit(1)
     else:
         if args.assets is None:
             parser.error("--assets is required (write them with --prepare)")

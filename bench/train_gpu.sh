@@ -3,7 +3,8 @@
 #
 #   bash bench/train_gpu.sh prepare   # here (CPU, PyPI reachable): wheels -> a pruned site tarball + assets
 #   bash bench/train_gpu.sh run       # on the GPU machine (no network), from the repository root
-#   bash bench/train_gpu.sh dry-run   # here: syntax check + the TRL path for 2 steps on a tiny model (CPU)
+#   bash bench/train_gpu.sh dry-run   # here: syntax check + the TRL path for 2 steps on a tiny model (CPU), and
+#                                     # unsloth's CPU fallback the same way when .venv-unsloth exists
 #
 # Device call (carry the one ignored folder `.cache/train_gpu`, ~50 MiB; `.cache/` is git-ignored):
 #   run(command="bash bench/train_gpu.sh run", carry=[".cache/train_gpu"], timeout_s=540)
@@ -59,7 +60,9 @@ run)
 dry-run)
     bash -n "$0"
     .venv/bin/python -m py_compile bench/train_gpu.py
-    .venv/bin/python bench/train_gpu.py --dry-run
+    unsloth=()
+    if [ -x .venv-unsloth/bin/python ]; then unsloth=(--unsloth-python .venv-unsloth/bin/python); fi
+    .venv/bin/python bench/train_gpu.py --dry-run "${unsloth[@]}"
     ;;
 *)
     echo "usage: bash bench/train_gpu.sh prepare|run|dry-run" >&2

@@ -1,9 +1,10 @@
 """Read every file of a run that a datasheet documents, with clear errors for the missing ones.
 
 Required: ``prompts.parquet``, ``synthesized.parquet``, ``curated.parquet`` and
-``curation_report.json``. Optional: ``config.yaml``, ``rejected.parquet``, and ``reviewed.parquet``
-with ``review_report.json``. The final dataset is ``reviewed.parquet`` when it exists, else
-``curated.parquet``.
+``curation_report.json``. Optional: ``config.yaml``, ``rejected.parquet``, ``reviewed.parquet``
+with ``review_report.json``, and how synthesis sent its requests: ``scaleout.json`` (executor, actors)
+and ``batches.json`` (the batch teacher's batches and accounting). The final dataset is
+``reviewed.parquet`` when it exists, else ``curated.parquet``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import yaml
 
 from alttrain.errors import DatasheetError, MissingInputError
 from alttrain.layout import (
+    BATCHES_FILE,
     CONFIG_FILE,
     CURATED_FILE,
     CURATION_REPORT_FILE,
@@ -26,6 +28,7 @@ from alttrain.layout import (
     REJECTED_FILE,
     REVIEW_REPORT_FILE,
     REVIEWED_FILE,
+    SCALEOUT_FILE,
     SYNTHESIZED_FILE,
 )
 from alttrain.records import STATUS_OK, check_schema, read_stage
@@ -47,6 +50,8 @@ class RunInputs:
     curation_report: dict[str, Any]
     reviewed: pl.DataFrame | None
     review_report: dict[str, Any] | None
+    scaleout: dict[str, Any] | None  # RUN/scaleout.json: how synthesis sent its requests
+    batches: dict[str, Any] | None  # RUN/batches.json: the batch teacher's batches and accounting
     written_between: tuple[str, str]  # UTC dates of the oldest and newest data file
 
     @property
@@ -132,6 +137,8 @@ def load_run_inputs(run_dir: Path) -> RunInputs:
     reviewed = _read_frame(reviewed_path, "review") if reviewed_path.exists() else None
     review_report = _read_json(run_dir / REVIEW_REPORT_FILE, "review") if reviewed is not None else None
     final_path = reviewed_path if reviewed is not None else run_dir / CURATED_FILE
+    optional = {name: _read_json(run_dir / name, "synthesize") if (run_dir / name).exists() else None
+                for name in (SCALEOUT_FILE, BATCHES_FILE)}  # fmt: skip
     inputs = RunInputs(
         run_dir=run_dir,
         resolved_config=resolved if isinstance(resolved, dict) else None,
@@ -142,6 +149,8 @@ def load_run_inputs(run_dir: Path) -> RunInputs:
         curation_report=report,
         reviewed=reviewed,
         review_report=review_report,
+        scaleout=optional[SCALEOUT_FILE],
+        batches=optional[BATCHES_FILE],
         written_between=_written_between([run_dir / PROMPTS_FILE, run_dir / SYNTHESIZED_FILE, final_path]),
     )
     _check_final(inputs.final, final_path)

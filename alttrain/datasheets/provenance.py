@@ -86,6 +86,19 @@ class TokenTotals:
 
 
 @dataclass(frozen=True)
+class SendingInfo:
+    """How synthesis sent its requests: the executor and its pool, and the batch teacher's accounting."""
+
+    executor: str  # local | ray | batch
+    requests_sent: int
+    elapsed_s: float
+    actors: int
+    per_actor: list[dict[str, Any]]  # ray: node, rows, requests sent, restarts per actor
+    batch_ids: list[str]
+    batch_accounting: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
 class Provenance:
     """Everything the datasheet and the card say about one run."""
 
@@ -100,6 +113,7 @@ class Provenance:
     licenses: LicenseSummary
     teacher: TeacherInfo
     tokens: TokenTotals
+    sending: SendingInfo | None  # None: a run from before scaleout.json was written
     synthesized_rows: int
     synthesized_ok: int
     quarantine_reasons: dict[str, int]  # reason kind (the text before its first ':') -> rows
@@ -192,6 +206,28 @@ def _teacher(config: RunConfig, synthesized: pl.DataFrame) -> TeacherInfo:
     )
 
 
+def _sending(inputs: RunInputs) -> SendingInfo | None:
+    """What ``scaleout.json`` and ``batches.json`` record about how the requests went out."""
+    report, batches = inputs.scaleout, inputs.batches
+    if report is None:
+        return None
+    per_actor = [
+        {"node": actor.get("node", ""), "rows": actor.get("rows", 0), "sent": actor.get("sent", 0),
+         "restarts": actor.get("restarts", 0)}
+        for actor in report.get("per_actor", [])
+    ]  # fmt: skip
+    records = batches.get("batches", []) if batches else []
+    return SendingInfo(
+        executor=str(report.get("executor", "local")),
+        requests_sent=int(report.get("requests_sent", 0)),
+        elapsed_s=float(report.get("elapsed_s", 0.0)),
+        actors=int(report.get("actors", 1)),
+        per_actor=per_actor,
+        batch_ids=[record["batch_id"] for record in records if record.get("batch_id")],
+        batch_accounting=batches.get("accounting") if batches else None,
+    )
+
+
 def _tokens(config: RunConfig, inputs: RunInputs) -> TokenTotals:
     """Token totals over all synthesized rows (what was paid for) and over the final rows."""
     def total(frame: pl.DataFrame, column: str) -> int:
@@ -239,6 +275,7 @@ def gather_provenance(config: RunConfig, inputs: RunInputs, measured: pl.DataFra
         licenses=summarise_licenses([(s.source, s.license) for s in sources if s.final], sheet.license),
         teacher=_teacher(config, inputs.synthesized),
         tokens=_tokens(config, inputs),
+        sending=_sending(inputs),
         synthesized_rows=inputs.synthesized.height,
         synthesized_ok=synthesized_ok.height,
         quarantine_reasons=_counts(quarantined.select(pl.col("reason").str.split(":").list.first()), "reason"),

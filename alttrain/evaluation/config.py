@@ -3,8 +3,9 @@
 By default two models are compared on the four offline benchmarks: ``base`` (the training base model)
 and ``tuned`` (the same model with the LoRA adapter training wrote to ``RUN/model/adapter``). A model
 is generated from with transformers on this machine (``backend: transformers``, batched greedy
-decoding), or through the teacher client (``backend: teacher``: any OpenAI-compatible endpoint, an
-in-process vLLM engine, or the embedded local server).
+decoding), with vLLM on this machine (``backend: vllm``), or through the teacher client
+(``backend: teacher``: any OpenAI-compatible endpoint, an in-process vLLM engine, or the embedded local
+server).
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from alttrain.evaluation.hub_benchmarks import (
     XSTestBenchmark,
 )
 from alttrain.layout import ADAPTER_DIR
-from alttrain.llm.config import SamplingConfig, TeacherConfig
+from alttrain.llm.config import SamplingConfig, TeacherConfig, VLLMOptions
 from alttrain.measures import TokenizerConfig
 from alttrain.neardup import DedupConfig
+from alttrain.scaleout.config import RayConfig
 
 BenchmarkConfig = Annotated[
     HarmBenchBenchmark
@@ -58,15 +60,21 @@ class ModelUnderTest(_Section):
 
     ``backend: transformers`` loads ``model`` (default: the training base model, ``smollm2-embedded``
     included) plus an optional PEFT ``adapter`` (relative paths are under the run directory).
+    ``backend: vllm`` generates from the same model and adapter with vLLM's async engine in this process
+    (the adapter through vLLM's LoRA support), with the engine options in ``vllm``.
     ``backend: teacher`` sends every prompt through the teacher client configured in ``teacher`` (how to
     reach the model; its ``sampling`` is not used: every model under test decodes with
     ``evaluation.sampling``).
     """
 
-    backend: Literal["transformers", "teacher"] = "transformers"
+    backend: Literal["transformers", "vllm", "teacher"] = "transformers"
     model: str | None = None
     adapter: Path | None = None
     teacher: TeacherConfig | None = None
+    vllm: VLLMOptions | None = None  # backend vllm: the engine options (default: VLLMOptions())
+    # this model's limit on new tokens instead of evaluation.sampling.max_tokens (the report lists both): a
+    # base model that never stops can be judged on its first few hundred tokens
+    max_tokens: PositiveInt | None = None
 
     @model_validator(mode="after")
     def _backend_needs_its_fields(self) -> ModelUnderTest:
@@ -80,7 +88,14 @@ class ModelUnderTest(_Section):
                 raise ValueError("backend 'teacher' takes its model from 'teacher'; drop 'model'/'adapter'")
         elif self.teacher is not None:
             raise ValueError("'teacher' is only read with backend 'teacher'")
+        if self.vllm is not None and self.backend != "vllm":
+            raise ValueError("'vllm' (engine options) is only read with backend 'vllm'")
         return self
+
+    @property
+    def vllm_options(self) -> VLLMOptions:
+        """The vLLM engine options (backend vllm): the configured ones, else the defaults."""
+        return self.vllm or VLLMOptions()
 
 
 def _default_models() -> dict[str, ModelUnderTest]:
@@ -146,6 +161,10 @@ class EvaluationConfig(_Section):
     confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
     seed: int = 0
     cache_path: Path | None = None  # default: RUN/eval/cache.sqlite
+    # ray: the models under test with backend 'teacher' answer on a Ray Data actor pool (evaluation.ray), one
+    # teacher client per actor; transformers and vllm models still generate in this process
+    executor: Literal["local", "ray"] = "local"
+    ray: RayConfig = Field(default_factory=RayConfig)
 
     @model_validator(mode="after")
     def _baseline_is_a_model(self) -> EvaluationConfig:
@@ -156,4 +175,6 @@ class EvaluationConfig(_Section):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"benchmarks listed twice: {duplicates}")
+        if self.executor == "ray" and not any(model.backend == "teacher" for model in self.models.values()):
+            raise ValueError("executor 'ray' runs models with backend 'teacher' on actors; no model here has it")
         return self

@@ -93,8 +93,10 @@ def render_markdown(outcome: EvaluationOutcome, config: RunConfig, figures: list
     lines += [f"Baseline: `{evaluation.baseline}`. Values are {evaluation.confidence:.0%} percentile bootstrap "
               f"intervals ({evaluation.bootstrap_resamples} resamples, seed {evaluation.seed}); differences are "
               "paired over the items both models answered. ↓/↑: lower/higher is better.", ""]
-    lines += ["## Models", "", "| model | identity | answered | failed | cut off (max tokens) |", "|" + "---|" * 5]
-    lines += [f"| {r.name} | `{r.identity}` | {r.answered} | {r.failed} | {r.truncated} |" for r in outcome.models]
+    lines += ["## Models", "", "| model | identity | answered | failed | max new tokens | cut off there |",
+              "|" + "---|" * 6]
+    lines += [f"| {r.name} | `{r.identity}` | {r.answered} | {r.failed} | {r.max_tokens} | {r.truncated} |"
+              for r in outcome.models]
     for pool in HEADLINE:
         if outcome.metrics.filter(pl.col("benchmark") == pool).height:
             lines += ["", f"## Headline: {pool}", "", *_metric_table(outcome.metrics, pool, models)]

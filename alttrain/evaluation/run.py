@@ -9,8 +9,9 @@ evaluated + not needed for the subset; evaluated rows = generated + failed, per 
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -32,7 +33,7 @@ from alttrain.evaluation.judge_rows import run_judges
 from alttrain.evaluation.judges import ClassifierAccuracy, refusal_heuristic_accuracy
 from alttrain.evaluation.metrics import compute_metrics
 from alttrain.evaluation.scoring import score_outputs
-from alttrain.layout import CACHE_FILE, EVAL_DIR
+from alttrain.layout import CACHE_FILE, EVAL_DIR, EVAL_SCALEOUT_FILE
 from alttrain.llm.cache import ResponseCache
 from alttrain.measures import TokenCounter, TokenizerConfig, make_counter
 from alttrain.models.source import resolve_model
@@ -64,6 +65,7 @@ class ModelRun:
     answered: int
     failed: int
     truncated: int
+    max_tokens: int = 0  # the limit on new tokens it generated with
     judges: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -133,8 +135,14 @@ def make_generator(model: ModelUnderTest, config: RunConfig, run_dir: Path, cach
     """The generator for one model under test."""
     evaluation = config.evaluation
     sampling = evaluation.sampling.to_params()
+    if model.max_tokens is not None:
+        sampling = replace(sampling, max_tokens=model.max_tokens)
     if model.backend == "teacher":
         assert model.teacher is not None  # checked by the config
+        if evaluation.executor == "ray":
+            from alttrain.evaluation.ray_generation import RayTeacherGenerator
+
+            return RayTeacherGenerator(model.teacher, sampling, cache, evaluation.ray)
         return TeacherGenerator(model.teacher, sampling, cache)
     name = model.model or config.training.model
     adapter = None if model.adapter is None else run_dir / model.adapter  # an absolute adapter path stays as is
@@ -211,11 +219,16 @@ def evaluate(config: RunConfig, run_dir: Path, progress: Progress | None = None)
     cache = ResponseCache(evaluation.cache_path or run_dir / EVAL_DIR / CACHE_FILE)
     try:
         generators = distinct_generators(config, run_dir, cache)
-        frames, runs = [], []
+        frames, runs, scaleout = [], [], {}
         for name in list(generators):
             say(f"generating with {name}")
-            frames.append(generate_rows(items, name, generators.pop(name), config))
+            generator = generators.pop(name)
+            frames.append(generate_rows(items, name, generator, config))
+            if (report := getattr(generator, "report", None)) is not None:
+                scaleout[name] = report.as_json("eval")
+            del generator
             gc.collect()  # the model just used is no longer referenced
+        _write_scaleout(run_dir / EVAL_SCALEOUT_FILE, scaleout)
         rows = pl.concat(frames)
         ok = rows.filter(pl.col("error").is_null())
         scored = score_outputs(ok, config.structure, counter)
@@ -226,7 +239,8 @@ def evaluate(config: RunConfig, run_dir: Path, progress: Progress | None = None)
         cache.close()
     scored = scored.sort("model", "benchmark", "id")
     for name in evaluation.models:
-        runs.append(_model_run(name, scored.filter(pl.col("model") == name)))
+        max_tokens = evaluation.models[name].max_tokens or evaluation.sampling.max_tokens
+        runs.append(_model_run(name, scored.filter(pl.col("model") == name), max_tokens))
     metrics = compute_metrics(
         scored.filter(pl.col("error").is_null()), evaluation.baseline, evaluation.bootstrap_resamples,
         evaluation.confidence, evaluation.seed,
@@ -235,8 +249,17 @@ def evaluate(config: RunConfig, run_dir: Path, progress: Progress | None = None)
                              counter_description)
 
 
-def _model_run(name: str, rows: pl.DataFrame) -> ModelRun:
-    """Count what one model did."""
+def _write_scaleout(path: Path, reports: dict[str, dict]) -> None:
+    """Write the Ray pools' accounting per model (``RUN/eval/scaleout.json``); a local run removes an old one."""
+    if not reports:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"stage": "eval", "executor": "ray", "models": reports}, indent=2) + "\n")
+
+
+def _model_run(name: str, rows: pl.DataFrame, max_tokens: int) -> ModelRun:
+    """Count what one model did (with ``max_tokens`` new tokens at most)."""
     judges = {}
     for prefix in ("sr", "guard"):
         statuses = rows[f"{prefix}_status"].drop_nulls()
@@ -248,5 +271,6 @@ def _model_run(name: str, rows: pl.DataFrame) -> ModelRun:
         answered=int(rows["error"].is_null().sum()),
         failed=int(rows["error"].is_not_null().sum()),
         truncated=int((rows["finish_reason"] == "length").sum()),
+        max_tokens=max_tokens,
         judges=judges,
     )

@@ -61,8 +61,18 @@ def _structure(text: str, label: str, spec: StructureSpec) -> dict[str, object]:
     }
 
 
+OPTIONAL_COLUMNS = ("original_reasoning", "finish_reason")
+
+
 def score_outputs(rows: pl.DataFrame, spec: StructureSpec, counter: TokenCounter) -> pl.DataFrame:
-    """Add the per-row scores to rows with ``output``, ``label``, ``source``, ``prompt``, ``reference_answer``."""
+    """Add the per-row scores to rows with ``output``, ``label``, ``source``, ``prompt``, ``reference_answer``.
+
+    ``original_reasoning`` (a source trace) and ``finish_reason`` are optional: without them
+    ``source_tokens``/``reduction_vs_source`` are null and no row counts as cut off.
+    """
+    rows = rows.with_columns(
+        pl.lit(None, pl.String).alias(name) for name in OPTIONAL_COLUMNS if name not in rows.columns
+    )
     parts = [split_output(text, spec) for text in rows["output"]]
     structure = [_structure(text, label, spec) for text, label in zip(rows["output"], rows["label"], strict=True)]
     scored = rows.with_columns(
@@ -76,7 +86,7 @@ def score_outputs(rows: pl.DataFrame, spec: StructureSpec, counter: TokenCounter
         refusal_heuristic("answer").alias("refused"),
         counter.count("reasoning").alias("reasoning_tokens"),
         counter.count("original_reasoning").alias("source_tokens"),
-        (pl.col("finish_reason") == "length").alias("cut_off"),
+        (pl.col("finish_reason") == "length").fill_null(False).alias("cut_off"),
     )
     reasoning = pl.when(pl.col("reasoning_tokens") > 0).then(pl.col("reasoning_tokens"))
     scored = scored.with_columns((pl.col("source_tokens").cast(pl.Float64) / reasoning).alias("reduction_vs_source"))

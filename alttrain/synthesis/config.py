@@ -1,4 +1,7 @@
-"""Config of the ``synthesize`` stage: the teacher (:mod:`alttrain.llm.config`), mode, repairs, batches, the probe."""
+"""Config of the ``synthesize`` stage: the teacher (:mod:`alttrain.llm.config`), mode, repairs, batches, the probe.
+
+The executor is ``local`` (this process) or ``ray`` (an actor pool, :mod:`alttrain.scaleout.config`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 from alttrain.llm.config import TeacherConfig
+from alttrain.scaleout.config import RayConfig
 
 
 class _Section(BaseModel):
@@ -57,10 +61,20 @@ class SynthesisConfig(_Section):
     max_prompt_chars: PositiveInt = 60_000
     probe: TeacherProbeConfig | None = None  # RUN/teacher_probe/: a few prompts through a second teacher
     batch: BatchConfig | None = None  # set: send the run's requests as Batch API batches instead of one by one
+    # ray: the same engine on a Ray Data actor pool (synthesis.ray), one teacher client per actor
+    executor: Literal["local", "ray"] = "local"
+    ray: RayConfig = Field(default_factory=RayConfig)
 
     @model_validator(mode="after")
     def _batch_needs_openai(self) -> SynthesisConfig:
         """A batch carries the ``openai`` backend's request bodies; other backends have no Batch API here."""
         if self.batch is not None and self.teacher.backend != "openai":
             raise ValueError(f"batch: needs teacher.backend 'openai' (the Batch API), not {self.teacher.backend!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _one_executor(self) -> SynthesisConfig:
+        """The batch teacher sends whole batches from here; it does not run on actors."""
+        if self.batch is not None and self.executor == "ray":
+            raise ValueError("executor: 'ray' runs the online engine on actors; with batch: set, leave it 'local'")
         return self

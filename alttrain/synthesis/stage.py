@@ -2,6 +2,9 @@
 
 Requests go to the teacher one by one, or, with ``synthesis.batch`` set, as Batch API batches; ``--export``
 and ``--ingest`` take the offline batch path through ``vllm run-batch`` (see :mod:`alttrain.synthesis.batch`).
+With ``synthesis.executor: ray`` the one-by-one path runs on a Ray Data actor pool
+(:mod:`alttrain.synthesis.ray_executor`). Every run that sends writes ``RUN/scaleout.json``: the executor,
+the actors and their accounting (a re-parse leaves it as the run that made the answers wrote it).
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ from rich.console import Console
 
 from alttrain.console import counts_table, say
 from alttrain.errors import ConfigError, MissingInputError
-from alttrain.layout import BATCHES_FILE, CACHE_FILE, PROMPTS_FILE, SYNTHESIZED_FILE
+from alttrain.layout import BATCHES_FILE, CACHE_FILE, PROMPTS_FILE, SCALEOUT_FILE, SYNTHESIZED_FILE
 from alttrain.stage import Stage, StageContext
 
 if TYPE_CHECKING:
     import polars as pl
 
     from alttrain.config import RunConfig
+    from alttrain.scaleout.accounting import ScaleoutReport
     from alttrain.synthesis.batch_rounds import BatchRun
     from alttrain.synthesis.batch_state import BatchAccounting
     from alttrain.synthesis.engine import SynthesisOutcome
@@ -56,6 +60,8 @@ class SynthesisResult:
     pending_rows: int = 0  # --export: rows whose requests wait in ``batch_input``
     pending_requests: int = 0
     batch_input: Path | None = None
+    executor: str = "local"  # local | ray | batch: where this invocation made the rows (a re-parse: local)
+    scaleout: ScaleoutReport | None = None  # ray: the pool and the per-actor accounting (RUN/scaleout.json)
 
 
 def run_synthesis(
@@ -98,8 +104,8 @@ def run_synthesis(
         raise ConfigError("--reparse builds rows from the cache alone; it cannot be combined with --export or --ingest")
     if reparse and not cache_path.exists():
         raise MissingInputError(f"{cache_path}: no cache to re-parse (run `alttrain synthesize` first)")
-    outcome, batch = _synthesize(config, run_dir, prompts, cache_path, console, reparse=reparse, export=export,
-                                 ingest=ingest)
+    outcome, batch, scaleout = _synthesize(config, run_dir, prompts, cache_path, console, reparse=reparse,
+                                           export=export, ingest=ingest)
     frame, path = outcome.frame, run_dir / SYNTHESIZED_FILE
     if batch is not None and batch.pending:
         path.unlink(missing_ok=True)  # rows of an older config would pass for this one's (the stage stamp)
@@ -109,6 +115,9 @@ def run_synthesis(
         write_stage(frame, path, "synthesized")
         if batch is not None:
             BatchState.mark_finished(run_dir / BATCHES_FILE)
+        if not reparse:
+            report = _scaleout_report(scaleout, batch, outcome, frame.height)
+            report.write(run_dir / SCALEOUT_FILE, SYNTHESIS_STAGE.name)
     ok = frame.filter(frame["status"] == STATUS_OK).height
     kinds = frame["reason"].drop_nulls().str.split(":").list.first().value_counts()
     return SynthesisResult(
@@ -130,14 +139,16 @@ def run_synthesis(
         pending_rows=len(outcome.unfinished),
         pending_requests=batch.pending if batch is not None else 0,
         batch_input=batch.input_file if batch is not None else None,
+        executor="batch" if batch is not None else "ray" if scaleout is not None else "local",
+        scaleout=scaleout,
     )
 
 
 def _synthesize(
     config: RunConfig, run_dir: Path, prompts: pl.DataFrame, cache_path: Path, console: Console | None, *,
     reparse: bool, export: bool, ingest: bool,
-) -> tuple[SynthesisOutcome, BatchRun | None]:  # fmt: skip
-    """Run the engine online (with a progress bar), offline (``reparse``) or through batches."""
+) -> tuple[SynthesisOutcome, BatchRun | None, ScaleoutReport | None]:  # fmt: skip
+    """Run the engine online (with a progress bar; locally or on Ray), offline (``reparse``) or through batches."""
     import asyncio
 
     from alttrain.synthesis.batch import synthesize_in_batches
@@ -149,10 +160,28 @@ def _synthesize(
         run = synthesize_in_batches(prompts, synthesis, spec, run_dir, cache_path, files=export or ingest,
                                     ingest=ingest, console=console)
         batch = asyncio.run(run)
-        return batch.outcome, batch
+        return batch.outcome, batch, None
     with SynthesisProgress(prompts.height, enabled=console is not None, console=console) as on_row:
+        if not reparse and synthesis.executor == "ray":
+            from alttrain.synthesis.ray_executor import synthesize_on_ray
+
+            outcome, scaleout = synthesize_on_ray(prompts, synthesis, spec, cache_path, on_row=on_row)
+            return outcome, None, scaleout
         outcome = asyncio.run(synthesize_cached(prompts, synthesis, spec, cache_path, offline=reparse, on_row=on_row))
-    return outcome, None
+    return outcome, None, None
+
+
+def _scaleout_report(
+    scaleout: ScaleoutReport | None, batch: BatchRun | None, outcome: SynthesisOutcome, rows: int
+) -> ScaleoutReport:
+    """The Ray run's report, or the one a local or batch run makes (one process, no actors)."""
+    from alttrain.scaleout.accounting import ScaleoutReport
+
+    if scaleout is not None:
+        return scaleout
+    sent = batch.submitted if batch is not None else outcome.stats.sent
+    return ScaleoutReport(executor="batch" if batch is not None else "local", rows=rows, requests_sent=sent,
+                          elapsed_s=round(outcome.elapsed_s, 3))
 
 
 def show_synthesis(console: Console, result: SynthesisResult, config: RunConfig) -> None:
@@ -167,6 +196,10 @@ def show_synthesis(console: Console, result: SynthesisResult, config: RunConfig)
         say(console, f"  quarantined {rows} x {kind}")
     if result.batch is not None:
         show_batch_accounting(console, result.batch)
+    if result.scaleout is not None:
+        from alttrain.scaleout.view import show_scaleout
+
+        show_scaleout(console, result.scaleout)
     if result.stale_cache_entries:
         say(console, f"  note: the cache holds {result.stale_cache_entries} answers from an older alttrain (another "
                      "cache-key version); they were not reused")

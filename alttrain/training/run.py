@@ -18,7 +18,7 @@ from alttrain.layout import ADAPTER_NAME, MERGED_NAME
 from alttrain.models.source import resolve_model
 from alttrain.models.templates import resolve_template
 from alttrain.structure import StructureSpec
-from alttrain.training.backends import BackendName, select_backend
+from alttrain.training.backends import BackendName, LoadedModel, select_backend
 from alttrain.training.chat import ChatRenderer, resolve_format
 from alttrain.training.config import TrainingConfig
 from alttrain.training.data import PreparedData, load_records, prepare
@@ -108,7 +108,7 @@ def train_model(
         module.save_merged(loaded, tokenizer, merged_dir)
 
     loss_plot = plot_loss(outcome.loss_curve, model_dir, f"{config.model} ({backend}, {loaded.precision})")
-    report = _report(config, model_path, renderer, loaded.precision, backend, prepared, check, outcome, seed)
+    report = _report(config, model_path, renderer, loaded, prepared, check, outcome, seed)
     report["wall_seconds"] = round(time.perf_counter() - started, 2)
     report["outputs"] = {"adapter": str(adapter_dir), "merged": str(merged_dir) if merged_dir else None}
     report_path = write_report(report, model_dir)
@@ -131,8 +131,7 @@ def _report(
     config: TrainingConfig,
     model_path: str,
     renderer: ChatRenderer,
-    precision: str,
-    backend: BackendName,
+    loaded: LoadedModel,
     prepared: PreparedData,
     check: TemplateCheck,
     outcome: FitOutcome,
@@ -141,10 +140,11 @@ def _report(
     """Everything ``train_report.json`` records about one run."""
     seconds = max(outcome.train_seconds, 1e-9)
     return {
-        "backend": backend,
+        "backend": loaded.backend,
         "model": config.model,
         "model_path": model_path,
-        "precision": precision,
+        "model_loaded": loaded.source or model_path,  # what the backend loaded (unsloth may swap in a mirror)
+        "precision": loaded.precision,
         "optimizer": outcome.optimizer,
         "chat_template": renderer.template.name,
         "format": renderer.format,

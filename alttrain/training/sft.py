@@ -1,9 +1,10 @@
 """Run TRL's ``SFTTrainer`` on pre-tokenized data and measure the run.
 
 Only the SFT API that TRL 1.15 (unsloth's pin) and 1.16 share is used: ``SFTConfig`` fields,
-``SFTTrainer(model, args, train_dataset, processing_class, data_collator, callbacks)`` and
-``DataCollatorForLanguageModeling(pad_token_id)``. The data arrives as ``input_ids`` + ``labels``
-(see :mod:`alttrain.training.chat`), which both versions train as is.
+``SFTTrainer(model, args, train_dataset, processing_class, callbacks)``. The data arrives as
+``input_ids`` + ``labels`` (see :mod:`alttrain.training.chat`), which both versions' default collator
+pads and trains as is. No collator is passed: unsloth turns on its padding-free batching on a GPU only
+when the trainer builds its own (``unsloth/trainer.py``: ``blocked = data_collator is not None or ...``).
 """
 
 from __future__ import annotations
@@ -67,9 +68,10 @@ class LossCurve:
     points: list[dict[str, float]] = field(default_factory=list)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **_: Any) -> None:
-        """Record a logged training loss."""
+        """Record a logged training loss (and show it: a step's loss is logged after its step ends)."""
         if logs and "loss" in logs:
             self.points.append({"step": int(state.global_step), "loss": float(logs["loss"])})
+            self.on_step_end(args, state, control)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **_: Any) -> None:
         """Report the step, the last loss and the tokens so far."""
@@ -107,7 +109,6 @@ def fit(
     """
     from transformers import PrinterCallback
     from trl import SFTConfig, SFTTrainer
-    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -147,7 +148,6 @@ def fit(
             args=args,
             train_dataset=dataset,
             processing_class=tokenizer,
-            data_collator=DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id),
             callbacks=[curve],
         )
         trainer.remove_callback(PrinterCallback)  # it prints every log dict; the progress shows what matters

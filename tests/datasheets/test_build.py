@@ -214,3 +214,32 @@ def test_filter_drops_are_explained(template_run: Run) -> None:
     assert rejected.filter(pl.col("filter_reason") == "length:reasoning<45").height == length["dropped"]
     text = template_run.result.datasheet.read_text()
     assert f"| filters: length | length:reasoning\\<45 | {length['dropped']} |" in text  # `<` escaped
+
+
+def test_the_executor_that_sent_the_requests_is_documented(served_run: Run) -> None:
+    text = " ".join(served_run.result.datasheet.read_text().split())
+    report = json.loads((served_run.run_dir / "scaleout.json").read_text())
+    assert report["executor"] == "local" and report["requests_sent"] > 0
+    assert f"Executor `local`: {report['requests_sent']} requests" in text
+
+
+def test_a_ray_pool_and_batches_are_documented_from_their_files(template_run: Run, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(template_run.run_dir, run_dir)
+    actors = [{"actor": f"a{i}", "node": f"node{i}abcdef0123456789", "pids": [10 + i, 20 + i][: i + 1], "rows": 7 + i,
+               "sent": 9 + i, "restarts": i} for i in range(2)]  # fmt: skip
+    scaleout = {"stage": "synthesize", "executor": "ray", "rows": 15, "requests_sent": 19, "elapsed_s": 12.34,
+                "actors": 2, "per_actor": actors}
+    (run_dir / "scaleout.json").write_text(json.dumps(scaleout))
+    accounting = {"rounds": 2, "batches": 3, "requests": 20, "resubmitted": 1, "answered": 18, "failed": 1,
+                  "unanswered": 1, "prompt_tokens": 1234, "completion_tokens": 567, "discount": 0.5,
+                  "discount_source": "assumed (OpenAI's 50%)"}
+    batches = {"accounting": accounting, "batches": [{"batch_id": "batch_x1"}, {"batch_id": None},
+                                                     {"batch_id": "batch_x2"}]}
+    (run_dir / "batches.json").write_text(json.dumps(batches))
+    text = " ".join(alttrain.run_datasheet(template_run.config, run_dir).datasheet.read_text().split())
+    assert "Executor `ray`: 19 requests in 12.3 s on a Ray Data pool of 2 actors" in text
+    assert "| 1 | `node0abcdef0` | 7 | 9 | 0 |" in text and "| 2 | `node1abcdef0` | 8 | 10 | 1 |" in text
+    assert "3 batches in 2 rounds (20 requests, 1 resubmitted; 18 answered, 1 failed, 1 unanswered)" in text
+    assert "at a 50% batch discount (assumed (OpenAI's 50%))" in text
+    assert "Batch ids: `batch_x1`, `batch_x2`." in text

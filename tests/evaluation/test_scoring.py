@@ -1,4 +1,5 @@
 import polars as pl
+import pytest
 
 from alttrain.evaluation.scoring import score_outputs, split_output
 from alttrain.measures import TokenizerConfig, make_counter
@@ -52,3 +53,18 @@ def test_every_score_on_crafted_outputs() -> None:
     # regex tokens of the think block, or of the whole output without one
     assert scored["reasoning_tokens"][3] == len(["Sure", ",", "here", "is", "how", ":", "step", "one", ".", ".", "."])
     assert scored["reasoning_tokens"][1] < len(BENIGN.split()) * 2
+    assert scored["cut_off"].to_list() == [False] * 7  # no finish_reason column: nothing known to be cut off
+    assert scored["source_tokens"].null_count() == 7
+
+
+def test_cut_off_and_reduction_against_the_source_trace() -> None:
+    source_trace = " ".join(["step"] * 60)
+    crafted = rows([(BENIGN, "benign", "4"), ("<think>Problem understanding: a sum.", "benign", "4")]).with_columns(
+        pl.Series("finish_reason", ["stop", "length"]), pl.Series("original_reasoning", [source_trace, None]),
+    )
+    scored = score_outputs(crafted, SPEC, make_counter(TokenizerConfig())).sort("id")
+    assert scored["cut_off"].to_list() == [False, True]
+    assert scored["source_tokens"].to_list() == [60, None]
+    reduction = scored["reduction_vs_source"][0]
+    assert reduction == pytest.approx(60 / scored["reasoning_tokens"][0]) and reduction > 1
+    assert scored["reduction_vs_source"][1] is None

@@ -62,7 +62,8 @@ def test_bad_rows_are_dropped_with_reasons_and_counts_add_up(chat: ChatRenderer,
     assert prepared.messages == [row["messages"] for row in good]
     assert prepared.trained_tokens_per_epoch == sum(e.trained_tokens for e in prepared.examples) > 0
     dataset = prepared.to_dataset()
-    assert dataset.column_names == ["input_ids", "labels"] and len(dataset) == 4
+    assert dataset.column_names == ["input_ids", "labels", "length"] and len(dataset) == 4
+    assert dataset["length"] == [len(ids) for ids in dataset["input_ids"]]  # what group_by_length sorts on
 
 
 def test_over_length_rows_drop_truncate_or_stop(chat: ChatRenderer, standin_rows: list[dict]) -> None:

@@ -36,7 +36,7 @@ def test_loss_curve_reports_each_step_to_the_progress() -> None:
     curve.on_step_end(None, State(), None)
     curve.on_log(None, State(), None, logs={"loss": 0.75})
     curve.on_step_end(None, State(), None)
-    assert reports == [(2, 8, None, 40), (2, 8, 0.75, 40)]
+    assert reports == [(2, 8, None, 40), (2, 8, 0.75, 40), (2, 8, 0.75, 40)]
 
 
 def test_optimizer_is_plain_adamw_on_cpu_unless_set() -> None:

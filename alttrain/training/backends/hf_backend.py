@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alttrain.training.backends import LoadedModel, cuda_available
+from alttrain.training.backends import LoadedModel, adapted_layers, cuda_available
 from alttrain.training.config import LoraSettings, TrainingConfig
 
 
-def lora_config(settings: LoraSettings) -> Any:
+def lora_config(settings: LoraSettings, num_layers: int) -> Any:
     """A PEFT ``LoraConfig`` for causal-LM training from the config's LoRA section."""
     from peft import LoraConfig
 
@@ -18,6 +18,7 @@ def lora_config(settings: LoraSettings) -> Any:
         lora_alpha=settings.alpha,
         lora_dropout=settings.dropout,
         target_modules=list(settings.target_modules),
+        layers_to_transform=adapted_layers(settings, num_layers),
         bias="none",
         task_type="CAUSAL_LM",
     )
@@ -36,8 +37,8 @@ def load_model(model_path: str, config: TrainingConfig, seed: int) -> LoadedMode
     precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if device == "cuda" else "fp32"
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device)
-    model = get_peft_model(model, lora_config(config.lora))
-    return LoadedModel(backend="hf", model=model, precision=precision, device=device)
+    model = get_peft_model(model, lora_config(config.lora, model.config.num_hidden_layers))
+    return LoadedModel(backend="hf", model=model, precision=precision, device=device, source=model_path)
 
 
 def save_merged(loaded: LoadedModel, tokenizer: Any, directory: Path) -> None:

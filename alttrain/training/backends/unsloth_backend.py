@@ -1,19 +1,30 @@
-"""The unsloth backend: 4-bit QLoRA or 16-bit LoRA on one CUDA GPU with unsloth's gradient checkpointing.
+"""The unsloth backend: QLoRA or 16-bit LoRA on a CUDA GPU, fp32 LoRA through unsloth's CPU fallback.
 
 Import this module only after :func:`alttrain.training.backends.select_backend` chose unsloth and
 before anything imports transformers, TRL or PEFT: its first statement imports unsloth, which patches
 them (see the package docstring for how alttrain keeps that order).
+
+On a GPU the precision is bf16 where ``unsloth.is_bfloat16_supported()`` (the name both of unsloth's
+branches export; ``is_bf16_supported`` exists only on the CUDA one), fp16 otherwise. On a CPU it is
+fp32, as the hf backend's: unsloth would pick bf16 on CPUs with AVX512-BF16/AMX, and its losses would
+then differ from the hf backend's. The model is loaded as named unless ``exact_model_name: false``
+lets unsloth swap in one of its mirrors; :attr:`LoadedModel.source` names what was loaded.
+
+Padding-free batching is unsloth's own decision when the trainer is built: on a GPU it turns it on
+unless ``SFTTrainer`` is handed an explicit ``data_collator`` (``unsloth/trainer.py``: ``blocked =
+data_collator is not None or ...``), so the training stage passes none; on a CPU it always keeps padded
+batches (SDPA there would attend across the flattened examples).
 """
 
 # isort: skip_file
 # unsloth must be the first import: it patches transformers, TRL and PEFT when imported.
 import unsloth
-from unsloth import FastLanguageModel, is_bf16_supported
+from unsloth import FastLanguageModel
 
 from pathlib import Path
 from typing import Any
 
-from alttrain.training.backends import LoadedModel
+from alttrain.training.backends import LoadedModel, adapted_layers, cuda_available
 from alttrain.training.config import TrainingConfig
 
 UNSLOTH_VERSION = getattr(unsloth, "__version__", "unknown")
@@ -21,21 +32,43 @@ UNSLOTH_VERSION = getattr(unsloth, "__version__", "unknown")
 
 def load_model(model_path: str, config: TrainingConfig, seed: int) -> LoadedModel:
     """Load the base model through unsloth (4-bit when ``load_in_4bit``) and attach a LoRA adapter."""
+    import torch
+
+    device = "cuda" if cuda_available() else "cpu"
+    if device == "cuda":
+        dtype = torch.bfloat16 if unsloth.is_bfloat16_supported() else torch.float16
+    else:
+        dtype = torch.float32
     model, _ = FastLanguageModel.from_pretrained(
-        model_name=model_path, max_seq_length=config.max_length, dtype=None, load_in_4bit=config.load_in_4bit
+        model_name=model_path,
+        max_seq_length=config.max_length,
+        dtype=dtype,
+        load_in_4bit=config.load_in_4bit,
+        use_exact_model_name=config.exact_model_name,
     )
+    source = str(getattr(model.config, "_name_or_path", "") or model_path)
+    bits = "+4bit" if _in_4bit(model) else ""
     model = FastLanguageModel.get_peft_model(
         model,
         r=config.lora.r,
         lora_alpha=config.lora.alpha,
         lora_dropout=config.lora.dropout,
         target_modules=list(config.lora.target_modules),
+        layers_to_transform=adapted_layers(config.lora, model.config.num_hidden_layers),
         bias="none",
         use_gradient_checkpointing="unsloth",
         random_state=seed,
     )
-    precision = ("bf16" if is_bf16_supported() else "fp16") + ("+4bit" if config.load_in_4bit else "")
-    return LoadedModel(backend="unsloth", model=model, precision=precision, device="cuda")
+    precision = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32") + bits
+    return LoadedModel(backend="unsloth", model=model, precision=precision, device=device, source=source)
+
+
+def _in_4bit(model: Any) -> bool:
+    """Whether the base weights were quantized to 4 bits (unsloth falls back to 16-bit where 4-bit cannot run)."""
+    settings = getattr(model.config, "quantization_config", None)
+    if isinstance(settings, dict):
+        return bool(settings.get("load_in_4bit"))
+    return bool(getattr(settings, "load_in_4bit", False))
 
 
 def save_merged(loaded: LoadedModel, tokenizer: Any, directory: Path) -> None:

@@ -1,0 +1,57 @@
+"""Config of the Ray executor: where the cluster is, how many actors, what each one gets, how rows are batched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+from alttrain.llm.config import TeacherConfig
+
+#: backends whose actors share one endpoint (and so its budgets); the others start an engine per actor
+SHARED_ENDPOINT_BACKENDS = frozenset({"openai"})
+
+
+class RayConfig(BaseModel):
+    """The ``ray`` section of a stage that can run on Ray (``synthesis.ray``).
+
+    Each actor owns one teacher client (an in-process vLLM engine on its GPUs, or a client of an
+    OpenAI-compatible endpoint) and caches every answer on its node's local disk (``node_cache_dir``,
+    never a network filesystem: SQLite's WAL needs one host); the driver merges those answers into the
+    run's cache as batches come back.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # None: start a single-node cluster inside this process (shut down after); "auto": the cluster this
+    # machine belongs to (`ray start`); "ray://HOST:10001": a remote cluster through Ray Client
+    address: str | None = None
+    actors: PositiveInt = 1  # the actor pool's size: one teacher client each
+    cpus_per_actor: float = Field(default=1.0, ge=0.0)
+    gpus_per_actor: float = Field(default=0.0, ge=0.0)  # an in-process vLLM teacher: its tensor_parallel_size
+    batch_size: PositiveInt = 512  # rows per actor call (a crash retries its batch: answered rows are cache hits)
+    batches_per_actor: PositiveInt = 2  # worked on at once through the actor's one client: no idle tail per batch
+    node_cache_dir: Path | None = None  # node-local folder for the actors' caches; None: <tmp>/alttrain-ray
+    local_cpus: PositiveInt | None = None  # the CPUs of a cluster started here (address unset); None: all
+    # a fault drill (tests): one actor exits abruptly halfway through its (K+1)-th batch, once per run
+    crash_after_batches: PositiveInt | None = None
+
+
+def actor_teacher(teacher: TeacherConfig, actors: int) -> TeacherConfig:
+    """The teacher one of ``actors`` actors runs: a shared endpoint's budgets divided among them.
+
+    ``concurrency``, ``requests_per_minute`` and ``tokens_per_minute`` are an endpoint's budgets: actors
+    that share one (``openai``) get ``1/actors`` of each (at least 1), so the endpoint sees what a local run
+    would send. An in-process engine (``vllm``, ``local``, ``template``) is one per actor and keeps them whole.
+    None of these settings is part of a cache key.
+    """
+    if teacher.backend not in SHARED_ENDPOINT_BACKENDS or actors == 1:
+        return teacher
+
+    def share(budget: int | None) -> int | None:
+        return None if budget is None else max(1, budget // actors)
+
+    return teacher.model_copy(update={
+        "concurrency": share(teacher.concurrency), "requests_per_minute": share(teacher.requests_per_minute),
+        "tokens_per_minute": share(teacher.tokens_per_minute),
+    })  # fmt: skip

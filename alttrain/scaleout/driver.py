@@ -1,0 +1,232 @@
+"""Run a job's records on a Ray Data actor pool, with the run's cache, resume and quarantine semantics.
+
+In order: connect to (or start) the cluster; harvest the node-local caches an interrupted run left into
+the run's cache; run the job offline over that cache (:mod:`alttrain.scaleout.prepass`), finishing every
+row it answers whole; send the rest in batches through ``map_batches`` over an actor pool
+(:class:`~alttrain.scaleout.actor.ClientActor`), merging each batch's new answers into the run's cache as
+it comes back; then delete the run's node folders. Ray Data retries a batch whose actor died on a
+restarted actor, which finds the answers its predecessor committed in the node cache: only the requests
+in flight at the crash are sent again. A killed driver loses nothing either: the next run harvests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from alttrain.errors import ConfigError, ServiceError, TeacherAccessError
+from alttrain.llm.cache import ResponseCache
+from alttrain.llm.client import ClientStats
+from alttrain.llm.config import TeacherConfig
+from alttrain.llm.types import SamplingParams
+from alttrain.scaleout.accounting import Ledger, ScaleoutReport
+from alttrain.scaleout.actor import ENTRY, PROBLEM, REFUSED, ROW, STATS, ClientActor, probe_key
+from alttrain.scaleout.config import RayConfig, actor_teacher
+from alttrain.scaleout.entries import Entry, merge_entries
+from alttrain.scaleout.jobs import ClientJob, RequestJob, Row
+from alttrain.scaleout.nodes import clean, harvest, run_tag
+from alttrain.scaleout.prepass import Prepass, prepass
+
+RowCallback = Callable[[Row, ClientStats], None]  # each finished row, with the counts so far
+RAY_MISSING = "executor 'ray' needs Ray Data: pip install 'alttrain[ray]' (scripts/setup.sh installs it)"
+
+
+@dataclass(frozen=True)
+class RayRun:
+    """One row per record (in record order), the client counts over the run, and its report."""
+
+    rows: list[Row]
+    stats: ClientStats
+    report: ScaleoutReport
+
+
+@contextmanager
+def ray_session(settings: RayConfig) -> Iterator[None]:
+    """Connect to ``settings.address`` (or start a local cluster) unless Ray is up; quiet Ray Data; undo after.
+
+    Raises:
+        ConfigError: Ray is not installed.
+        ServiceError: the cluster at ``settings.address`` cannot be reached.
+
+    """
+    try:
+        import ray
+        from ray.data import DataContext
+    except ImportError:
+        raise ConfigError(RAY_MISSING) from None
+    started = not ray.is_initialized()
+    if started:
+        options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": False}
+        if settings.address is None:
+            options["num_cpus"] = settings.local_cpus
+        else:
+            options["address"] = settings.address
+        try:
+            ray.init(**options)
+        except (ConnectionError, RuntimeError) as error:
+            raise ServiceError(f"ray.address {settings.address!r}: cannot join the cluster ({error})") from None
+    context, data_logger = DataContext.get_current(), logging.getLogger("ray.data")
+    saved = context.enable_progress_bars, data_logger.level
+    context.enable_progress_bars = False  # they would draw over the stage's own progress bar
+    data_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        context.enable_progress_bars = saved[0]
+        data_logger.setLevel(saved[1])
+        if started:
+            ray.shutdown()
+
+
+def run_on_ray(
+    records: list[Row], job: ClientJob, cache: ResponseCache, settings: RayConfig, *, on_row: RowCallback | None = None
+) -> RayRun:
+    """Make one row per record through ``job`` on the actor pool; every answer ends up in ``cache``.
+
+    Args:
+        records: JSON-serialisable records (with an ``id`` where the job's requests carry one).
+        job: the work; the driver runs it offline first, the actors online.
+        cache: the run's open response cache: read first, and every actor's new answer merged into it.
+        settings: the cluster, the pool and the batches.
+        on_row: called with each finished row (those the cache answered first).
+
+    Raises:
+        TeacherAccessError: the endpoint refused the run (answers received before stay cached).
+        ConfigError: Ray is missing, or a node computes other cache keys than this driver.
+
+    """
+    started = time.perf_counter()
+    with ray_session(settings):
+        tag = run_tag(cache.path)
+        recovered = harvest(settings, tag, cache)  # what a killed run left on the nodes, before anything is sent
+        before = asyncio.run(prepass(records, job, cache))
+        rows = list(before.rows)
+        if on_row is not None:
+            for row in rows:
+                if row is not None:
+                    on_row(row, ClientStats(cache_hits=before.cache_hits))
+        pool = _Pool(settings, before.cache_hits, on_row)
+        if before.pending:
+            pool.run(records, before, job, cache, tag, rows)
+        clean(settings, tag)
+    missing = [index for index, row in enumerate(rows) if row is None]
+    if missing:
+        raise RuntimeError(f"the Ray executor lost {len(missing)} of {len(records)} rows (first index {missing[0]})")
+    stats = pool.stats()
+    limits = actor_teacher(job.teacher, settings.actors)
+    report = ScaleoutReport(
+        executor="ray", rows=len(records), requests_sent=stats.sent, elapsed_s=time.perf_counter() - started,
+        actors=settings.actors, address=settings.address, batch_size=settings.batch_size,
+        cpus_per_actor=settings.cpus_per_actor, gpus_per_actor=settings.gpus_per_actor,
+        actor_limits={"concurrency": limits.concurrency, "requests_per_minute": limits.requests_per_minute,
+                      "tokens_per_minute": limits.tokens_per_minute},
+        rows_from_cache=len(records) - len(before.pending), recovered_entries=recovered, merged_entries=pool.merged,
+        per_actor=sorted(pool.ledger.actors.values(), key=lambda actor: actor.actor),
+    )  # fmt: skip
+    return RayRun([row for row in rows if row is not None], stats, report)
+
+
+def complete_on_ray(
+    conversations: list[list[dict[str, str]]], teacher: TeacherConfig, sampling: SamplingParams,
+    cache: ResponseCache, settings: RayConfig,
+) -> RayRun:  # fmt: skip
+    """Answer every conversation with ``teacher`` on the actor pool: :class:`~alttrain.scaleout.jobs.RequestJob` rows.
+
+    Each row is ``{text, reasoning_content, prompt_tokens, completion_tokens, finish_reason, error}``, in
+    order, under the same cache keys as ``TeacherClient.complete(TeacherRequest(messages, sampling))``.
+    """
+    return run_on_ray([{"messages": conversation} for conversation in conversations], RequestJob(teacher, sampling),
+                      cache, settings)
+
+
+def check_resources(settings: RayConfig, actors: int) -> None:
+    """Refuse a pool the cluster cannot hold (Ray Data would wait for it without end).
+
+    Raises:
+        ConfigError: the cluster has fewer CPUs or GPUs than ``actors`` actors ask for.
+
+    """
+    import ray
+
+    have = ray.cluster_resources()
+    for name, each in (("CPU", settings.cpus_per_actor), ("GPU", settings.gpus_per_actor)):
+        if each and have.get(name, 0.0) < actors * each:
+            raise ConfigError(f"ray: {actors} actors x {each} {name} (ray.actors, ray.{name.lower()}s_per_actor) "
+                              f"need {actors * each:g} {name}s; the cluster has {have.get(name, 0.0):g}")
+
+
+class _Pool:
+    """One pass of the pending records through the actor pool: dispatch, stream back, merge, count."""
+
+    def __init__(self, settings: RayConfig, driver_hits: int, on_row: RowCallback | None) -> None:
+        self._settings, self._driver_hits, self._on_row = settings, driver_hits, on_row
+        self.ledger = Ledger()
+        self.merged = 0
+
+    def stats(self) -> ClientStats:
+        """The client counts so far: every actor's, plus the driver's cache hits."""
+        return self.ledger.stats(self._driver_hits)
+
+    def run(
+        self, records: list[Row], before: Prepass, job: ClientJob, cache: ResponseCache, tag: str,
+        rows: list[Row | None],
+    ) -> None:  # fmt: skip
+        """Send the pending records; fill ``rows`` and ``cache`` as batches come back."""
+        import pyarrow as pa
+        import ray.data
+
+        settings, pending = self._settings, before.pending
+        check_resources(settings, min(settings.actors, -(-len(pending) // settings.batch_size)))
+        tables = []
+        for start in range(0, len(pending), settings.batch_size):
+            chunk = pending[start : start + settings.batch_size]
+            seeds = [before.seeds.get(str(records[index].get("id")), []) for index in chunk]
+            tables.append(pa.table({
+                "index": pa.array(chunk, pa.int64()),
+                "record": [json.dumps(records[index], ensure_ascii=False) for index in chunk],
+                "seed": [json.dumps(entries, ensure_ascii=False) for entries in seeds],
+            }))  # fmt: skip
+        arguments = {"job": job, "teacher": actor_teacher(job.teacher, settings.actors), "settings": settings,
+                     "tag": tag, "key": probe_key(job.teacher)}
+        resources: dict[str, Any] = {"num_cpus": settings.cpus_per_actor}
+        if settings.gpus_per_actor:
+            resources["num_gpus"] = settings.gpus_per_actor
+        dataset = ray.data.from_arrow(tables).map_batches(
+            ClientActor, fn_constructor_kwargs=arguments, batch_size=None, batch_format="pyarrow",
+            compute=ray.data.ActorPoolStrategy(size=min(settings.actors, len(tables)),
+                                               max_concurrent_calls_per_actor=settings.batches_per_actor),
+            **resources,
+        )  # fmt: skip
+        batches = iter(dataset.iter_batches(batch_size=None, batch_format="pyarrow"))
+        try:
+            for batch in batches:
+                self._take(batch, cache, rows)
+        finally:
+            getattr(batches, "close", lambda: None)()  # stop the pool now when a batch ended the run
+
+    def _take(self, batch: Any, cache: ResponseCache, rows: list[Row | None]) -> None:
+        """Handle one envelope: merge its entries (one transaction), count it, then fill its rows."""
+        kinds, indices, payloads = (batch[name].to_pylist() for name in ("kind", "index", "payload"))
+        fields = [batch[name].to_pylist() for name in Entry._fields]
+        entries = [Entry(*(column[i] for column in fields)) for i, kind in enumerate(kinds) if kind == ENTRY]
+        self.merged += merge_entries(cache, entries)
+        lines = [(kind, index, json.loads(text)) for kind, index, text in zip(kinds, indices, payloads, strict=True)
+                 if kind != ENTRY]  # fmt: skip
+        for kind, _, payload in lines:
+            if kind == REFUSED:
+                raise TeacherAccessError(payload)
+            if kind == PROBLEM:
+                raise ConfigError(payload)
+            if kind == STATS:
+                self.ledger.add(payload)
+        for kind, index, payload in lines:
+            if kind == ROW:
+                rows[index] = payload
+                if self._on_row is not None:
+                    self._on_row(payload, self.stats())

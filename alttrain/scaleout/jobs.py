@@ -1,0 +1,97 @@
+"""The work a stage hands to the Ray executor: records in, one output row per record, through one teacher client.
+
+A job runs twice over: on the driver with an offline client over the run's cache (``partial``: rows the
+cache answers whole are finished there, the others left as None), and on the actors with an online client
+over the node-local cache. Rows must be JSON-serialisable. A request that carries its record's ``id`` in
+``request.record`` is seeded: the answers the driver holds for an unfinished row travel with it, so an actor
+never asks again what the run already knows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from alttrain.errors import CacheMissError
+from alttrain.llm.client import TeacherClient
+from alttrain.llm.config import TeacherConfig
+from alttrain.llm.types import SamplingParams, TeacherError, TeacherRequest, TeacherResponse
+
+Row = dict[str, Any]
+
+
+class ClientJob(ABC):
+    """Rows made through one entered :class:`~alttrain.llm.client.TeacherClient` (picklable: it goes to the actors)."""
+
+    @property
+    @abstractmethod
+    def teacher(self) -> TeacherConfig:
+        """The teacher every client of this job is built from."""
+
+    @abstractmethod
+    async def run(self, records: list[Row], client: TeacherClient, *, partial: bool) -> list[Row | None]:
+        """One row per record, in order; with ``partial``, None where the client raised :class:`CacheMissError`.
+
+        Raises:
+            TeacherAccessError: the endpoint refused the run.
+            CacheMissError: without ``partial``, from an offline client.
+
+        """
+
+
+class RequestJob(ClientJob):
+    """One request per record (``record["messages"]``, the job's sampling): the answer, or the error that ended it.
+
+    The row is ``{text, reasoning_content, prompt_tokens, completion_tokens, finish_reason, error}``; a request
+    that fails at the backend (after the client's retries) gives ``text == ""`` and ``error`` set to
+    ``"<ErrorClass>: <message>"``, as evaluation's teacher generation does.
+
+    Args:
+        teacher: the client's teacher config.
+        sampling: the sampling of every request (part of the cache key).
+
+    """
+
+    def __init__(self, teacher: TeacherConfig, sampling: SamplingParams) -> None:
+        self._teacher, self._sampling = teacher, sampling
+
+    @property
+    def teacher(self) -> TeacherConfig:
+        """The teacher config."""
+        return self._teacher
+
+    async def run(self, records: list[Row], client: TeacherClient, *, partial: bool) -> list[Row | None]:
+        """Send every record's request concurrently (the client bounds what is in flight)."""
+        return list(await asyncio.gather(*(self._one(client, record, partial) for record in records)))
+
+    async def _one(self, client: TeacherClient, record: Row, partial: bool) -> Row | None:
+        request = TeacherRequest(messages=record["messages"], sampling=self._sampling)
+        try:
+            return answer_row(await client.complete(request))
+        except CacheMissError:
+            if partial:
+                return None
+            raise
+        except TeacherError as error:
+            return answer_row(TeacherResponse(""), f"{type(error).__name__}: {error}")
+
+
+def answer_row(response: TeacherResponse, error: str | None = None) -> Row:
+    """A :class:`RequestJob` row."""
+    return {**vars(response), "error": error}
+
+
+def align(records: Sequence[Row], done: Sequence[Row], unfinished: Sequence[str]) -> list[Row | None]:
+    """Put rows back in record order: ``done`` lists the finished rows in order, ``unfinished`` the ids left out."""
+    left_out, finished = Counter(unfinished), iter(done)
+    rows: list[Row | None] = []
+    for record in records:
+        if left_out[str(record["id"])]:
+            left_out[str(record["id"])] -= 1
+            rows.append(None)
+        else:
+            rows.append(next(finished))
+    return rows

@@ -1,0 +1,27 @@
+"""The summary a stage shows after a Ray run: the pool, the cache traffic, and one line per actor."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from alttrain.console import say
+from alttrain.scaleout.accounting import ScaleoutReport
+
+
+def show_scaleout(console: Console, report: ScaleoutReport) -> None:
+    """The executor's settings and counts, then a table of the actors' accounting."""
+    where = report.address or "a local cluster"
+    say(console, f"  executor ray on {where}: {report.actors} actors x {report.cpus_per_actor} CPU, "
+                 f"{report.gpus_per_actor} GPU, batches of {report.batch_size}; {report.rows_from_cache} rows from "
+                 f"the run's cache, {report.recovered_entries} answers recovered from node caches, "
+                 f"{report.merged_entries} new answers merged into it")  # fmt: skip
+    table = Table(title="actors (RUN/scaleout.json)")
+    columns = ("actor", "node", "restarts", "batches", "rows", "busy s", "sent", "cache hits", "retries", "failures")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("actor", "node") else "right")
+    for actor in report.per_actor:
+        table.add_row(actor.actor[:12], actor.node[:12], str(max(0, len(actor.pids) - 1)), str(actor.batches),
+                      str(actor.rows), f"{actor.busy_s:.1f}", str(actor.sent), str(actor.cache_hits),
+                      str(actor.retries), str(actor.failures))
+    console.print(table)

@@ -1,0 +1,93 @@
+"""Scale-out overhead: the same prompts through the local engine and through Ray Data with 1 and 2 actors.
+
+Every run sends N fault-free requests to the fault server (in its own process) at a fixed latency, with
+the same endpoint concurrency (Ray actors share it: 2 actors get half each), each into a fresh cache, so
+the three runs ask the endpoint for the same thing and only the executor differs. ``ray_vs_local`` is
+the local run's wall time over the Ray run's (1.0: no overhead). The Ray time covers everything a
+``synthesize`` run does (harvest, pre-pass, actor start, batches, merging every answer into the run's
+cache, clean-up); starting the cluster is printed apart and not counted (a real cluster is up before a
+run), and Ray Data is imported first, as once per process. On one 2-core machine the actors, the driver
+and the server share the cores, so this measures Ray's overhead, not its scaling (the README sketches that).
+
+    .venv/bin/python bench/scaleout.py [--prompts 10000] [--latency 0.2] [--concurrency 32] [--batch-size 512]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # a single-node cluster on loopback only
+
+import argparse
+import asyncio
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+import ray
+import ray.data  # noqa: F401 - imported once per process: not part of any run's time
+
+from alttrain.records import conform
+from alttrain.scaleout.accounting import ScaleoutReport
+from alttrain.structure import StructureSpec
+from alttrain.synthesis.config import SynthesisConfig
+from alttrain.synthesis.engine import synthesize_cached
+from alttrain.synthesis.ray_executor import synthesize_on_ray
+from alttrain.testing import FaultPlan, FaultServerProcess, teacher_config
+
+
+def neutral_prompts(count: int, tag: str) -> pl.DataFrame:
+    """``count`` distinct benign stand-in prompts (distinct per ``tag``: no run hits another's answers)."""
+    rows = [{"id": f"{tag}-{i}", "prompt": f"[{tag}] What is {i} plus {i + 1}?", "label": "benign",
+             "category": "bench", "source": "bench", "license": "none"} for i in range(count)]  # fmt: skip
+    return conform(pl.DataFrame(rows), "prompts")
+
+
+def run_local(config: SynthesisConfig, prompts: pl.DataFrame, folder: Path) -> float:
+    """Seconds for the local engine over ``prompts``."""
+    started = time.perf_counter()
+    outcome = asyncio.run(synthesize_cached(prompts, config, StructureSpec(), folder / "local.sqlite"))
+    assert (outcome.frame["status"] == "ok").all()
+    return time.perf_counter() - started
+
+
+def run_ray(config: SynthesisConfig, prompts: pl.DataFrame, folder: Path, actors: int) -> tuple[float, ScaleoutReport]:
+    """Seconds for the Ray executor with ``actors`` actors, and its report."""
+    settings = config.ray.model_copy(update={"actors": actors, "node_cache_dir": folder / "nodes"})
+    config = config.model_copy(update={"executor": "ray", "ray": settings})
+    started = time.perf_counter()
+    outcome, report = synthesize_on_ray(prompts, config, StructureSpec(), folder / f"ray-{actors}.sqlite")
+    assert (outcome.frame["status"] == "ok").all() and outcome.stats.sent == prompts.height
+    return time.perf_counter() - started, report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prompts", type=int, default=10000)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=512)
+    arguments = parser.parse_args()
+    n, latency, concurrency = arguments.prompts, arguments.latency, arguments.concurrency
+    print(f"{n} prompts, {latency} s latency, {concurrency} in flight (ideal {concurrency / latency:.0f} rows/s)")
+    with FaultServerProcess(FaultPlan(latency_s=latency)) as server, tempfile.TemporaryDirectory() as folder:
+        teacher = teacher_config(server.base_url, concurrency=concurrency)
+        config = SynthesisConfig(teacher=teacher, ray={"batch_size": arguments.batch_size})
+        started = time.perf_counter()
+        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+        print(f"cluster start (not counted): {time.perf_counter() - started:.1f} s")
+        local = run_local(config, neutral_prompts(n, "local"), Path(folder))
+        print(f"local:     {local:6.1f} s  {n / local:6.0f} rows/s")
+        for actors in (1, 2):
+            seconds, report = run_ray(config, neutral_prompts(n, f"ray{actors}"), Path(folder), actors)
+            busy = max(actor.busy_s for actor in report.per_actor)
+            print(f"ray x{actors}:    {seconds:6.1f} s  {n / seconds:6.0f} rows/s  (busiest actor in batches "
+                  f"{busy:.1f} s, {report.merged_entries} answers merged)")
+            print(f"ray_vs_local[{actors} actor{'s' if actors > 1 else ''}] = {local / seconds:.2f}")
+        ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
