@@ -1,9 +1,10 @@
 """Keep library chatter off the console and in the run's log file.
 
-transformers, datasets, TRL, PEFT and accelerate print progress bars, deprecation warnings and
-INFO lines that say nothing to a user of alttrain. Inside :func:`library_output_to`, their loggers and
+transformers, datasets, TRL, PEFT, accelerate, vLLM and Ray print progress bars, deprecation warnings
+and INFO lines that say nothing to a user of alttrain. Inside :func:`library_output_to`, their loggers and
 Python warnings go to a log file (``RUN/logs/<stage>.log``) instead of the terminal, and their progress
-bars are off; alttrain's own rich output is untouched. Everything is restored on exit.
+bars are off; alttrain's own rich output is untouched. Everything is restored on exit. Output that child
+processes write straight to the terminal (vLLM's engine-core process) is not caught.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-LIBRARY_LOGGERS = ("transformers", "datasets", "trl", "peft", "accelerate", "huggingface_hub", "py.warnings")
+LIBRARY_LOGGERS = ("transformers", "datasets", "trl", "peft", "accelerate", "huggingface_hub", "vllm", "ray",
+                   "py.warnings")
 
 
 def _set_library_bars(enabled: bool) -> None:

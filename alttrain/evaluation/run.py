@@ -20,7 +20,7 @@ from alttrain.config import RunConfig
 from alttrain.errors import ConfigError
 from alttrain.evaluation.benchmarks import ReasoningGymBenchmark, select_subset
 from alttrain.evaluation.config import EvaluationConfig, ModelUnderTest
-from alttrain.evaluation.generation import Generator, TeacherGenerator, TransformersGenerator
+from alttrain.evaluation.generation import Generator, TeacherGenerator, TransformersGenerator, VLLMGenerator
 from alttrain.evaluation.heldout import (
     OVERLAP_ID,
     OVERLAP_NEAR_DUP,
@@ -146,11 +146,12 @@ def make_generator(model: ModelUnderTest, config: RunConfig, run_dir: Path, cach
         return TeacherGenerator(model.teacher, sampling, cache)
     name = model.model or config.training.model
     adapter = None if model.adapter is None else run_dir / model.adapter  # an absolute adapter path stays as is
-    return TransformersGenerator(
-        name, resolve_model(name, config.training.cache_dir), adapter, sampling, evaluation.batch_size, cache,
-        chat_template=config.training.chat_template, think_open=config.structure.think_open,
-        threads=evaluation.threads,
-    )
+    resolved = resolve_model(name, config.training.cache_dir)
+    rendering = {"chat_template": config.training.chat_template, "think_open": config.structure.think_open}
+    if model.backend == "vllm":
+        return VLLMGenerator(name, resolved, adapter, sampling, cache, options=model.vllm_options, **rendering)
+    return TransformersGenerator(name, resolved, adapter, sampling, evaluation.batch_size, cache,
+                                 threads=evaluation.threads, **rendering)
 
 
 def distinct_generators(config: RunConfig, run_dir: Path, cache: ResponseCache) -> dict[str, Generator]:

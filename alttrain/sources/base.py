@@ -197,7 +197,8 @@ def read_jsonl(path: Path) -> list[dict]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            raise SourceError(f"{path}: malformed JSON on line {number}, column {error.colno}: {error.msg}") from error
+            reason = error.msg.removesuffix(" at")  # json's "Invalid control character at" expects a position after it
+            raise SourceError(f"{path}: malformed JSON on line {number}, column {error.colno}: {reason}") from error
         if not isinstance(record, dict):
             raise SourceError(f"{path}: line {number} is not a JSON object")
         records.append(record)

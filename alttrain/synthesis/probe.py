@@ -14,7 +14,8 @@ from rich.console import Console
 
 from alttrain.console import say
 from alttrain.errors import ConfigError
-from alttrain.layout import PROBE_DIR, PROMPTS_FILE, SYNTHESIZED_FILE
+from alttrain.layout import LOGS_DIR, PROBE_DIR, PROMPTS_FILE, SYNTHESIZED_FILE
+from alttrain.quiet import library_output_to
 from alttrain.stage import Stage, StageContext
 from alttrain.synthesis.stage import SynthesisResult, run_synthesis
 
@@ -74,7 +75,8 @@ def show_teacher_probe(console: Console, result: TeacherProbeResult, config: Run
 
 
 def _run(context: StageContext) -> TeacherProbeResult:
-    return run_teacher_probe(context.config, context.run_dir, console=context.console)
+    with library_output_to(context.run_dir / LOGS_DIR / "teacher_probe.log"):  # the probe engine's chatter
+        return run_teacher_probe(context.config, context.run_dir, console=context.console)
 
 
 PROBE_STAGE = Stage(

@@ -17,7 +17,8 @@ from rich.console import Console
 
 from alttrain.console import counts_table, say
 from alttrain.errors import ConfigError, MissingInputError
-from alttrain.layout import BATCHES_FILE, CACHE_FILE, PROMPTS_FILE, SCALEOUT_FILE, SYNTHESIZED_FILE
+from alttrain.layout import BATCHES_FILE, CACHE_FILE, LOGS_DIR, PROMPTS_FILE, SCALEOUT_FILE, SYNTHESIZED_FILE
+from alttrain.quiet import library_output_to
 from alttrain.stage import Stage, StageContext
 
 if TYPE_CHECKING:
@@ -233,8 +234,9 @@ def show_batch_accounting(console: Console, accounting: BatchAccounting) -> None
 
 def _run(context: StageContext) -> SynthesisResult:
     flags = context.flags
-    return run_synthesis(context.config, context.run_dir, REPARSE_FLAG in flags, console=context.console,
-                         export=EXPORT_FLAG in flags, ingest=INGEST_FLAG in flags)
+    with library_output_to(context.run_dir / LOGS_DIR / "synthesize.log"):  # an in-process engine's chatter
+        return run_synthesis(context.config, context.run_dir, REPARSE_FLAG in flags, console=context.console,
+                             export=EXPORT_FLAG in flags, ingest=INGEST_FLAG in flags)
 
 
 SYNTHESIS_STAGE = Stage(

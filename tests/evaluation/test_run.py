@@ -124,3 +124,16 @@ def test_missing_training_set_stops_before_generating(tmp_path: Path) -> None:
                                         heldout={"require_training_set": False}), tmp_path).outcome
     assert outcome.training_set is None and all(c.overlap_id == 0 for c in outcome.counts)
     assert "none found: NOT checked" in (tmp_path / "eval" / "report.md").read_text()
+
+
+def test_a_vllm_model_goes_to_vllm(tmp_path: Path) -> None:
+    """backend 'vllm' builds the vLLM generator; in this venv (no vLLM) that is a one-line error naming it."""
+    from alttrain.evaluation.run import make_generator
+    from alttrain.llm.cache import ResponseCache
+
+    config = parse_config({"name": "vllm-eval", "prompts": {"sources": [{"kind": "harmbench", "n": 1}]},
+                           "training": {"model": "org/any-model"},
+                           "evaluation": {"models": {"base": {"backend": "vllm"}}}})
+    with ResponseCache(tmp_path / "cache.sqlite") as cache, \
+            pytest.raises(ConfigError, match="evaluation.models: backend 'vllm' needs vLLM, which is not installed"):
+        make_generator(config.evaluation.models["base"], config, tmp_path, cache)

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from alttrain.config import parse_config
 from alttrain.evaluation.config import ModelUnderTest
 from alttrain.evaluation.generation import TransformersGenerator, VLLMGenerator
+from alttrain.evaluation.run import make_generator
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.config import VLLMOptions
 from alttrain.llm.types import SamplingParams
@@ -60,11 +62,18 @@ def transformers_outputs(smollm2_path: Path, adapter: Path) -> dict[bool, list]:
                                          threads=1).generate(CHATS) for tuned in (False, True)}
 
 
-def test_the_config_takes_a_vllm_model_with_engine_options() -> None:
+def test_the_config_takes_a_vllm_model_with_engine_options(smollm2_path: Path, adapter: Path, tmp_path: Path) -> None:
     model = ModelUnderTest(backend="vllm", adapter=Path("model/adapter"), vllm={"enforce_eager": True})
     assert model.vllm_options.enforce_eager and ModelUnderTest(backend="vllm").vllm_options == VLLMOptions()
     with pytest.raises(ValueError, match="only read with backend 'vllm'"):
         ModelUnderTest(vllm={"enforce_eager": True})
+    config = parse_config({"name": "vllm-eval", "prompts": {"sources": [{"kind": "harmbench", "n": 1}]},
+                           "training": {"model": str(smollm2_path)}, "evaluation": {"models": {
+        "tuned": {"backend": "vllm", "adapter": str(adapter), "vllm": CPU.model_dump(mode="json")}}}})
+    with ResponseCache(tmp_path / "cache.sqlite") as cache:
+        generator = make_generator(config.evaluation.models["tuned"], config, tmp_path, cache)
+    assert isinstance(generator, VLLMGenerator) and "+adapter@" in generator.identity
+    assert generator.key_options()["enforce_eager"] and generator.key_options()["enable_lora"]  # the engine's options
 
 
 @pytest.mark.parametrize("tuned", [False, True], ids=["base", "lora"])
