@@ -62,6 +62,7 @@ def test_ray_generation_matches_the_local_run_and_accounts_per_actor(tmp_path: P
     with FaultServer() as steady, FaultServer(FaultPlan(by_order={2: Fault.BAD_REQUEST})) as flaky:
         cfg = config(steady.base_url, flaky.base_url, tmp_path, "ray")
         on_ray = run_evaluation(cfg, ray_dir).outcome
+        report = json.loads((ray_dir / "eval" / "scaleout.json").read_text())
         assert steady.stats().completions == flaky.stats().completions == 10  # nothing sent twice across actors
         again = run_evaluation(cfg, ray_dir).outcome  # every answer was merged into RUN/eval/cache.sqlite
         # only the refused request (never cached) goes out again, and is answered this time
@@ -79,13 +80,14 @@ def test_ray_generation_matches_the_local_run_and_accounts_per_actor(tmp_path: P
     assert steady_metrics.equals(local.metrics.filter(pl.col("model") == "steady"))
     assert again.rows.filter(is_steady).select(COMPARED).equals(on_ray.rows.filter(is_steady).select(COMPARED))
 
-    report = json.loads((ray_dir / "eval" / "scaleout.json").read_text())
     assert report["executor"] == "ray" and set(report["models"]) == {"steady", "flaky"}
     steady_pool = report["models"]["steady"]
     assert (steady_pool["executor"], steady_pool["actors"], steady_pool["rows"]) == ("ray", 2, 10)
     assert sum(actor["rows"] for actor in steady_pool["per_actor"]) == 10
     assert sum(actor["sent"] for actor in steady_pool["per_actor"]) == steady_pool["requests_sent"] == 10
     assert not (local_dir / "eval" / "scaleout.json").exists()
+    rerun = json.loads((ray_dir / "eval" / "scaleout.json").read_text())["models"]["steady"]
+    assert (rerun["rows_from_cache"], rerun["requests_sent"]) == (10, 0)  # answered on the driver, no actor
 
 
 def test_ray_needs_a_teacher_model() -> None:
