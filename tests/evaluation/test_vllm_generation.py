@@ -68,7 +68,7 @@ def test_the_config_takes_a_vllm_model_with_engine_options(smollm2_path: Path, a
     with pytest.raises(ValueError, match="only read with backend 'vllm'"):
         ModelUnderTest(vllm={"enforce_eager": True})
     config = parse_config({"name": "vllm-eval", "prompts": {"sources": [{"kind": "harmbench", "n": 1}]},
-                           "training": {"model": str(smollm2_path)}, "evaluation": {"models": {
+                           "training": {"model": str(smollm2_path)}, "evaluation": {"baseline": "tuned", "models": {
         "tuned": {"backend": "vllm", "adapter": str(adapter), "vllm": CPU.model_dump(mode="json")}}}})
     with ResponseCache(tmp_path / "cache.sqlite") as cache:
         generator = make_generator(config.evaluation.models["tuned"], config, tmp_path, cache)
