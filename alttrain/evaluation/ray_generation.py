@@ -26,14 +26,15 @@ class RayTeacherGenerator(TeacherGenerator):
     def __init__(self, teacher: TeacherConfig, sampling: SamplingParams, cache: ResponseCache,
                  settings: RayConfig) -> None:  # fmt: skip
         super().__init__(teacher, sampling, cache)
-        self._ray_cache, self._settings = cache, settings
+        self._settings = settings
         self.report: ScaleoutReport | None = None
 
     def generate(self, conversations: list[list[Message]]) -> list[Generation]:
         """Answer every conversation on the pool; a request that failed becomes a row error."""
         from alttrain.scaleout.driver import complete_on_ray
 
-        run = complete_on_ray(conversations, self._teacher, self._sampling, self._ray_cache, self._settings)
+        assert self._cache is not None  # the constructor takes a cache: the actors' answers are merged into it
+        run = complete_on_ray(conversations, self._teacher, self._sampling, self._cache, self._settings)
         self.report = run.report
         return [
             Generation("", error=row["error"]) if row["error"] else
