@@ -30,6 +30,7 @@ from alttrain.evaluation.hub_benchmarks import (
 from alttrain.layout import ADAPTER_DIR
 from alttrain.llm.config import SamplingConfig, TeacherConfig, VLLMOptions
 from alttrain.measures import TokenizerConfig
+from alttrain.models.precision import PRECISION_HELP, Precision
 from alttrain.neardup import DedupConfig
 from alttrain.scaleout.config import RayConfig
 
@@ -156,6 +157,7 @@ class EvaluationConfig(_Section):
     system_prompt: str | None = None
     batch_size: PositiveInt = 8  # transformers generation
     threads: PositiveInt | None = None  # torch CPU threads (default: torch's choice)
+    precision: Precision = Field(default="auto", description=PRECISION_HELP)  # transformers generation
     tokenizer: TokenizerConfig | None = None  # counts reasoning tokens of every model; default: the baseline's
     bootstrap_resamples: PositiveInt = 1000
     confidence: float = Field(default=0.95, gt=0.0, lt=1.0)

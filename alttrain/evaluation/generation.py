@@ -28,6 +28,7 @@ from alttrain.llm.cache import ResponseCache, keyed_request
 from alttrain.llm.client import TeacherClient, teacher_identity
 from alttrain.llm.config import TeacherConfig, VLLMOptions
 from alttrain.llm.types import SamplingParams, TeacherError, TeacherRequest, TeacherResponse
+from alttrain.models.precision import Precision, resolve_precision, torch_dtype
 from alttrain.models.templates import resolve_template
 
 Message = dict[str, str]
@@ -205,6 +206,8 @@ class TransformersGenerator(LocalGenerator):
         model, resolved, adapter, sampling, cache, chat_template, think_open: as :class:`LocalGenerator`.
         batch_size: conversations per ``generate`` call (sorted by length to limit padding).
         threads: torch CPU threads, or None for torch's choice.
+        precision: the weights' precision (``auto``: bf16 where the CPU or GPU computes it natively);
+            part of every cache key, since greedy outputs differ between precisions.
 
     """
 
@@ -222,11 +225,17 @@ class TransformersGenerator(LocalGenerator):
         chat_template: str = "auto",
         think_open: str = "<think>",
         threads: int | None = None,
+        precision: Precision = "auto",
     ) -> None:
         super().__init__(model, resolved, adapter, sampling, cache, chat_template=chat_template,
                          think_open=think_open)
         self._batch_size, self._threads = batch_size, threads
+        self._precision = resolve_precision(precision, "cpu")
         self._loaded: tuple[Any, Any, str] | None = None
+
+    def key_options(self) -> dict[str, Any] | None:
+        """The weights' precision."""
+        return {"precision": self._precision}
 
     def _produce(self, conversations: dict[int, list[Message]]) -> Iterator[tuple[int, Generation]]:
         """Generate in length-sorted, left-padded batches."""
@@ -246,7 +255,7 @@ class TransformersGenerator(LocalGenerator):
             if self._threads:
                 torch.set_num_threads(self._threads)
             tokenizer, template = self._load_tokenizer()
-            model = AutoModelForCausalLM.from_pretrained(self._resolved, dtype=torch.float32)
+            model = AutoModelForCausalLM.from_pretrained(self._resolved, dtype=torch_dtype(self._precision))
             if self._adapter is not None:
                 from peft import PeftModel
 

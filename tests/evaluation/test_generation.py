@@ -24,11 +24,24 @@ def generator(model: Path, cache: ResponseCache | None, batch_size: int = 3, **o
 
 
 def test_batched_greedy_generation_matches_one_by_one(tiny_model_path: Path) -> None:
-    batched = generator(tiny_model_path, None).generate(CHATS)
-    single = generator(tiny_model_path, None, batch_size=1).generate(CHATS)
+    batched = generator(tiny_model_path, None, precision="fp32").generate(CHATS)
+    single = generator(tiny_model_path, None, batch_size=1, precision="fp32").generate(CHATS)
     assert [g.text for g in batched] == [g.text for g in single]  # left padding changes nothing
     assert all(0 < g.completion_tokens <= 12 and g.finish_reason in {"stop", "length"} for g in batched)
     assert all(g.error is None and g.reasoning is None for g in batched)
+
+
+def test_the_precision_is_part_of_every_key(tiny_model_path: Path, tmp_path: Path) -> None:
+    import torch
+
+    with ResponseCache(tmp_path / "cache.sqlite") as cache:
+        full = generator(tiny_model_path, cache, precision="fp32")
+        full.generate(CHATS)
+        half = generator(tiny_model_path, cache, precision="bf16")
+        assert all(g.error is None for g in half.generate(CHATS))
+        assert len(cache) == 6  # nothing answered in fp32 was reused for bf16
+        assert half._loaded is not None and half._loaded[1].dtype == torch.bfloat16
+        assert full._loaded is not None and full._loaded[1].dtype == torch.float32
 
 
 def test_cached_answers_need_no_model(tiny_model_path: Path, tmp_path: Path) -> None:

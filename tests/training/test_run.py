@@ -7,10 +7,12 @@ import pytest
 import torch
 import yaml
 from peft import PeftModel
+from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from typer.testing import CliRunner
 
 from alttrain.cli import app
+from alttrain.models.precision import cpu_has_native_bf16
 from alttrain.structure import StructureSpec
 from alttrain.training.config import TrainingConfig
 from alttrain.training.run import train_model
@@ -35,7 +37,7 @@ def test_tiny_model_trains_reloads_merges_and_generates(
 ) -> None:
     dataset = save_rows(standin_rows)
     config = TrainingConfig(model=str(tiny_model_path), max_steps=None, epochs=1, batch_size=2, max_length=1024,
-                            merge=True, seed=3)
+                            merge=True, seed=3, precision="fp32")  # fp32: the merged logits must match closely
     result = train_model(config, dataset, tmp_path / "model", spec=SPEC)
 
     report = json.loads(result.report_path.read_text())
@@ -74,9 +76,14 @@ def test_smollm2_loss_goes_down_and_the_merged_model_generates(
                             lr_scheduler="constant", merge=True)
     result = train_model(config, dataset, tmp_path / "model", spec=SPEC)
 
-    losses = [point["loss"] for point in json.loads(result.report_path.read_text())["loss_curve"]]
+    report = json.loads(result.report_path.read_text())
+    losses = [point["loss"] for point in report["loss_curve"]]
     assert len(losses) == result.steps == 5
     assert losses[-1] < 0.8 * losses[0], losses
+    # precision auto: bf16 on a CPU that computes it natively (this project's machines do), the adapter fp32
+    assert report["precision"] == ("bf16" if cpu_has_native_bf16() else "fp32")
+    adapter = load_file(result.adapter_dir / "adapter_model.safetensors")
+    assert adapter and {tensor.dtype for tensor in adapter.values()} == {torch.float32}
 
     tokenizer = AutoTokenizer.from_pretrained(str(result.merged_dir))
     merged = AutoModelForCausalLM.from_pretrained(str(result.merged_dir))

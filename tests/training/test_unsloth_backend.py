@@ -56,7 +56,7 @@ def trained(
     work = tmp_path_factory.mktemp("unsloth-vs-hf")
     dataset = save_dataset(standin_rows, work / "dataset")
     config = {"model": str(smollm2_path), "max_steps": 4, "batch_size": 2, "max_length": 384, "learning_rate": 1e-3,
-              "load_in_4bit": False, "seed": 1234, "threads": 2}
+              "load_in_4bit": False, "seed": 1234, "threads": 2, "precision": "fp32"}
     runs = {}
     for backend, python in (("unsloth", sys.executable), ("hf", MAIN_PYTHON)):
         runs[backend] = (train(python, {**config, "backend": backend}, dataset, work / backend), work / backend)
@@ -66,7 +66,7 @@ def trained(
 def test_unsloth_trains_the_same_examples_as_hf_with_the_same_losses(trained: dict) -> None:
     unsloth, hf = trained["unsloth"][0], trained["hf"][0]
     assert unsloth["backend"] == "unsloth" and hf["backend"] == "hf"
-    assert unsloth["precision"] == hf["precision"] == ("bf16" if cuda_available() else "fp32")
+    assert unsloth["precision"] == hf["precision"] == "fp32"  # as asked: the comparison needs fp32 on both
     assert unsloth["versions"]["unsloth"] != "not installed"
     assert unsloth["model_loaded"] == hf["model_loaded"] == unsloth["model_path"]  # loaded as named: no mirror
     # the same rows, the same label masks, the same template check: the data path is the backends' common one

@@ -1,10 +1,15 @@
-"""The transformers + PEFT backend: fp32 LoRA on CPU, bf16/fp16 LoRA on a GPU without unsloth."""
+"""The transformers + PEFT backend: LoRA on CPU, or on a GPU without unsloth, in the configured precision.
+
+With a 16-bit base the adapter's weights stay fp32 (PEFT upcasts them) and the trainer runs the
+forward pass under bf16/fp16 autocast: 16-bit matmuls, fp32 updates.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from alttrain.models.precision import resolve_precision, torch_dtype
 from alttrain.training.backends import LoadedModel, adapted_layers, cuda_available
 from alttrain.training.config import LoraSettings, TrainingConfig
 
@@ -25,18 +30,16 @@ def lora_config(settings: LoraSettings, num_layers: int) -> Any:
 
 
 def load_model(model_path: str, config: TrainingConfig, seed: int) -> LoadedModel:
-    """Load the base model in the precision its device trains in and attach a fresh LoRA adapter.
+    """Load the base model in the configured precision (``auto``: the device's fastest) and attach a fresh LoRA adapter.
 
     ``seed`` is already set process-wide by the caller; it is taken for the backends' common signature.
     """
-    import torch
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM
 
     device = "cuda" if cuda_available() else "cpu"
-    precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if device == "cuda" else "fp32"
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device)
+    precision = resolve_precision(config.precision, device)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype(precision)).to(device)
     model = get_peft_model(model, lora_config(config.lora, model.config.num_hidden_layers))
     return LoadedModel(backend="hf", model=model, precision=precision, device=device, source=model_path)
 

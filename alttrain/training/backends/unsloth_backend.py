@@ -1,14 +1,15 @@
-"""The unsloth backend: QLoRA or 16-bit LoRA on a CUDA GPU, fp32 LoRA through unsloth's CPU fallback.
+"""The unsloth backend: QLoRA or 16-bit LoRA on a CUDA GPU, LoRA through unsloth's CPU fallback.
 
 Import this module only after :func:`alttrain.training.backends.select_backend` chose unsloth and
 before anything imports transformers, TRL or PEFT: its first statement imports unsloth, which patches
 them (see the package docstring for how alttrain keeps that order).
 
-On a GPU the precision is bf16 where ``unsloth.is_bfloat16_supported()`` (the name both of unsloth's
-branches export; ``is_bf16_supported`` exists only on the CUDA one), fp16 otherwise. On a CPU it is
-fp32, as the hf backend's: unsloth would pick bf16 on CPUs with AVX512-BF16/AMX, and its losses would
-then differ from the hf backend's. The model is loaded as named unless ``exact_model_name: false``
-lets unsloth swap in one of its mirrors; :attr:`LoadedModel.source` names what was loaded.
+The precision follows the config as the hf backend's does
+(:func:`alttrain.models.precision.resolve_precision`); ``auto`` on a GPU asks
+``unsloth.is_bfloat16_supported()`` (the name both of unsloth's branches export; ``is_bf16_supported``
+exists only on the CUDA one): bf16 where it answers yes, fp16 otherwise. The model is loaded as named
+unless ``exact_model_name: false`` lets unsloth swap in one of its mirrors; :attr:`LoadedModel.source`
+names what was loaded.
 
 Padding-free batching is unsloth's own decision when the trainer is built: on a GPU it turns it on
 unless ``SFTTrainer`` is handed an explicit ``data_collator`` (``unsloth/trainer.py``: ``blocked =
@@ -24,6 +25,7 @@ from unsloth import FastLanguageModel
 from pathlib import Path
 from typing import Any
 
+from alttrain.models.precision import resolve_precision, torch_dtype
 from alttrain.training.backends import LoadedModel, adapted_layers, cuda_available
 from alttrain.training.config import TrainingConfig
 
@@ -32,13 +34,12 @@ UNSLOTH_VERSION = getattr(unsloth, "__version__", "unknown")
 
 def load_model(model_path: str, config: TrainingConfig, seed: int) -> LoadedModel:
     """Load the base model through unsloth (4-bit when ``load_in_4bit``) and attach a LoRA adapter."""
-    import torch
-
     device = "cuda" if cuda_available() else "cpu"
-    if device == "cuda":
-        dtype = torch.bfloat16 if unsloth.is_bfloat16_supported() else torch.float16
+    if device == "cuda" and config.precision == "auto":
+        precision = "bf16" if unsloth.is_bfloat16_supported() else "fp16"
     else:
-        dtype = torch.float32
+        precision = resolve_precision(config.precision, device)
+    dtype = torch_dtype(precision)
     model, _ = FastLanguageModel.from_pretrained(
         model_name=model_path,
         max_seq_length=config.max_length,
@@ -59,8 +60,7 @@ def load_model(model_path: str, config: TrainingConfig, seed: int) -> LoadedMode
         use_gradient_checkpointing="unsloth",
         random_state=seed,
     )
-    precision = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32") + bits
-    return LoadedModel(backend="unsloth", model=model, precision=precision, device=device, source=source)
+    return LoadedModel(backend="unsloth", model=model, precision=precision + bits, device=device, source=source)
 
 
 def _in_4bit(model: Any) -> bool:
