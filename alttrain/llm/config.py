@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from alttrain.llm.types import SamplingParams
 
@@ -96,10 +96,24 @@ class TemplateOptions(_Section):
     checklist_items: dict[Literal["harmful", "benign"], PositiveInt] = Field(
         default_factory=lambda: {"harmful": 3, "benign": 3}
     )
-    quote_max_chars: PositiveInt = 400  # the prompt quoted in the understanding, cut at a word boundary
+    # the prompt quoted in the understanding, cut at a word boundary; one number for both labels, or per label
+    # (a harmful request needs restating only at a high level, not quoting in full)
+    quote_max_chars: dict[Literal["harmful", "benign"], PositiveInt] = Field(
+        default_factory=lambda: {"harmful": 400, "benign": 400}
+    )
     # brief traces: an understanding without the stakes, no assessment opener, and for harmful requests only
     # the first sentence of why not (the final answer still offers the safe alternative)
     brief: bool = False
+
+    @field_validator("quote_max_chars", mode="before")
+    @classmethod
+    def _one_quote_limit_for_both(cls, value: object) -> object:
+        """A single number applies to both labels; a mapping must name both."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"harmful": value, "benign": value}
+        if isinstance(value, dict) and set(value) != {"harmful", "benign"}:
+            raise ValueError(f"give a limit for both harmful and benign, not only {sorted(value)}")
+        return value
 
 
 class TeacherConfig(_Section):

@@ -267,3 +267,14 @@ def test_brief_traces_are_short_for_harmful_requests_and_still_valid(pool: pl.Da
     assert sorted(words["harmful"])[len(words["harmful"]) // 2] < sorted(words["benign"])[len(words["benign"]) // 2]
     harmful = next(f for r, f in zip(records, short, strict=True) if r["label"] == "harmful")
     assert harmful.reasoning.count(". ") == 0  # one sentence of why not
+
+
+def test_the_quote_limit_can_differ_by_label(pool: pl.DataFrame) -> None:
+    records = [pool.filter(pl.col("label") == label).row(0, named=True) for label in ("harmful", "benign")]
+    split = TemplateBackend(TeacherConfig(template={"quote_max_chars": {"harmful": 30, "benign": 400}}))
+    harmful, benign = write_all(split, records)
+    assert len(records[0]["prompt"]) > 30 and quote(records[0]["prompt"], 30) in harmful.understanding
+    assert quote(records[1]["prompt"], 400) in benign.understanding
+    assert TeacherConfig(template={"quote_max_chars": 30}).template.quote_max_chars == {"harmful": 30, "benign": 30}
+    with pytest.raises(ValueError, match="both harmful and benign"):
+        TeacherConfig(template={"quote_max_chars": {"harmful": 30}})

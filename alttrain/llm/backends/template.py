@@ -129,7 +129,7 @@ def write_trace(
     options = options or TemplateOptions()
     chooser = _Chooser(seed, str(record.get("id") or prompt))
     family = texts.family_for(prompt, record.get("category"), label)
-    quoted = quote(prompt, options.quote_max_chars)
+    quoted = quote(prompt, options.quote_max_chars[label])
     if label == "harmful":
         return _write_harmful(texts, family, quoted, chooser, options)
     return _write_benign(texts, family, quoted, record, chooser, options)
