@@ -6,7 +6,7 @@
 
 Each config runs as the README runs it (`python -m alttrain run --config C --run-dir D --force`) in its own
 process; the stage times come from RUN/.stages/*.json, the training throughput from model/train_report.json,
-the peak resident memory of the whole run from the child's rusage. Runs are sequential: with two configs,
+the peak resident memory of each run from its own rusage (os.wait4). Runs are sequential: with two configs,
 the ratios compare two runs of one hour on one machine (its speed swings from hour to hour).
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -26,17 +26,21 @@ STAGES = ("prompts", "synthesize", "teacher_probe", "curate", "datasheet", "trai
 
 
 def run(config: Path, run_dir: Path) -> dict[str, float]:
-    """Run the whole loop once; return wall seconds per stage, the total, tokens/s and peak RSS (GiB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run the whole loop once; return wall seconds per stage, the total, tokens/s and peak RSS (GiB).
+
+    The peak is this child's own (``os.wait4``), not the maximum over every child run so far.
+    """
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "alttrain", "run", "--config", str(config), "--run-dir", str(run_dir), "--force"],
-        cwd=ROOT, capture_output=True, text=True,
-    )
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.exit(f"{config}: alttrain run failed\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    peak_kib = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
+    with tempfile.TemporaryFile("w+") as out:
+        command = ["-m", "alttrain", "run", "--config", str(config), "--run-dir", str(run_dir), "--force"]
+        child = subprocess.Popen([sys.executable, *command], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
+        _, status, usage = os.wait4(child.pid, 0)  # reaps it: tell the Popen object
+        wall = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            out.seek(0)
+            sys.exit(f"{config}: alttrain run failed\n{out.read()[-4000:]}")
+    peak_kib = usage.ru_maxrss  # KiB on Linux
     figures = {"wall": wall, "peak_rss_gib": peak_kib / 2**20}
     for stage in STAGES:
         stamp = run_dir / ".stages" / f"{stage}.json"

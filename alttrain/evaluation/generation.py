@@ -259,7 +259,8 @@ class TransformersGenerator(LocalGenerator):
             if self._adapter is not None:
                 from peft import PeftModel
 
-                # merged into the weights: the same function, without seven small extra matmuls per layer
+                # merged into the weights: the same function, without seven small extra matmuls per layer (in bf16
+                # the merged delta is rounded to the weights' precision, as when a merged bf16 model is served)
                 model = PeftModel.from_pretrained(model, str(self._adapter)).merge_and_unload()
             model.eval()
             self._loaded = (tokenizer, model, template)

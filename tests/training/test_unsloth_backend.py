@@ -86,7 +86,9 @@ def test_evaluation_loads_the_unsloth_adapter(trained: dict, smollm2_path: Path)
                                          [{"role": "user", "content": "What is 12 times 7?"}]]
 
     def answers(adapter: Path | None) -> list[str]:
-        generations = TransformersGenerator("smollm2", str(smollm2_path), adapter, greedy, 2, None).generate(chats)
+        # fp32: merged into bf16 weights, the delta of 4 steps at lr 1e-3 is below their resolution
+        generations = TransformersGenerator("smollm2", str(smollm2_path), adapter, greedy, 2, None,
+                                            precision="fp32").generate(chats)
         assert all(g.error is None and g.completion_tokens > 0 for g in generations)
         return [g.text for g in generations]
 
