@@ -1,6 +1,6 @@
 """The floating-point precision a model trains or generates in on this machine.
 
-``auto`` picks the fastest precision the hardware computes natively: bf16 on a CUDA GPU that supports
+``auto`` picks the fastest precision the hardware computes natively: bf16 on a CUDA GPU that computes
 it (fp16 on one that does not), bf16 on a CPU with AVX512-BF16 or AMX (its bf16 matmuls run several
 times faster than fp32 ones), fp32 on any other CPU. An explicit ``fp32`` or ``bf16`` is used as asked.
 """
@@ -28,7 +28,7 @@ def resolve_precision(setting: Precision, device: str) -> str:
     if device == "cuda":
         import torch
 
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16"  # native only
     return "bf16" if cpu_has_native_bf16() else "fp32"
 
 

@@ -4,12 +4,10 @@ Import this module only after :func:`alttrain.training.backends.select_backend` 
 before anything imports transformers, TRL or PEFT: its first statement imports unsloth, which patches
 them (see the package docstring for how alttrain keeps that order).
 
-The precision follows the config as the hf backend's does
-(:func:`alttrain.models.precision.resolve_precision`); ``auto`` on a GPU asks
-``unsloth.is_bfloat16_supported()`` (the name both of unsloth's branches export; ``is_bf16_supported``
-exists only on the CUDA one): bf16 where it answers yes, fp16 otherwise. The model is loaded as named
-unless ``exact_model_name: false`` lets unsloth swap in one of its mirrors; :attr:`LoadedModel.source`
-names what was loaded.
+The precision follows the config exactly as the hf backend's does
+(:func:`alttrain.models.precision.resolve_precision`: ``auto`` is bf16 where the GPU or CPU computes it
+natively). The model is loaded as named unless ``exact_model_name: false`` lets unsloth swap in one of
+its mirrors; :attr:`LoadedModel.source` names what was loaded.
 
 Padding-free batching is unsloth's own decision when the trainer is built: on a GPU it turns it on
 unless ``SFTTrainer`` is handed an explicit ``data_collator`` (``unsloth/trainer.py``: ``blocked =
@@ -35,10 +33,7 @@ UNSLOTH_VERSION = getattr(unsloth, "__version__", "unknown")
 def load_model(model_path: str, config: TrainingConfig, seed: int) -> LoadedModel:
     """Load the base model through unsloth (4-bit when ``load_in_4bit``) and attach a LoRA adapter."""
     device = "cuda" if cuda_available() else "cpu"
-    if device == "cuda" and config.precision == "auto":
-        precision = "bf16" if unsloth.is_bfloat16_supported() else "fp16"
-    else:
-        precision = resolve_precision(config.precision, device)
+    precision = resolve_precision(config.precision, device)
     dtype = torch_dtype(precision)
     model, _ = FastLanguageModel.from_pretrained(
         model_name=model_path,
