@@ -71,6 +71,26 @@ def keyed_request(
     return f"v{CACHE_KEY_VERSION}-{hashlib.sha256(canonical.encode()).hexdigest()}", canonical
 
 
+_PATIENCE_S = 10.0  # how long a connection waits for another one's lock
+
+
+def _enter_wal(db: sqlite3.Connection) -> None:
+    """Switch ``db`` to write-ahead logging, retrying while another connection holds the file.
+
+    Processes that open one fresh file at the same moment (two Ray actors on a node) race to switch
+    it; SQLite refuses the loser at once, without its busy handler (its deadlock rule), so retry.
+    """
+    deadline = time.monotonic() + _PATIENCE_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class ResponseCache:
     """A SQLite file of teacher responses; one instance per process, used from one thread.
 
@@ -83,9 +103,9 @@ class ResponseCache:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA busy_timeout={int(_PATIENCE_S * 1000)}")
+        _enter_wal(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.execute(_SCHEMA)
 

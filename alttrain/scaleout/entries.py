@@ -57,8 +57,10 @@ def entry_chunks(path: Path, keys: Iterable[str] | None = None, size: int = QUER
         for start in range(0, len(wanted), size):
             chunk = wanted[start : start + size]
             yield [Entry(*row) for row in db.execute(f"{select} WHERE key IN ({','.join('?' * len(chunk))})", chunk)]
-    except sqlite3.OperationalError:  # no table yet: a cache created but never written
-        return
+    except sqlite3.OperationalError as error:
+        if "no such table" not in str(error):  # a lock held past the timeout is an error, never an empty cache
+            raise
+        return  # no table yet: a cache created but never written
     finally:
         db.close()
 

@@ -1,10 +1,13 @@
 import json
+import multiprocessing
 import shutil
 import sqlite3
 import subprocess
 import sys
 from contextlib import closing
 from dataclasses import replace
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 from alttrain.llm.backends.template_texts import TEXTS_DIR
@@ -73,6 +76,31 @@ def test_wal_mode_with_one_checkpoint_at_close(tmp_path: Path) -> None:
         assert wal.stat().st_size > 300 * 4096  # nothing was folded in while open
     assert not wal.exists() or wal.stat().st_size == 0
     assert query_one(path, "SELECT COUNT(*) FROM responses")[0] == 300
+
+
+def _open_at_once(path: Path, start: Barrier, errors: Queue) -> None:
+    start.wait()
+    try:
+        ResponseCache(path).close()
+    except sqlite3.OperationalError as error:
+        errors.put(str(error))
+
+
+def test_processes_can_open_one_fresh_file_at_the_same_moment(tmp_path: Path) -> None:
+    """Actors on one node open its cache together; SQLite refuses the WAL switch to all but one at once."""
+    context = multiprocessing.get_context("fork")
+    errors = context.Queue()
+    for trial in range(30):  # without the retry about 1 trial in 10 lost a process (6 processes)
+        start = context.Barrier(6)
+        path = tmp_path / f"{trial}.sqlite"
+        processes = [context.Process(target=_open_at_once, args=(path, start, errors)) for _ in range(6)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(timeout=60)
+        assert [process.exitcode for process in processes] == [0] * 6
+        assert query_one(path, "PRAGMA journal_mode")[0] == "wal"
+    assert errors.empty(), errors.get()
 
 
 def test_every_put_survives_sigkill(tmp_path: Path) -> None:
