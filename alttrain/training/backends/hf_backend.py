@@ -1,7 +1,10 @@
 """The transformers + PEFT backend: LoRA on CPU, or on a GPU without unsloth, in the configured precision.
 
 With a 16-bit base the adapter's weights stay fp32 (PEFT upcasts them) and the trainer runs the
-forward pass under bf16/fp16 autocast: 16-bit matmuls, fp32 updates.
+forward pass under bf16/fp16 autocast: 16-bit matmuls, fp32 updates. The adapters then take their
+16-bit inputs as they are: PEFT would cast each to fp32 and autocast would cast it straight back, an
+exact round trip that costs a copy per adapted projection (measured on SmolLM2-135M, 4 x 384 tokens,
+bf16 on CPU: 20% of the step time and 0.4 GiB of peak memory; the same loss and gradients).
 """
 
 from __future__ import annotations
@@ -41,7 +44,21 @@ def load_model(model_path: str, config: TrainingConfig, seed: int) -> LoadedMode
     precision = resolve_precision(config.precision, device)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype(precision)).to(device)
     model = get_peft_model(model, lora_config(config.lora, model.config.num_hidden_layers))
+    if precision != "fp32":
+        keep_adapter_inputs_16bit(model)
     return LoadedModel(backend="hf", model=model, precision=precision, device=device, source=model_path)
+
+
+def keep_adapter_inputs_16bit(model: Any) -> None:
+    """Let every LoRA layer of ``model`` pass its input on uncast; only for a model run under 16-bit autocast.
+
+    Outside autocast a 16-bit input would meet the fp32 adapter weights and the matmul would fail.
+    """
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    for module in model.modules():
+        if isinstance(module, BaseTunerLayer):
+            module.cast_input_dtype_enabled = False
 
 
 def save_merged(loaded: LoadedModel, tokenizer: Any, directory: Path) -> None:
