@@ -16,9 +16,10 @@ the GPU image lacks, so the baseline stays padded.
     python bench/train_gpu.py --dry-run [--unsloth-python .venv-unsloth/bin/python]
                                                     # on a CPU: the TRL path (and unsloth's CPU fallback) for
                                                     # 2 steps on a tiny model
-    python bench/train_gpu.py --assets DIR --cpu --model smollm2-embedded --steps 3 --batch 4 --max-length 384 \\
-        --repeat 3
-                                                    # on a CPU: TRL's default (checkpointing) vs alttrain's
+    python bench/train_gpu.py --assets DIR --cpu --model smollm2-embedded --steps 6 --batch 4 --max-length 384 \\
+        --repeat 2
+                                                    # on a CPU: bf16 with PEFT's fp32 input casts (the libraries'
+                                                    # default) vs alttrain's bf16, fp32, and TRL's checkpointing
 
 The model is a randomly initialised Llama of SmolLM2-135M's shape (same compute per token as the
 real one, no weights to carry), unless ``--model`` names a checkpoint or ``smollm2-embedded``.
@@ -40,9 +41,14 @@ GPU_VARIANTS = {  # name -> (backend, training-config overrides); the first is t
     "unsloth-16bit-lora": ("unsloth", {"load_in_4bit": False}),
     "unsloth-qlora-4bit": ("unsloth", {"load_in_4bit": True}),
 }
+#: a bench-only override: let PEFT cast each adapter input to fp32 as it does by default (under 16-bit
+#: autocast alttrain's hf backend passes the inputs on uncast; the loss and gradients are the same)
+PEFT_INPUT_CASTS = "peft_input_casts"
 CPU_VARIANTS = {
-    "trl-default-checkpointing": ("hf", {"gradient_checkpointing": True}),
-    "alttrain-no-checkpointing": ("hf", {"gradient_checkpointing": False}),
+    "bf16-peft-input-casts": ("hf", {"precision": "bf16", PEFT_INPUT_CASTS: True}),
+    "alttrain-bf16": ("hf", {"precision": "bf16"}),
+    "alttrain-fp32": ("hf", {"precision": "fp32"}),
+    "trl-default-checkpointing": ("hf", {"precision": "bf16", "gradient_checkpointing": True}),
 }
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
 
@@ -70,6 +76,11 @@ def run_one(args: argparse.Namespace) -> None:
 
     backend, overrides = {**GPU_VARIANTS, **CPU_VARIANTS}[args.variant]
     os.environ["ALTTRAIN_TRAIN_BACKEND"] = backend  # chosen before anything imports transformers
+    overrides = dict(overrides)
+    if overrides.pop(PEFT_INPUT_CASTS, False):
+        from alttrain.training.backends import hf_backend
+
+        hf_backend.keep_adapter_inputs_16bit = lambda model: None
     config = TrainingConfig(
         backend=backend, model=args.model_path, max_steps=args.steps, epochs=1000, batch_size=args.batch,
         grad_accum=1, max_length=args.max_length, learning_rate=1e-4, warmup_steps=5, **overrides,
