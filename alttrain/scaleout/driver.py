@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,45 @@ from alttrain.scaleout.prepass import Prepass, prepass
 
 RowCallback = Callable[[Row, ClientStats], None]  # each finished row, with the counts so far
 RAY_MISSING = "executor 'ray' needs Ray Data: pip install 'alttrain[ray]' (scripts/setup.sh installs it)"
+LOOPBACK = "127.0.0.1"
+#: Ray's switch that makes a node take the loopback address (its default on macOS and Windows), read at start-up
+LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+#: Ray's own variables a cluster started here gets unless the user set them: no usage statistics sent out
+LOCAL_DEFAULTS = {"RAY_USAGE_STATS_ENABLED": "0"}
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set ``values`` in this process's environment (Ray's processes inherit it) for the block, then undo."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def local_cluster_settings() -> Iterator[None]:
+    """For a cluster started here: every node address 127.0.0.1 (no port reachable from the network), usage off.
+
+    Ray resolves a loopback node address to the machine's network address unless its loopback switch is
+    off; the switch is a constant read when Ray is imported, so it is set here in both places.
+    """
+    from ray._private import ray_constants
+
+    unset = {name: value for name, value in LOCAL_DEFAULTS.items() if name not in os.environ}
+    saved = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        with _environment({**unset, LOOPBACK_SWITCH: "0"}):
+            yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved
 
 
 @dataclass(frozen=True)
@@ -50,6 +90,10 @@ class RayRun:
 def ray_session(settings: RayConfig) -> Iterator[None]:
     """Connect to ``settings.address`` (or start a local cluster) unless Ray is up; quiet Ray Data; undo after.
 
+    A configured address is used as given. A cluster started here has its dashboard off, listens on
+    127.0.0.1 only (its ports take no authentication from other machines) and reports no usage
+    statistics unless the user set Ray's ``RAY_USAGE_STATS_ENABLED``.
+
     Raises:
         ConfigError: Ray is not installed.
         ServiceError: the cluster at ``settings.address`` cannot be reached.
@@ -61,27 +105,36 @@ def ray_session(settings: RayConfig) -> Iterator[None]:
     except ImportError:
         raise ConfigError(RAY_MISSING) from None
     started = not ray.is_initialized()
-    if started:
-        options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": False}
-        if settings.address is None:
-            options["num_cpus"] = settings.local_cpus
-        else:
-            options["address"] = settings.address
-        try:
-            ray.init(**options)
-        except (ConnectionError, RuntimeError) as error:
-            raise ServiceError(f"ray.address {settings.address!r}: cannot join the cluster ({error})") from None
-    context, data_logger = DataContext.get_current(), logging.getLogger("ray.data")
+    with ExitStack() as session:
+        if started:
+            options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,
+                                       "log_to_driver": False}  # fmt: skip
+            if settings.address is None:  # a cluster of our own: loopback only, no usage report
+                session.enter_context(local_cluster_settings())
+                options.update(num_cpus=settings.local_cpus, _node_ip_address=LOOPBACK)
+            else:  # the user's cluster, as configured
+                options["address"] = settings.address
+            try:
+                ray.init(**options)
+            except (ConnectionError, RuntimeError) as error:
+                raise ServiceError(f"ray.address {settings.address!r}: cannot join the cluster ({error})") from None
+            session.callback(ray.shutdown)
+        with _quiet_data(DataContext.get_current()):
+            yield
+
+
+@contextmanager
+def _quiet_data(context: Any) -> Iterator[None]:
+    """Ray Data without progress bars (they would draw over the stage's own) and with errors only, for the block."""
+    data_logger = logging.getLogger("ray.data")
     saved = context.enable_progress_bars, data_logger.level
-    context.enable_progress_bars = False  # they would draw over the stage's own progress bar
+    context.enable_progress_bars = False
     data_logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
         context.enable_progress_bars = saved[0]
         data_logger.setLevel(saved[1])
-        if started:
-            ray.shutdown()
 
 
 def run_on_ray(
