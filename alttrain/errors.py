@@ -74,6 +74,10 @@ class CacheMissError(AlttrainError, LookupError):
     """A re-parse asked the response cache for an answer it does not hold."""
 
 
+class CacheDamagedError(InputError):
+    """A response cache file SQLite cannot read (truncated, overwritten); the message says how to go on."""
+
+
 # --- services -----------------------------------------------------------------------------------
 
 

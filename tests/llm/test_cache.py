@@ -10,6 +10,9 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
+import pytest
+
+from alttrain.errors import AlttrainError, CacheDamagedError
 from alttrain.llm.backends.template_texts import TEXTS_DIR
 from alttrain.llm.cache import CACHE_KEY_VERSION, ResponseCache, keyed_request
 from alttrain.llm.types import SamplingParams, TeacherRequest, TeacherResponse
@@ -63,6 +66,23 @@ def test_round_trip_and_persistence(tmp_path: Path) -> None:
         assert cache.get(key) == RESPONSE
     row = query_one(path, "SELECT teacher, request FROM responses")
     assert row == ("openai:m", request_json)
+
+
+def test_damage_found_after_opening_names_the_file_and_the_way_on(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    with ResponseCache(path) as cache:
+        for number in range(200):
+            key, request_json = keyed_request("openai:m", replace(REQUEST, record={"id": str(number)}))
+            cache.put(f"{key}-{number}", "openai:m", request_json, RESPONSE)
+        assert len(cache) == 200
+    data = bytearray(path.read_bytes())
+    page = 4096
+    data[2 * page : len(data) - page] = b"\xff" * (len(data) - 3 * page)  # the table's pages, not the header
+    path.write_bytes(bytes(data))
+    damaged = r"c\.sqlite: the response cache is damaged .*Move it aside"
+    with ResponseCache(path) as cache, pytest.raises(CacheDamagedError, match=damaged) as caught:
+        len(cache)
+    assert str(path) in str(caught.value) and isinstance(caught.value, AlttrainError)
 
 
 def test_wal_mode_with_one_checkpoint_at_close(tmp_path: Path) -> None:

@@ -125,6 +125,28 @@ def test_cli_user_errors_exit_2(
     assert "Traceback" not in result.output
 
 
+def test_a_truncated_cache_is_one_clear_error_on_a_run_and_on_reparse(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    cache = run_dir / "cache.sqlite"
+    with FaultServer() as server:
+        config = write_config(tmp_path, server.base_url, limit=6)
+        run_prompts(load_config(config), run_dir)
+        run_synthesis(load_config(config), run_dir)
+        rows = (run_dir / "synthesized.parquet").read_bytes()
+        cache.write_bytes(cache.read_bytes()[: cache.stat().st_size // 2])
+        for arguments in ([], ["--reparse"]):
+            result = runner.invoke(app, ["synthesize", "-c", str(config), "-r", str(run_dir), *arguments])
+            assert result.exit_code == 2, result.output
+            said = " ".join(result.output.split())
+            assert f"{cache}: the response cache is damaged" in said and f"mv {cache} {cache}.damaged" in said
+            assert "Traceback" not in result.output
+        assert (run_dir / "synthesized.parquet").read_bytes() == rows  # the answers already written are kept
+        cache.rename(cache.with_suffix(".damaged"))  # the recovery the message names
+        again = runner.invoke(app, ["synthesize", "-c", str(config), "-r", str(run_dir)])
+    assert again.exit_code == 0, again.output
+    assert read_stage(run_dir / "synthesized.parquet", "synthesized").height == 6
+
+
 def test_sigkill_midway_then_restart_resends_at_most_what_was_in_flight(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     cache = run_dir / "cache.sqlite"
