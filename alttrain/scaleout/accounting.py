@@ -85,6 +85,9 @@ class ScaleoutReport:
     actor_limits: dict[str, int | None] = field(default_factory=dict)  # each actor's share of the endpoint budgets
     rows_from_cache: int = 0  # finished on the driver from the run's cache, no actor needed
     recovered_entries: int = 0  # answers found in node caches left by an interrupted run
+    # node-cache entries never merged (a key that is not its request's hash, another teacher, another key
+    # version, an unreadable response), counted by "node <id> <file>: <reason>"
+    refused_entries: dict[str, int] = field(default_factory=dict)
     merged_entries: int = 0  # new answers the actors sent back into the run's cache
     per_actor: list[ActorAccounting] = field(default_factory=list)
 

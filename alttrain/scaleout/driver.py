@@ -23,7 +23,7 @@ from typing import Any
 
 from alttrain.errors import ConfigError, ServiceError, TeacherAccessError
 from alttrain.llm.cache import ResponseCache
-from alttrain.llm.client import ClientStats
+from alttrain.llm.client import ClientStats, teacher_identity
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import SamplingParams
 from alttrain.scaleout.accounting import Ledger, ScaleoutReport
@@ -157,7 +157,8 @@ def run_on_ray(
     started = time.perf_counter()
     with ray_session(settings):
         tag = run_tag(cache.path)
-        recovered = harvest(settings, tag, cache)  # what a killed run left on the nodes, before anything is sent
+        # what a killed run left on the nodes, before anything is sent; entries that do not check out are refused
+        recovered, refused = harvest(settings, tag, cache, teacher_identity(job.teacher))
         before = asyncio.run(prepass(records, job, cache))
         rows = list(before.rows)
         if on_row is not None:
@@ -179,7 +180,8 @@ def run_on_ray(
         cpus_per_actor=settings.cpus_per_actor, gpus_per_actor=settings.gpus_per_actor,
         actor_limits={"concurrency": limits.concurrency, "requests_per_minute": limits.requests_per_minute,
                       "tokens_per_minute": limits.tokens_per_minute},
-        rows_from_cache=len(records) - len(before.pending), recovered_entries=recovered, merged_entries=pool.merged,
+        rows_from_cache=len(records) - len(before.pending), recovered_entries=recovered, refused_entries=dict(refused),
+        merged_entries=pool.merged,
         per_actor=sorted(pool.ledger.actors.values(), key=lambda actor: actor.actor),
     )  # fmt: skip
     return RayRun([row for row in rows if row is not None], stats, report)

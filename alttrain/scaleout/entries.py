@@ -2,14 +2,16 @@
 
 An entry is a response cache row without its timestamp: the key, the teacher, the canonical request JSON
 the key hashes, and the response as JSON, exactly as :meth:`~alttrain.llm.cache.ResponseCache.put` stores
-it. Keys are never recomputed on the way: an entry merged into ``RUN/cache.sqlite`` answers the same
-request there as on the actor that asked it. Merges go in one transaction per batch of entries on a
-connection of their own (beside the cache's, as WAL allows): a killed merge loses only its batch, which
-the node caches still hold.
+it: an entry merged into ``RUN/cache.sqlite`` answers the same request there as on the actor that asked it.
+What a node cache left behind (:func:`entry_problem`) is merged only when its key is the hash of its stored
+request under this alttrain's key version, for this run's teacher, with a response alttrain can read.
+Merges go in one transaction per batch of entries on a connection of their own (beside the cache's, as
+WAL allows): a killed merge loses only its batch, which the node caches still hold.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from alttrain.llm.cache import ResponseCache
+from alttrain.llm.cache import CACHE_KEY_VERSION, ResponseCache, damage_named
 from alttrain.llm.types import TeacherResponse
 
 #: keys per ``IN (...)`` query (SQLite's default limit on host parameters is 32,766)
@@ -39,6 +41,27 @@ class Entry(NamedTuple):
     def of(cls, key: str, teacher: str, request_json: str, response: TeacherResponse) -> Entry:
         """The entry :meth:`ResponseCache.put` would store for this answer."""
         return cls(key, teacher, request_json, json.dumps(vars(response), ensure_ascii=False))
+
+
+def entry_problem(entry: Entry, teacher: str) -> str | None:
+    """Why ``entry`` must not be merged into a cache of ``teacher``'s answers, or None when it may.
+
+    The key must be the current key version's hash of the stored request (what :func:`keyed_request`
+    returns), the request and the entry must name ``teacher``, and the response must be a teacher response.
+    """
+    prefix = f"v{CACHE_KEY_VERSION}-"
+    if not entry.key.startswith(prefix):
+        return f"a key of another key version (not {prefix})"
+    if entry.key != prefix + hashlib.sha256(entry.request.encode()).hexdigest():
+        return "a key that is not the hash of its stored request"
+    try:
+        written_for = json.loads(entry.request).get("teacher")
+        TeacherResponse(**json.loads(entry.response))
+    except (ValueError, TypeError, AttributeError):
+        return "a request or response alttrain cannot read"
+    if entry.teacher != teacher or written_for != teacher:
+        return f"written for teacher {entry.teacher!r}, not {teacher!r}"
+    return None
 
 
 def entry_chunks(path: Path, keys: Iterable[str] | None = None, size: int = QUERY_CHUNK) -> Iterator[list[Entry]]:
@@ -77,14 +100,15 @@ def merge_entries(cache: ResponseCache, entries: Iterable[Entry]) -> int:
         return 0
     db = sqlite3.connect(cache.path, timeout=30, isolation_level=None)
     try:
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA wal_autocheckpoint=0")  # the cache folds the WAL in when it closes
-        db.execute("BEGIN IMMEDIATE")
-        before = db.total_changes
-        db.executemany("INSERT OR IGNORE INTO responses (key, teacher, request, response, created) "
-                       "VALUES (?,?,?,?,?)", rows)  # fmt: skip
-        db.execute("COMMIT")
-        return db.total_changes - before
+        with damage_named(cache.path):
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA wal_autocheckpoint=0")  # the cache folds the WAL in when it closes
+            db.execute("BEGIN IMMEDIATE")
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO responses (key, teacher, request, response, created) "
+                           "VALUES (?,?,?,?,?)", rows)  # fmt: skip
+            db.execute("COMMIT")
+            return db.total_changes - before
     finally:
         db.close()
 

@@ -16,6 +16,9 @@ def show_scaleout(console: Console, report: ScaleoutReport) -> None:
                  f"{report.gpus_per_actor} GPU, batches of {report.batch_size}; {report.rows_from_cache} rows from "
                  f"the run's cache, {report.recovered_entries} answers recovered from node caches, "
                  f"{report.merged_entries} new answers merged into it")  # fmt: skip
+    if report.refused_entries:
+        say(console, f"  {sum(report.refused_entries.values())} node-cache answers refused, never merged: "
+                     + "; ".join(f"{what} ({count})" for what, count in sorted(report.refused_entries.items())))
     table = Table(title="actors (RUN/scaleout.json)")
     columns = ("actor", "node", "restarts", "batches", "rows", "busy s", "sent", "cache hits", "retries", "failures")
     for column in columns:

@@ -6,6 +6,7 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before Ray is
 
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import signal
@@ -21,15 +22,19 @@ import polars as pl
 import pytest
 import ray
 import yaml
+from rich.console import Console
 
 from alttrain.config import parse_config
-from alttrain.errors import CacheMissError, TeacherAccessError
+from alttrain.errors import CacheMissError, ConfigError, TeacherAccessError
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import TeacherClient
 from alttrain.llm.types import SamplingParams, TeacherRequest
 from alttrain.records import conform, read_stage, record_id, write_stage
 from alttrain.scaleout.config import RayConfig
 from alttrain.scaleout.driver import complete_on_ray
+from alttrain.scaleout.entries import Entry, merge_entries
+from alttrain.scaleout.nodes import node_dir, run_tag
+from alttrain.scaleout.view import show_scaleout
 from alttrain.sources.builtin import HarmBenchSource, ReasoningGymSource
 from alttrain.sources.pool import PromptsConfig, build_prompt_pool
 from alttrain.synthesis.stage import SynthesisResult, run_synthesis
@@ -228,6 +233,41 @@ def end_session(session: int) -> None:
         if int(fields[3]) == session:  # field 6 of /proc/PID/stat: the session id
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(stat.parent.name), signal.SIGKILL)
+
+
+def test_a_planted_node_cache_is_never_merged_and_a_folder_others_can_reach_stops_the_run(tmp_path: Path) -> None:
+    """The issue's forged file: the real key of one prompt, an empty request, another teacher's name."""
+    frame = prompts(*plain(6))
+    with FaultServer() as server:
+        synthesize(config(server.base_url, tmp_path, executor="local"), tmp_path / "local", frame)
+        with sqlite3.connect(tmp_path / "local" / "cache.sqlite") as db:
+            (key,) = db.execute("SELECT key FROM responses LIMIT 1").fetchone()
+        data, run_dir = config(server.base_url, tmp_path), tmp_path / "ray"
+        folder = node_dir(RayConfig(node_cache_dir=tmp_path / "nodes"), run_tag(run_dir / "cache.sqlite"))
+        forged = json.dumps({"text": "FORGED", "reasoning_content": None, "prompt_tokens": 1,
+                             "completion_tokens": 1, "finish_reason": "stop"})  # fmt: skip
+        with ResponseCache(folder / "planted.sqlite") as planted:
+            merge_entries(planted, [Entry(key, "openai:some-other-model", "", forged)])
+        before = server.stats().completions
+        result = synthesize(data, run_dir, frame)
+        assert server.stats().completions - before == 6  # every prompt asked of the teacher, the planted one too
+    assert rows(run_dir).equals(rows(tmp_path / "local"))
+    with sqlite3.connect(run_dir / "cache.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM responses WHERE response LIKE '%FORGED%'").fetchone() == (0,)
+    report = json.loads((run_dir / "scaleout.json").read_text())
+    assert report["recovered_entries"] == 0
+    ((what, count),) = report["refused_entries"].items()
+    assert count == 1 and what.endswith("planted.sqlite: a key that is not the hash of its stored request")
+    shown = Console(file=io.StringIO(), width=200)
+    assert result.scaleout is not None
+    show_scaleout(shown, result.scaleout)
+    assert f"1 node-cache answers refused, never merged: {what} (1)" in shown.file.getvalue()
+
+    folder = node_dir(RayConfig(node_cache_dir=tmp_path / "nodes"), run_tag(tmp_path / "again" / "cache.sqlite"))
+    folder.chmod(0o777)  # another user could plant files in it, or read the answers
+    with FaultServer() as server, pytest.raises(ConfigError, match=f"{folder} has mode 0777"):
+        synthesize(config(server.base_url, tmp_path), tmp_path / "again", frame)
+    assert server.stats().completions == 0
 
 
 def test_the_template_teacher_runs_on_ray_without_a_server(tmp_path: Path) -> None:
