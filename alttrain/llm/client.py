@@ -1,16 +1,16 @@
 """The one teacher client: backend choice, cache, concurrency, rate limits, retries and token accounting.
 
 Every request goes through :meth:`TeacherClient.complete`: a cache hit returns at once and sends
-nothing; otherwise the request waits for a concurrency slot and the rate limiters, goes to the
-backend, is retried on :class:`TransientTeacherError` (exponential backoff with full jitter, or the
-server's ``Retry-After``) up to ``max_retries`` times, and its response is committed to the cache as
-soon as it returns. Offline clients (``--reparse``) answer from the cache only.
+nothing; otherwise the request passes the endpoint's circuit, waits for a concurrency slot and the
+rate limiters, goes to the backend, is retried on :class:`TransientTeacherError` up to ``max_retries``
+times (the wait is :func:`~alttrain.llm.retry.retry_delay`'s, spent without a slot; then the retry takes
+the next free slot, ahead of first tries), and its response is committed to the cache as soon as it
+returns. Offline clients (``--reparse``) answer from the cache only.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -20,6 +20,8 @@ from alttrain.errors import CacheMissError, TeacherAccessError
 from alttrain.llm.backends.base import TeacherBackend
 from alttrain.llm.cache import ResponseCache, keyed_request
 from alttrain.llm.config import BackendName, TeacherConfig
+from alttrain.llm.retry import EndpointCircuit, blames_server, retry_delay
+from alttrain.llm.slots import Slots
 from alttrain.llm.types import TeacherRequest, TeacherResponse, TransientTeacherError
 
 #: rough characters per token, to charge prompts against ``tokens_per_minute`` before they are sent
@@ -119,7 +121,8 @@ class TeacherClient:
         self._record_fields = backend.record_fields
         self._cache = cache
         self._backend = None if offline else make_backend(teacher)
-        self._slots = asyncio.Semaphore(teacher.concurrency)
+        self._slots = Slots(teacher.concurrency)
+        self.circuit = EndpointCircuit(teacher.circuit)  # the client's one endpoint
         requests, tokens = teacher.requests_per_minute, teacher.tokens_per_minute
         self._request_limit = PerMinuteLimit(requests) if requests else None
         self._token_limit = PerMinuteLimit(tokens) if tokens else None
@@ -173,14 +176,16 @@ class TeacherClient:
     async def _send_with_retries(self, backend: TeacherBackend, request: TeacherRequest) -> TeacherResponse:
         """Send until an answer, a permanent error, or the last retry; sleep between tries without a slot."""
         attempt = 0
+        server_failures = 0  # this request's tries that failed on the server's side so far
         while True:
             try:
-                return await self._send_once(backend, request)
+                return await self._send_once(backend, request, retry=attempt > 0)
             except TransientTeacherError as error:
                 if attempt >= self.teacher.max_retries:
                     self.stats.failures += 1
                     raise
-                delay = self._backoff(attempt, error.retry_after)
+                delay = retry_delay(self.teacher, error, server_failures)
+                server_failures += blames_server(error)
             except Exception:
                 self.stats.failures += 1
                 raise
@@ -188,9 +193,9 @@ class TeacherClient:
             self.stats.retries += 1
             await asyncio.sleep(delay)
 
-    async def _send_once(self, backend: TeacherBackend, request: TeacherRequest) -> TeacherResponse:
-        """One try: take a slot, pass the rate limiters, send, account the tokens."""
-        async with self._slots:
+    async def _send_once(self, backend: TeacherBackend, request: TeacherRequest, *, retry: bool) -> TeacherResponse:
+        """One try: pass the circuit, take a slot (a retry before first tries), pass the rate limiters, send."""
+        async with self.circuit.passage(), self._slots.hold(retry=retry):
             if self._refused is not None:
                 raise self._refused
             if self._request_limit is not None:
@@ -209,13 +214,6 @@ class TeacherClient:
         if self._token_limit is not None:
             self._token_limit.owe(response.completion_tokens)  # paid by the next send, not by this return
         return response
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        """Wait the server's ``Retry-After`` when given, else full jitter under an exponential ceiling."""
-        if retry_after is not None:
-            return min(retry_after, self.teacher.backoff_max_s)
-        ceiling = min(self.teacher.backoff_max_s, self.teacher.backoff_base_s * 2**attempt)
-        return random.uniform(0.0, ceiling)
 
     @staticmethod
     def _prompt_estimate(request: TeacherRequest) -> int:

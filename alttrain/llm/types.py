@@ -1,8 +1,9 @@
 """What goes to a teacher and what comes back: requests, responses, sampling, and the failures of a request.
 
 A backend turns one :class:`TeacherRequest` into one :class:`TeacherResponse`, or raises
-:class:`TransientTeacherError` (worth a retry: 429, 5xx, timeouts, dropped connections) or
-:class:`PermanentTeacherError` (not worth one: a bad request, a body that is not a completion). A
+:class:`TransientTeacherError` (worth a retry: 429, 5xx, timeouts, dropped connections), its
+:class:`MalformedReplyError` (a reply that arrived broken: not JSON, cut off, not a completion; the server
+is fine, so it is retried at once) or :class:`PermanentTeacherError` (not worth one: a bad request). A
 failure of the whole run (a refused key, an unknown model) is :class:`alttrain.errors.TeacherAccessError`.
 """
 
@@ -59,6 +60,10 @@ class TransientTeacherError(TeacherError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class MalformedReplyError(TransientTeacherError):
+    """A reply that arrived broken (not JSON, cut off, not a chat completion): worth an immediate retry."""
 
 
 class PermanentTeacherError(TeacherError):

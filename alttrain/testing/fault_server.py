@@ -223,10 +223,11 @@ async def serve(
 
 
 def teacher_config(base_url: str, **overrides: Any) -> TeacherConfig:
-    """An ``openai`` teacher pointed at ``base_url`` with quick retries (overrides win)."""
+    """An ``openai`` teacher pointed at ``base_url`` with quick retries and circuit cooldowns (overrides win)."""
     settings: dict[str, Any] = {
         "backend": "openai", "model": "fault-teacher", "base_url": base_url,
         "timeout_s": 5.0, "backoff_base_s": 0.01, "backoff_max_s": 0.05,
+        "circuit": {"cooldown_s": 0.01, "cooldown_max_s": 0.05},
     }
     return TeacherConfig.model_validate({**settings, **overrides})
 

@@ -67,14 +67,48 @@ def test_permanent_errors_are_not_retried() -> None:
     assert client.stats.retries == 0
 
 
-def test_backoff_is_full_jitter_under_an_exponential_ceiling() -> None:
-    client = TeacherClient(teacher_config("http://127.0.0.1:9/v1", backoff_base_s=0.5, backoff_max_s=3.0), None)
-    delays = [[client._backoff(attempt, None) for _ in range(300)] for attempt in range(5)]
-    for attempt, samples in enumerate(delays):
-        ceiling = min(3.0, 0.5 * 2**attempt)
-        assert min(samples) >= 0 and max(samples) <= ceiling
-        assert max(samples) > 0.8 * ceiling and min(samples) < 0.2 * ceiling  # spread over the whole range
-    assert client._backoff(0, 1.25) == 1.25 and client._backoff(0, 99.0) == 3.0
+def test_malformed_and_cut_off_replies_are_retried_at_once() -> None:
+    teacher = teacher_config("", backoff_base_s=20.0, backoff_max_s=20.0)  # a backoff would take seconds
+    with FaultServer() as server:
+        started = time.perf_counter()
+        prompt = "A [[faults:malformed_json,truncated,no_choices]]"
+        (result,), client = run_client(teacher.model_copy(update={"base_url": server.base_url}), [prompt])
+        elapsed = time.perf_counter() - started
+        assert server.stats().completions == 4
+    assert isinstance(result, TeacherResponse)
+    assert client.stats.retries == 3
+    assert elapsed < 5.0
+
+
+def test_retry_after_is_honoured_past_the_backoff_cap() -> None:
+    teacher = teacher_config("", backoff_base_s=0.01, backoff_max_s=0.05)
+    with FaultServer(FaultPlan(retry_after_s=0.8)) as server:
+        started = time.perf_counter()
+        (result,), _ = run_client(teacher.model_copy(update={"base_url": server.base_url}), ["[[faults:rate_limit]]"])
+    assert isinstance(result, TeacherResponse)
+    assert time.perf_counter() - started >= 0.75  # timer slack: asyncio may wake a little early
+
+
+def test_circuit_holds_every_request_once_the_server_fails() -> None:
+    """After a window of 500s, later requests wait the cooldown, then one probe goes before the rest."""
+    teacher = teacher_config("", max_retries=0, concurrency=8,
+                             circuit={"window": 8, "trip_rate": 0.5, "cooldown_s": 0.6})
+
+    async def run(base_url: str) -> tuple[float, int, list[TeacherResponse | BaseException]]:
+        async with TeacherClient(teacher.model_copy(update={"base_url": base_url}), None) as client:
+            await asyncio.gather(*(client.complete(request(f"down {i} [[fault:server_error]]")) for i in range(8)),
+                                 return_exceptions=True)
+            started = time.perf_counter()
+            answers = await asyncio.gather(*(client.complete(request(f"up {i}")) for i in range(4)),
+                                           return_exceptions=True)
+            return time.perf_counter() - started, client.circuit.trips, list(answers)
+
+    with FaultServer(FaultPlan(latency_s=0.2)) as server:
+        elapsed, trips, answers = asyncio.run(run(server.base_url))
+        assert server.stats().completions == 12
+    assert all(isinstance(answer, TeacherResponse) for answer in answers)
+    assert trips == 1
+    assert elapsed >= 0.55 + 2 * 0.2  # the cooldown, the probe alone, then the others
 
 
 def test_cache_hit_sends_nothing(tmp_path: Path) -> None:

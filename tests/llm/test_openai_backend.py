@@ -8,6 +8,7 @@ import pytest
 from alttrain.errors import ConfigError, TeacherAccessError
 from alttrain.llm.backends.openai_backend import PLACEHOLDER_API_KEY, OpenAIBackend, parse_retry_after, redact
 from alttrain.llm.types import (
+    MalformedReplyError,
     PermanentTeacherError,
     SamplingParams,
     TeacherRequest,
@@ -74,9 +75,9 @@ def test_plain_request_gets_text_and_sends_no_optional_fields() -> None:
         (Fault.RATE_LIMIT, TransientTeacherError, "HTTP 429"),
         (Fault.SERVER_ERROR, TransientTeacherError, "HTTP 500"),
         (Fault.HANG, TransientTeacherError, "Timeout"),
-        (Fault.TRUNCATED, TransientTeacherError, "APIConnectionError: Connection error."),
-        (Fault.MALFORMED_JSON, TransientTeacherError, "malformed response body"),
-        (Fault.NO_CHOICES, TransientTeacherError, "no choices"),
+        (Fault.TRUNCATED, MalformedReplyError, "response body cut off: APIConnectionError: Connection error."),
+        (Fault.MALFORMED_JSON, MalformedReplyError, "malformed response body"),
+        (Fault.NO_CHOICES, MalformedReplyError, "no choices"),
         (Fault.BAD_REQUEST, PermanentTeacherError, "HTTP 400"),
     ],
 )

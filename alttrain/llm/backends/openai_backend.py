@@ -3,7 +3,8 @@
 It owns the HTTP side only: one ``AsyncOpenAI`` with the SDK's own retries off (the teacher client
 retries), a connection pool as large as the configured concurrency, and a mapping of every failure
 onto :class:`TransientTeacherError` (429 with ``Retry-After``, 5xx, 408, timeouts, dropped
-connections, truncated or malformed bodies) or :class:`PermanentTeacherError` (other 4xx).
+connections), :class:`MalformedReplyError` (a reply body cut off or unreadable, or not a chat completion)
+or :class:`PermanentTeacherError` (other 4xx).
 
 Throughput: the SDK's default httpx transport scans every pooled connection per request, and
 ``chat.completions.create`` walks the request through the SDK's type transforms. So the client
@@ -22,12 +23,19 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
 import openai
 
 from alttrain.errors import ConfigError, TeacherAccessError
 from alttrain.llm.backends.base import TeacherBackend
 from alttrain.llm.config import TeacherConfig
-from alttrain.llm.types import PermanentTeacherError, TeacherRequest, TeacherResponse, TransientTeacherError
+from alttrain.llm.types import (
+    MalformedReplyError,
+    PermanentTeacherError,
+    TeacherRequest,
+    TeacherResponse,
+    TransientTeacherError,
+)
 
 #: sent as the key to servers that need none (a local server must never receive a real OpenAI key)
 PLACEHOLDER_API_KEY = "not-needed"
@@ -149,9 +157,12 @@ class OpenAIBackend(TeacherBackend):
         except openai.APIStatusError as error:
             raise self._status_error(error) from None
         except openai.APIConnectionError as error:  # includes APITimeoutError
-            raise TransientTeacherError(redact(f"{type(error).__name__}: {error.message}", self._secrets)) from None
+            message = redact(f"{type(error).__name__}: {error.message}", self._secrets)
+            if body_cut_off(error):
+                raise MalformedReplyError(f"response body cut off: {message}") from None
+            raise TransientTeacherError(message) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise TransientTeacherError(f"malformed response body: {error}") from None
+            raise MalformedReplyError(f"malformed response body: {error}") from None
         return to_response(completion)
 
     async def aclose(self) -> None:
@@ -184,23 +195,35 @@ class OpenAIBackend(TeacherBackend):
                 f"{key}; check the key and that it is meant for this endpoint")
 
 
+def body_cut_off(error: openai.APIConnectionError) -> bool:
+    """Whether the connection broke inside a reply's body (headers received, then too few bytes)."""
+    cause: BaseException | None = error
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:  # a chain can loop back on itself
+        if isinstance(cause, aiohttp.ClientPayloadError):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def to_response(completion: object) -> TeacherResponse:
     """Read text, reasoning channel, usage and finish reason out of a chat-completion body.
 
     Raises:
-        TransientTeacherError: for a body that is not a chat completion (truncated, wrong shape).
+        MalformedReplyError: for a body that is not a chat completion (wrong shape).
 
     """
     if not isinstance(completion, dict):
-        raise TransientTeacherError(f"response is not a chat completion: {str(completion)[:200]!r}")
+        raise MalformedReplyError(f"response is not a chat completion: {str(completion)[:200]!r}")
     choices = completion.get("choices")
     choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
     message = choice.get("message")
     if not isinstance(message, dict):
-        raise TransientTeacherError("response has no choices[0].message")
+        raise MalformedReplyError("response has no choices[0].message")
     text = message.get("content") or message.get("refusal") or ""
     if not isinstance(text, str):
-        raise TransientTeacherError(f"message content is {type(text).__name__}, not text")
+        raise MalformedReplyError(f"message content is {type(text).__name__}, not text")
     reasoning = message.get("reasoning_content") or message.get("reasoning")
     usage = completion.get("usage") if isinstance(completion.get("usage"), dict) else {}
     return TeacherResponse(

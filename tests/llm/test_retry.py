@@ -1,0 +1,119 @@
+import asyncio
+import time
+
+import pytest
+
+from alttrain.llm.config import CircuitOptions, TeacherConfig
+from alttrain.llm.retry import EndpointCircuit, retry_delay
+from alttrain.llm.types import MalformedReplyError, PermanentTeacherError, TransientTeacherError
+from alttrain.testing import teacher_config
+
+
+def test_server_failures_back_off_with_full_jitter_under_a_doubling_ceiling() -> None:
+    teacher = teacher_config("http://127.0.0.1:9/v1", backoff_base_s=0.5, backoff_max_s=3.0)
+    for failures in range(5):
+        samples = [retry_delay(teacher, TransientTeacherError("HTTP 500"), failures) for _ in range(300)]
+        ceiling = min(3.0, 0.5 * 2**failures)
+        assert min(samples) >= 0 and max(samples) <= ceiling
+        assert max(samples) > 0.8 * ceiling and min(samples) < 0.2 * ceiling  # spread over the whole range
+
+
+def test_malformed_replies_go_again_at_once_and_retry_after_is_capped_on_its_own() -> None:
+    teacher = teacher_config("http://127.0.0.1:9/v1", backoff_base_s=5.0, backoff_max_s=5.0, retry_after_max_s=20.0)
+    assert retry_delay(teacher, MalformedReplyError("cut off"), 3) == 0.0
+    assert retry_delay(teacher, TransientTeacherError("HTTP 429", retry_after=12.5), 0) == 12.5  # past the backoff cap
+    assert retry_delay(teacher, TransientTeacherError("HTTP 429", retry_after=99.0), 0) == 20.0
+
+
+def test_defaults_are_short() -> None:
+    teacher = TeacherConfig()
+    assert (teacher.backoff_base_s, teacher.backoff_max_s, teacher.retry_after_max_s) == (0.25, 8.0, 60.0)
+
+
+async def send(circuit: EndpointCircuit, error: Exception | None = None) -> float:
+    """One send through the circuit that fails with ``error``; the seconds it was held before going."""
+    asked = time.perf_counter()
+    try:
+        async with circuit.passage():
+            held = time.perf_counter() - asked
+            if error is not None:
+                raise error
+    except Exception:
+        pass
+    return held
+
+
+def test_circuit_trips_on_server_failures_only_and_holds_everyone_for_the_cooldown() -> None:
+    async def run() -> tuple[int, int, list[float], int]:
+        circuit = EndpointCircuit(CircuitOptions(window=4, trip_rate=0.5, cooldown_s=0.4))
+        for error in (MalformedReplyError("x"), PermanentTeacherError("400"), None, MalformedReplyError("x")):
+            await send(circuit, error)
+        not_server = circuit.trips
+        for error in (None, TransientTeacherError("500"), None, TransientTeacherError("503")):
+            await send(circuit, error)  # the last makes it half of the window failed on the server's side
+        tripped = circuit.trips
+        held = await asyncio.gather(*(send(circuit) for _ in range(3)))
+        return not_server, tripped, sorted(held), circuit.trips
+
+    not_server, tripped, held, trips = asyncio.run(run())
+    assert (not_server, tripped, trips) == (0, 1, 1)
+    assert held[0] >= 0.35  # everyone waits the cooldown (timer slack: asyncio may wake a little early)
+
+
+def test_a_failing_probe_doubles_the_cooldown_and_a_good_one_closes() -> None:
+    async def run() -> tuple[float, float, float, int]:
+        circuit = EndpointCircuit(CircuitOptions(window=2, trip_rate=1.0, cooldown_s=0.3, cooldown_max_s=5.0))
+        for _ in range(2):
+            await send(circuit, TransientTeacherError("500"))
+        first = await send(circuit, TransientTeacherError("500"))  # the probe, after 0.3 s; it fails
+        second = await send(circuit)  # waits 0.6 s, probes, succeeds
+        third = await send(circuit)
+        return first, second, third, circuit.trips
+
+    first, second, third, trips = asyncio.run(run())
+    assert first >= 0.25 and second >= 0.55 and third < 0.25
+    assert trips == 2
+
+
+def test_the_probe_goes_alone() -> None:
+    async def run() -> list[float]:
+        circuit = EndpointCircuit(CircuitOptions(window=1, trip_rate=1.0, cooldown_s=0.1))
+        await send(circuit, TransientTeacherError("500"))
+        order: list[float] = []
+
+        async def slow_send() -> None:
+            async with circuit.passage():
+                order.append(time.perf_counter())
+                await asyncio.sleep(0.3)
+
+        await asyncio.gather(*(slow_send() for _ in range(3)))
+        return order
+
+    first, *rest = asyncio.run(run())
+    assert all(moment - first >= 0.25 for moment in rest)  # the others went after the probe answered
+
+
+def test_a_cancelled_probe_hands_the_probe_on() -> None:
+    async def run() -> int:
+        circuit = EndpointCircuit(CircuitOptions(window=1, trip_rate=1.0, cooldown_s=0.05))
+        await send(circuit, TransientTeacherError("500"))
+
+        async def stuck() -> None:
+            async with circuit.passage():
+                await asyncio.sleep(30)
+
+        probe = asyncio.ensure_future(stuck())
+        await asyncio.sleep(0.1)  # the probe is out
+        waiter = asyncio.ensure_future(send(circuit))
+        await asyncio.sleep(0.05)
+        probe.cancel()
+        await asyncio.wait_for(waiter, timeout=5)
+        return circuit.trips
+
+    assert asyncio.run(run()) == 1
+
+
+@pytest.mark.parametrize("trip_rate", [0.0, 1.5])
+def test_trip_rate_must_be_a_fraction(trip_rate: float) -> None:
+    with pytest.raises(ValueError, match="trip_rate"):
+        CircuitOptions(trip_rate=trip_rate)
