@@ -82,8 +82,8 @@ def _stage_command(stage: Stage[Any]) -> Callable[..., None]:
         with user_errors():
             cfg, directory = _open_run(config, run_dir)
             on = frozenset(name for name, value in flags.items() if value)
-            result = stage.run(StageContext(cfg, directory, console, on, _pause))
-        stage.show(console, result, cfg)
+            outcome = run_stage(stage, StageContext(cfg, directory, console, on, _pause), force=True)  # stamps it
+        stage.show(console, outcome.result, cfg)
 
     options: dict[str, Any] = {"config": ConfigOption, "run_dir": RunDirOption}
     defaults: dict[str, Any] = {"run_dir": None}

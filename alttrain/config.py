@@ -84,13 +84,14 @@ def parse_config(data: object, origin: str = "<config>") -> RunConfig:
         raise ConfigError(_describe(error, origin)) from None
 
 
-def load_config(path: Path) -> RunConfig:
-    """Read and validate a YAML config file.
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a YAML config file (a path or its string).
 
     Raises:
         ConfigError: when the file is missing, is not YAML, or does not validate.
 
     """
+    path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: config file not found")
     try:

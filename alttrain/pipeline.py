@@ -1,11 +1,12 @@
-"""The whole loop in order, resumable: a stage is skipped when its outputs exist and its inputs are unchanged.
+"""The whole loop in order, resumable: a stage is skipped when its outputs were made from what it would read now.
 
 :data:`STAGES` is the one list of stages (see :mod:`alttrain.stage` for the contract); ``alttrain run``,
 the stage commands and :func:`run_pipeline` all iterate it. A stage's fingerprint is a hash of the
-config sections it reads and of the files it reads (their size and modification time). A finished stage
-leaves ``RUN/.stages/<name>.json`` with that fingerprint; the next run skips the stage while the
-fingerprint and every output are still there. A stage run alone (``alttrain curate ...``) changes its
-outputs, so the stages after it run again.
+config sections it reads and of the content (SHA-256) of the files it reads. Every finished stage,
+whether ``run`` ran it or its own command did, leaves ``RUN/.stages/<name>.json`` with the fingerprint
+taken before it ran; a stage is fresh while that fingerprint and every output are still there. So a
+stage re-run alone that writes the same bytes again (``alttrain curate`` on unchanged inputs) leaves the
+stages after it fresh: only a change of content or config runs them again.
 """
 
 from __future__ import annotations
@@ -74,15 +75,21 @@ def _files(path: Path) -> Iterator[Path]:
         yield from sorted(p for p in path.rglob("*") if p.is_file())
 
 
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's content, in hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def stage_fingerprint(stage: Stage[Any], config: RunConfig, run_dir: Path) -> str:
-    """Hash the stage's config sections and the size and mtime of every file it reads."""
+    """Hash the stage's config sections and the content of every file it reads (not their times)."""
     dumped = config.model_dump(mode="json")
     sections = {name: dumped[name] for name in stage.sections}
-    files = [
-        (str(path.relative_to(run_dir)), path.stat().st_size, path.stat().st_mtime_ns)
-        for name in stage.inputs
-        for path in _files(run_dir / name)
-    ]
+    files = [(path.relative_to(run_dir).as_posix(), file_digest(path))
+             for name in stage.inputs for path in _files(run_dir / name)]
     payload = json.dumps({"stage": stage.name, "sections": sections, "files": files}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -92,7 +99,7 @@ def _stamp_path(run_dir: Path, stage: Stage[Any]) -> Path:
 
 
 def is_fresh(stage: Stage[Any], config: RunConfig, run_dir: Path) -> bool:
-    """Whether the stage's outputs exist and were made from the same config and inputs."""
+    """Whether the stage's outputs exist and were made from the same config sections and input content."""
     stamp = _stamp_path(run_dir, stage)
     if not stamp.exists() or not all((run_dir / out).exists() for out in stage.outputs):
         return False
@@ -122,18 +129,25 @@ def release_memory() -> None:
 
 
 def run_stage(stage: Stage[Any], context: StageContext, *, force: bool = False) -> StageOutcome:
-    """Run one stage unless it is fresh (or ``force``); stamp it when it finishes."""
+    """Run one stage unless it is fresh (or ``force``); stamp it with what it read when it finishes.
+
+    The fingerprint is taken before the stage runs (what its outputs are made from), and the old stamp is
+    removed first, so a stage that fails halfway never passes for fresh. A stage that leaves an output
+    missing (``synthesize --export`` while requests wait for `vllm run-batch`) is not stamped.
+    """
     config, run_dir = context.config, context.run_dir
     if not force and is_fresh(stage, config, run_dir):
         return StageOutcome(stage.name, skipped=True, seconds=0.0)
+    fingerprint = stage_fingerprint(stage, config, run_dir)
+    stamp = _stamp_path(run_dir, stage)
+    stamp.unlink(missing_ok=True)
     start = time.perf_counter()
     result = stage.run(context)
     release_memory()
     seconds = time.perf_counter() - start
-    stamp = _stamp_path(run_dir, stage)
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    fingerprint = stage_fingerprint(stage, config, run_dir)
-    stamp.write_text(json.dumps({"fingerprint": fingerprint, "seconds": round(seconds, 2)}))
+    if all((run_dir / out).exists() for out in stage.outputs):
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps({"fingerprint": fingerprint, "seconds": round(seconds, 2)}))
     return StageOutcome(stage.name, skipped=False, seconds=seconds, result=result)
 
 
@@ -155,7 +169,7 @@ def run_pipeline(
         console: where progress goes (default: nowhere).
 
     """
-    config = config if isinstance(config, RunConfig) else load_config(Path(config))
+    config = config if isinstance(config, RunConfig) else load_config(config)
     directory = Path(run_dir) if run_dir is not None else Path("runs") / config.name
     write_resolved(config, directory)
     context = StageContext(config, directory, console)

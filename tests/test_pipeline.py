@@ -33,7 +33,7 @@ def test_changed_section_reruns_that_stage_and_its_dependents(tmp_path: Path) ->
     assert skipped == {"prompts": True, "synthesize": True, "curate": False, "datasheet": False}
 
 
-def test_missing_output_or_touched_input_makes_a_stage_stale(tmp_path: Path) -> None:
+def test_missing_output_or_changed_input_content_makes_a_stage_stale(tmp_path: Path) -> None:
     run_all(config(), tmp_path)
     parsed = parse_config(config())
     curate = next(s for s in STAGES if s.name == "curate")
@@ -42,7 +42,10 @@ def test_missing_output_or_touched_input_makes_a_stage_stale(tmp_path: Path) -> 
     assert not is_fresh(curate, parsed, tmp_path)
     run_stage(curate, StageContext(parsed, tmp_path))
     synthesized = tmp_path / "synthesized.parquet"
-    synthesized.write_bytes(synthesized.read_bytes())  # same content, new mtime: an upstream re-run
+    content = synthesized.read_bytes()
+    synthesized.write_bytes(content)  # same content, new mtime: an upstream re-run that changed nothing
+    assert is_fresh(curate, parsed, tmp_path)
+    synthesized.write_bytes(content + b"\0")  # other content, whatever its time
     assert not is_fresh(curate, parsed, tmp_path)
 
 
