@@ -1,13 +1,13 @@
-"""bespokelabs-curator as a contender in bench/teacher_throughput.py, run by curator's own Python.
+"""bespokelabs-curator as a contender in the teacher benches, run by curator's own Python.
 
 curator cannot share alttrain's environment (through litellm==1.83.7 it pins openai==2.30.0, and it
 pins pandas==2.2.2 and rich<14), so it lives in its own virtual environment and this script runs
-there, alone, against the bench's fault server: one plain chat request per neutral prompt, at most
-``--in-flight`` at a time (curator's ``max_concurrent_requests``), rate limits set out of the way. It
-prints one JSON line: ``{"requests": N, "seconds": S, "rate": N / S}``.
+there, alone, against the bench's fault server: one plain chat request per prompt, at most
+``--in-flight`` at a time (curator's ``max_concurrent_requests``), rate limits set out of the way,
+its retries as curator sets them by default. It prints the line :mod:`contenders` describes.
 
     python -m venv /tmp/curator && /tmp/curator/bin/pip install bespokelabs-curator
-    /tmp/curator/bin/python bench/curator_contender.py --base-url URL --in-flight 64 --count 2048 --tag c64
+    /tmp/curator/bin/python bench/curator_contender.py --base-url URL --in-flight 64 --prompts prompts.json
 
 Offline, curator's OpenAI backend needs tiktoken's ``cl100k_base`` file, which litellm ships: this script
 points ``TIKTOKEN_CACHE_DIR`` at it. Telemetry is switched off and the cache goes to a fresh folder.
@@ -15,12 +15,12 @@ points ``TIKTOKEN_CACHE_DIR`` at it. Telemetry is switched off and the cache goe
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import tempfile
 import time
 from pathlib import Path
+
+from contenders import contender_arguments, report
 
 
 def prepare_environment(cache_dir: str) -> None:
@@ -35,13 +35,8 @@ def prepare_environment(cache_dir: str) -> None:
 
 
 def main() -> None:
-    """Send the prompts through curator and print the rate."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--base-url", required=True)
-    parser.add_argument("--in-flight", type=int, required=True)
-    parser.add_argument("--count", type=int, required=True)
-    parser.add_argument("--tag", required=True)
-    arguments = parser.parse_args()
+    """Send the prompts through curator and print what it answered."""
+    arguments, rows = contender_arguments(__doc__.splitlines()[0])
     with tempfile.TemporaryDirectory() as cache_dir:
         prepare_environment(cache_dir)
         from bespokelabs import curator
@@ -63,19 +58,13 @@ def main() -> None:
                 "max_concurrent_requests": arguments.in_flight,
                 "max_requests_per_minute": 10_000_000,
                 "max_tokens_per_minute": 10_000_000_000,
-                "max_retries": 0,
                 "request_timeout": 60,
             },
         )
-        rows = [
-            {"id": f"{arguments.tag}-{i}", "prompt": f"[{arguments.tag}] What is {i} plus {i + 1}?"}
-            for i in range(arguments.count)
-        ]
         started = time.perf_counter()
         result = ask(rows)
         seconds = time.perf_counter() - started
-    answered = len(result.dataset) if hasattr(result, "dataset") else len(result)
-    print(json.dumps({"requests": answered, "seconds": seconds, "rate": answered / seconds}))
+    report(len(result.dataset) if hasattr(result, "dataset") else len(result), seconds)
 
 
 if __name__ == "__main__":

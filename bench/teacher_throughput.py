@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import openai
 import polars as pl
+from contenders import run_contender
 
 from alttrain.llm.backends.openai_backend import response_format
 from alttrain.llm.cache import ResponseCache, keyed_request
@@ -121,18 +120,13 @@ def cache_cost(cache_dir: Path, rows: int = 2000) -> tuple[float, float]:
     return write_us, read_us
 
 
-def curator_run(python: str, base_url: str, in_flight: int, count: int, tag: str) -> float:
+def curator_run(python: str, base_url: str, in_flight: int, prompts: pl.DataFrame) -> float:
     """Run bench/curator_contender.py with curator's own Python; return its requests per second."""
-    script = Path(__file__).with_name("curator_contender.py")
-    command = [python, str(script), "--base-url", base_url, "--in-flight", str(in_flight),
-               "--count", str(count), "--tag", tag]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise RuntimeError(f"curator contender failed:\n{done.stderr[-3000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    if result["requests"] != count:
-        raise RuntimeError(f"curator answered {result['requests']} of {count} requests")
-    return float(result["rate"])
+    rows = prompts.select("id", "prompt").to_dicts()
+    result = run_contender(python, "curator_contender.py", base_url, in_flight, rows)
+    if result["rows"] != len(rows):
+        raise RuntimeError(f"curator answered {result['rows']} of {len(rows)} requests")
+    return result["rows"] / result["seconds"]
 
 
 def measure(
@@ -148,7 +142,7 @@ def measure(
         "engine": engine_run(base_url, in_flight, prompts("eng"), cache_dir),
     }
     if curator_python:
-        rates["curator"] = curator_run(curator_python, base_url, in_flight, count, f"cur{in_flight}-{round_}")
+        rates["curator"] = curator_run(curator_python, base_url, in_flight, prompts("cur"))
     return rates
 
 

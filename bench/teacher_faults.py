@@ -1,0 +1,165 @@
+"""Teacher faults: a clean run and a fault-ridden run side by side, on the fault server.
+
+Each run gets a fresh fault server in its own process (loopback, ``--latency`` 0.2 s) and synthesizes
+``--prompts`` 500 rows with at most ``--in-flight`` 64 requests out (alttrain: the synthesis engine,
+structured output, a fresh cache, the teacher config's default retry policy). In the faulty
+run every prompt carries a seeded script of faults (``[[faults:...]]``): each try of a request is a 429
+(``Retry-After: --retry-after``), a 500 or a malformed 200 with probability ``--rate`` 0.1 each, else
+answered (at most 4 faults per prompt, so every fault can be retried through), so about 10% of all
+requests get each fault, and every contender meets the same faults on the same prompts and tries.
+
+Per contender and run it prints: rows answered, retries (requests re-sent), requests sent per row as
+the server counted them and what the faults force (1 + faults scripted per row: what a client that
+retries every fault until answered must send), wall seconds and the p50/p99 row latency (seconds from
+the start until a row's answer; rows unanswered are left out), each of the fastest of ``--rounds`` 3
+runs (the development VM is shared, and its speed swings from run to run). The last line is
+``faulty_vs_clean``, alttrain's faulty wall over its clean wall.
+
+    .venv/bin/python bench/teacher_faults.py [--prompts 500] [--in-flight 64] [--latency 0.2] [--seed 0]
+        [--distilabel-python /tmp/distilabel/bin/python] [--curator-python /tmp/curator/bin/python]
+
+The peers run from their own venvs (see ``bench/contenders.py``) with their own retry settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from contenders import run_contender
+
+from alttrain.llm.config import TeacherConfig
+from alttrain.records import conform
+from alttrain.structure import StructureSpec
+from alttrain.synthesis.config import SynthesisConfig
+from alttrain.synthesis.engine import synthesize_cached
+from alttrain.testing import Fault, FaultPlan, FaultServerProcess
+
+#: the faults of the faulty run, each drawn with probability ``--rate`` per try
+FAULTS = (Fault.RATE_LIMIT, Fault.SERVER_ERROR, Fault.MALFORMED_JSON)
+#: faults scripted for one prompt at most (below alttrain's and the peers' retry limits)
+MOST_FAULTS = 6
+#: peer contender scripts by the option naming their Python
+PEERS = {"distilabel": "distilabel_contender.py", "curator": "curator_contender.py"}
+
+
+@dataclass
+class RunResult:
+    """One contender's run: rows answered, requests the server got, wall seconds, latencies of answered rows."""
+
+    rows: int
+    sent: int
+    seconds: float
+    latencies: list[float]
+
+
+def fault_scripts(count: int, rate: float, seed: int) -> list[list[Fault]]:
+    """Per prompt, the faults its first tries get (each try: each fault with probability ``rate``, else ok)."""
+    draw = random.Random(seed)
+    scripts = []
+    for _ in range(count):
+        script: list[Fault] = []
+        while len(script) < MOST_FAULTS and (roll := draw.random()) < rate * len(FAULTS):
+            script.append(FAULTS[int(roll / rate)])
+        scripts.append(script)
+    return scripts
+
+
+def bench_prompts(scripts: list[list[Fault]], tag: str) -> list[dict[str, str]]:
+    """One benign stand-in prompt per script, carrying its faults as a marker."""
+    prompts = []
+    for i, script in enumerate(scripts):
+        marker = f" [[faults:{','.join(script)}]]" if script else ""
+        prompts.append({"id": f"{tag}-{i}", "prompt": f"[{tag}] What is {i} plus {i + 1}?{marker}"})
+    return prompts
+
+
+def alttrain_run(base_url: str, in_flight: int, prompts: list[dict[str, str]]) -> RunResult:
+    """Synthesize every prompt with the engine (fresh cache, the teacher's default retry policy)."""
+    teacher = TeacherConfig(backend="openai", model="bench", base_url=base_url, concurrency=in_flight, timeout_s=60)
+    frame = conform(pl.DataFrame([{**prompt, "label": "benign", "category": "bench", "source": "bench",
+                                   "license": "none"} for prompt in prompts]), "prompts")
+    latencies: list[float] = []
+    started = time.perf_counter()
+
+    def on_row(row: Mapping[str, Any], _: object) -> None:
+        if row["status"] == "ok":
+            latencies.append(time.perf_counter() - started)
+
+    with tempfile.TemporaryDirectory() as folder:
+        outcome = asyncio.run(synthesize_cached(frame, SynthesisConfig(teacher=teacher), StructureSpec(),
+                                                Path(folder) / "cache.sqlite", on_row=on_row))
+    return RunResult(len(latencies), outcome.stats.sent, time.perf_counter() - started, latencies)
+
+
+def run_on_fresh_server(
+    contender: str, python: str | None, args: argparse.Namespace, prompts: list[dict[str, str]]
+) -> RunResult:
+    """Run one contender on its own fault server (so the server's counts are its alone)."""
+    plan = FaultPlan(latency_s=args.latency, retry_after_s=args.retry_after)
+    with FaultServerProcess(plan) as server:
+        if python is None:
+            result = alttrain_run(server.base_url, args.in_flight, prompts)
+        else:
+            printed = run_contender(python, PEERS[contender], server.base_url, args.in_flight, prompts)
+            result = RunResult(int(printed["rows"]), 0, float(printed["seconds"]), [])
+        result.sent = server.stats().completions
+    return result
+
+
+def row_line(contender: str, run: str, result: RunResult, prompts: int, forced: float) -> str:
+    """One table row."""
+    def seconds(value: float | None) -> str:
+        return f"{value:8.2f}" if value is not None else f"{'-':>8}"
+
+    p50 = statistics.median(result.latencies) if result.latencies else None
+    p99 = statistics.quantiles(result.latencies, n=100)[98] if len(result.latencies) > 1 else None
+    return (f"{contender:<11} {run:<6} {result.rows:>4}/{prompts:<4} {result.sent - prompts:>7} "
+            f"{result.sent / prompts:>8.2f} {forced:>10.2f} {seconds(result.seconds)} {seconds(p50)} {seconds(p99)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--prompts", type=int, default=500)
+    parser.add_argument("--in-flight", type=int, default=64)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--rate", type=float, default=0.1, help="probability of each fault per try")
+    parser.add_argument("--retry-after", type=float, default=0.2, help="seconds a 429 asks the client to wait")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each; the fastest is kept (a busy VM)")
+    for peer in PEERS:
+        parser.add_argument(f"--{peer}-python", help=f"a Python with {peer} installed (optional contender)")
+    args = parser.parse_args()
+    scripts = {"clean": [[] for _ in range(args.prompts)], "faulty": fault_scripts(args.prompts, args.rate, args.seed)}
+    contenders = {"alttrain": None} | {
+        peer: getattr(args, f"{peer}_python") for peer in PEERS if getattr(args, f"{peer}_python")
+    }
+    print(f"{args.prompts} prompts, {args.in_flight} in flight, latency {args.latency} s, faults per try "
+          f"{args.rate:.0%} each of {', '.join(FAULTS)} (Retry-After {args.retry_after} s), seed {args.seed}, "
+          f"best of {args.rounds}")
+    print(f"{'contender':<11} {'run':<6} {'rows':>9} {'retries':>7} {'sent/row':>8} {'forced/row':>10} "
+          f"{'wall_s':>8} {'p50_s':>8} {'p99_s':>8}")
+    walls: dict[str, float] = {}
+    for contender, python in contenders.items():
+        for run, run_scripts in scripts.items():
+            prompts = bench_prompts(run_scripts, f"{contender}-{run}")
+            forced = 1 + sum(map(len, run_scripts)) / args.prompts
+            results = [run_on_fresh_server(contender, python, args, prompts) for _ in range(args.rounds)]
+            best = min(results, key=lambda result: result.seconds)
+            print(row_line(contender, run, best, args.prompts, forced), flush=True)
+            if contender == "alttrain":
+                walls[run] = best.seconds
+    print(f"faulty_vs_clean: {walls['faulty'] / walls['clean']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
