@@ -6,21 +6,28 @@ in the prompts schema (see :mod:`alttrain.records`). Data files inside installed
 
 The readers never let bad bytes through as a traceback: a file that is not UTF-8, not JSON, a truncated
 gzip or a corrupt parquet file is a :class:`SourceError` naming the file and, where it has one, the line.
+They stream (:class:`ReadBounds`): JSON Lines line by line, a JSON array object by object, parquet row group
+by row group, gzip as it decompresses, keeping only the ``n`` rows sampled (a seeded reservoir), stopping
+after ``max_rows`` and refusing a file past ``max_bytes`` (decompressed) with an error that names the bound.
+CSV is read whole, within ``max_bytes``.
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import importlib.util
 import io
+import itertools
 import json
+import random
 import zlib
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +36,8 @@ from alttrain.errors import SourceError
 from alttrain.records import conform, record_id
 
 BOM = b"\xef\xbb\xbf"
+DEFAULT_MAX_BYTES = 2 * 1024**3  # a source's bound on the bytes it reads (decompressed)
+READ_CHUNK = 1 << 20
 
 
 def package_data(package: str, *parts: str) -> Path:
@@ -105,8 +114,11 @@ class PromptSource(BaseModel, ABC):
     def load(self) -> pl.DataFrame:
         """All rows of the source in the prompts schema (sampling happens in the pool)."""
 
-    def load_with_report(self) -> tuple[pl.DataFrame, LoadReport]:
-        """All rows and what was read; a source with a fixed label reports it as fixed."""
+    def load_with_report(self, seed: int = 0) -> tuple[pl.DataFrame, LoadReport]:
+        """All rows and what was read; a source with a fixed label reports it as fixed.
+
+        A source that samples ``n`` while it reads (a file) uses ``seed``; the others return every row.
+        """
         frame = self.load()
         counts = Counter(frame["label"].to_list())
         return frame, LoadReport(rows=frame.height, labels=tuple((None, lab, n) for lab, n in sorted(counts.items())))
@@ -139,15 +151,70 @@ def _position(data: bytes, offset: int) -> tuple[int, int]:
     return data.count(b"\n", 0, offset) + 1, offset - line_start + 1
 
 
-def read_bytes(path: Path) -> bytes:
-    """The whole file, decompressed when it ends in ``.gz``; a truncated or corrupt gzip is a SourceError."""
+@dataclass(frozen=True)
+class ReadBounds:
+    """How much of a table a reader keeps and reads; None: no bound.
+
+    ``keep`` rows sampled with ``seed``, from at most ``max_rows`` rows and ``max_bytes`` bytes (decompressed) read.
+    """
+
+    keep: int | None = None
+    seed: int = 0
+    max_rows: int | None = None
+    max_bytes: int | None = DEFAULT_MAX_BYTES
+
+
+class Reservoir:
+    """The rows a bounded read keeps: every row, or ``keep`` of them drawn uniformly (seeded), in file order."""
+
+    def __init__(self, bounds: ReadBounds) -> None:
+        self._bounds, self._random = bounds, random.Random(bounds.seed)
+        self._kept: list[tuple[int, dict]] = []
+        self.seen = 0  # rows read
+
+    def take(self, records: Iterable[dict]) -> Reservoir:
+        """Read ``records`` until they end or ``max_rows`` are read; keep the sample."""
+        keep = self._bounds.keep
+        for record in itertools.islice(records, self._bounds.max_rows):
+            if keep is None or len(self._kept) < keep:
+                self._kept.append((self.seen, record))
+            else:
+                slot = self._random.randrange(self.seen + 1)
+                if slot < keep:
+                    self._kept[slot] = (self.seen, record)
+            self.seen += 1
+        return self
+
+    def records(self) -> list[dict]:
+        """The rows kept, in the order the file holds them."""
+        return [record for _, record in sorted(self._kept, key=lambda item: item[0])]
+
+
+def _too_big(path: Path, max_bytes: int) -> SourceError:
+    decompressed = " once decompressed" if is_gzip(path) else ""
+    return SourceError(f"{path}: more than max_bytes ({max_bytes:,}) bytes{decompressed}; raise the source's "
+                       "max_bytes to read it, or set max_rows to read only its first rows")  # fmt: skip
+
+
+def _chunks(path: Path, max_bytes: int | None) -> Iterator[bytes]:
+    """The file's bytes (decompressed when it ends in ``.gz``) in pieces; past ``max_bytes`` a SourceError."""
+    total = 0
     try:
         with _open_binary(path) as handle:
-            return handle.read()
+            while chunk := handle.read(READ_CHUNK):
+                total += len(chunk)
+                if max_bytes is not None and total > max_bytes:
+                    raise _too_big(path, max_bytes)
+                yield chunk
     except _GZIP_ERRORS as error:
         raise SourceError(f"{path}: truncated or corrupt gzip ({one_line(error)})") from error
     except OSError as error:
         raise SourceError(f"{path}: cannot be read ({one_line(error)})") from error
+
+
+def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
+    """The whole file, decompressed when it ends in ``.gz``; a truncated or corrupt gzip is a SourceError."""
+    return b"".join(_chunks(path, max_bytes))
 
 
 def decode_utf8(path: Path, data: bytes) -> str:
@@ -164,11 +231,14 @@ def decode_utf8(path: Path, data: bytes) -> str:
         ) from error
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    number = 0
+def _lines(path: Path, max_bytes: int | None) -> Iterator[tuple[int, bytes]]:
+    number, total = 0, 0
     try:
         with _open_binary(path) as handle:
             for number, line in enumerate(handle, start=1):
+                total += len(line)
+                if max_bytes is not None and total > max_bytes:
+                    raise _too_big(path, max_bytes)
                 yield number, line
     except _GZIP_ERRORS as error:
         raise SourceError(f"{path}: truncated or corrupt gzip after line {number} ({one_line(error)})") from error
@@ -176,13 +246,12 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
         raise SourceError(f"{path}: cannot be read ({one_line(error)})") from error
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """Read a JSONL file (``.gz`` too), decoding each line as UTF-8.
+def iter_jsonl(path: Path, max_bytes: int | None = None) -> Iterator[dict]:
+    """The records of a JSONL file (``.gz`` too), one line at a time, each line decoded as UTF-8.
 
     A line that is not UTF-8 or not a JSON object is an error naming the file and the line number.
     """
-    records = []
-    for number, raw in _lines(path):
+    for number, raw in _lines(path, max_bytes):
         if number == 1 and raw.startswith(BOM):
             raw = raw[len(BOM) :]
         try:
@@ -201,12 +270,16 @@ def read_jsonl(path: Path) -> list[dict]:
             raise SourceError(f"{path}: malformed JSON on line {number}, column {error.colno}: {reason}") from error
         if not isinstance(record, dict):
             raise SourceError(f"{path}: line {number} is not a JSON object")
-        records.append(record)
-    return records
+        yield record
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every record of a JSONL file (``.gz`` too): :func:`iter_jsonl` in one list."""
+    return list(iter_jsonl(path))
 
 
 def read_json_array(path: Path, data: bytes | None = None) -> list[dict]:
-    """Read a file holding one JSON array of objects (``.gz`` too), such as STAR-1's ``STAR-1.json``."""
+    """Read a file holding one JSON array of objects (``.gz`` too), such as STAR-1's ``STAR-1.json``, whole."""
     text = decode_utf8(path, read_bytes(path) if data is None else data)
     try:
         value = json.loads(text)
@@ -219,6 +292,87 @@ def read_json_array(path: Path, data: bytes | None = None) -> list[dict]:
         if not isinstance(record, dict):
             raise SourceError(f"{path}: element {index} of the JSON array is not an object")
     return value
+
+
+class _Malformed(Exception):
+    """The streamed JSON array does not parse: the whole-file reader then names where (or is a JSON value)."""
+
+
+class _JsonArray:
+    """The objects of a JSON array, parsed from pieces of bytes one at a time (the array is never whole)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._decode = codecs.getincrementaldecoder("utf-8-sig")().decode
+        self._text, self._at = "", 0
+
+    def objects(self) -> Iterator[Any]:
+        """Each element, in order; :class:`_Malformed` where the text is not one JSON array."""
+        if self._peek() != "[":
+            raise _Malformed
+        self._at += 1
+        if self._peek() == "]":
+            self._at += 1
+        else:
+            while True:
+                yield self._value()
+                after = self._peek()
+                self._at += 1
+                if after == "]":
+                    break
+                if after != ",":
+                    raise _Malformed
+        if self._peek() != "":
+            raise _Malformed  # text after the array
+
+    def _fill(self) -> bool:
+        """Append the next piece (dropping what was parsed); False at the end of the file."""
+        chunk = next(self._chunks, None)
+        try:
+            text = self._decode(chunk or b"", final=chunk is None)
+        except UnicodeDecodeError:
+            raise _Malformed from None
+        self._text, self._at = self._text[self._at :] + text, 0
+        return chunk is not None
+
+    def _peek(self) -> str:
+        """The next character that is not white space, or "" at the end."""
+        while True:
+            while self._at < len(self._text) and self._text[self._at] in " \t\r\n":
+                self._at += 1
+            if self._at < len(self._text):
+                return self._text[self._at]
+            if not self._fill():
+                return ""
+
+    def _value(self) -> Any:
+        """The JSON value that starts here (reading on while it is cut off at the end of the text read)."""
+        self._peek()
+        while True:
+            try:
+                value, self._at = _RAW_DECODE(self._text, self._at)
+                return value
+            except json.JSONDecodeError:
+                if not self._fill():
+                    raise _Malformed from None
+
+
+_RAW_DECODE = json.JSONDecoder().raw_decode
+
+
+def iter_json_array(path: Path, max_bytes: int | None = None) -> Iterator[dict]:
+    """The objects of a file holding one JSON array (``.gz`` too), streamed: only one object at a time in memory.
+
+    Where the text is not a JSON array of objects, the error names the line and column (read whole for that).
+    """
+    try:
+        for index, record in enumerate(_JsonArray(_chunks(path, max_bytes)).objects(), start=1):
+            if not isinstance(record, dict):
+                raise SourceError(f"{path}: element {index} of the JSON array is not an object")
+            yield record
+    except _Malformed:
+        read_json_array(path, read_bytes(path, max_bytes))  # raises with the position
+        raise SourceError(f"{path}: not one JSON array of records") from None
 
 
 def _wrapped_records_hint(path: Path, records: list[dict]) -> None:
@@ -234,6 +388,8 @@ def _wrapped_records_hint(path: Path, records: list[dict]) -> None:
 
 
 def _records_frame(path: Path, records: list[dict]) -> pl.DataFrame:
+    if not records:
+        return pl.DataFrame()
     try:
         return pl.DataFrame(records, infer_schema_length=None)
     except (pl.exceptions.PolarsError, TypeError, ValueError) as error:
@@ -248,43 +404,73 @@ def _suffix(path: Path) -> str:
     return path.suffix.lower()
 
 
-def read_table(path: Path) -> pl.DataFrame:
-    """Read a user table by its form.
+def _starts_an_array(path: Path, max_bytes: int | None) -> bool:
+    """Whether the file's first character that is not white space is ``[``."""
+    for chunk in _chunks(path, max_bytes):
+        start = chunk.removeprefix(BOM).lstrip()
+        if start:
+            return start[:1] == b"["
+    return False
+
+
+def _parquet_records(path: Path, max_bytes: int | None) -> Iterator[dict]:
+    """A parquet file's rows, one row group's batch at a time; past ``max_bytes`` (in memory) a SourceError."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    total = 0
+    try:
+        for batch in pq.ParquetFile(path).iter_batches():
+            total += batch.nbytes
+            if max_bytes is not None and total > max_bytes:
+                raise _too_big(path, max_bytes)
+            yield from batch.to_pylist()
+    except (pa.ArrowException, OSError) as error:
+        raise SourceError(f"{path}: not a readable parquet file ({one_line(error)})") from error
+
+
+def read_table(path: Path, bounds: ReadBounds | None = None) -> pl.DataFrame:
+    """Read a user table by its form: :func:`read_bounded_table` without the count of rows read."""
+    return read_bounded_table(path, bounds or ReadBounds())[0]
+
+
+def read_bounded_table(path: Path, bounds: ReadBounds) -> tuple[pl.DataFrame, int]:
+    """Read a user table by its form, within ``bounds``; return the rows kept and how many rows were read.
 
     ``.jsonl`` / ``.jsonl.gz`` (JSON Lines), ``.json`` / ``.json.gz`` (a JSON array of records; a file
     that does not start with ``[`` is read as JSON Lines), ``.csv``, ``.parquet`` or a saved HF dataset
-    directory.
+    directory (read whole, memory-mapped).
     """
     if not path.exists():
         raise SourceError(f"{path}: file not found")
     if path.is_dir():
-        return _read_saved_dataset(path)
-    suffix = _suffix(path)
-    if suffix in {".jsonl", ".jsonl.gz"}:
-        return _records_frame(path, read_jsonl(path))
-    if suffix in {".json", ".json.gz"}:
-        data = read_bytes(path)
-        if data.removeprefix(BOM).lstrip()[:1] == b"[":
-            return _records_frame(path, read_json_array(path, data))
-        records = read_jsonl(path)
-        _wrapped_records_hint(path, records)
-        return _records_frame(path, records)
+        frame = _read_saved_dataset(path)
+        return frame, frame.height
+    suffix, limit = _suffix(path), bounds.max_bytes
     if suffix == ".csv":
-        data = read_bytes(path)
+        data = read_bytes(path, limit)
         decode_utf8(path, data)
         try:
-            return pl.read_csv(io.BytesIO(data.removeprefix(BOM)), infer_schema_length=0)
+            frame = pl.read_csv(io.BytesIO(data.removeprefix(BOM)), infer_schema_length=0, n_rows=bounds.max_rows)
         except pl.exceptions.PolarsError as error:
             raise SourceError(f"{path}: malformed CSV ({one_line(error)})") from error
-    if suffix == ".parquet":
-        try:
-            return pl.read_parquet(path)
-        except (pl.exceptions.PolarsError, OSError) as error:
-            raise SourceError(f"{path}: not a readable parquet file ({one_line(error)})") from error
-    raise SourceError(
-        f"{path}: unsupported file type {suffix!r} (use .jsonl, .json, their .gz forms, .csv, .parquet or a "
-        "dataset dir)"
-    )
+        return frame, frame.height
+    if suffix in {".jsonl", ".jsonl.gz"}:
+        records: Iterator[dict] = iter_jsonl(path, limit)
+    elif suffix in {".json", ".json.gz"}:
+        records = iter_json_array(path, limit) if _starts_an_array(path, limit) else iter_jsonl(path, limit)
+    elif suffix == ".parquet":
+        records = _parquet_records(path, limit)
+    else:
+        raise SourceError(
+            f"{path}: unsupported file type {suffix!r} (use .jsonl, .json, their .gz forms, .csv, .parquet or a "
+            "dataset dir)"
+        )
+    kept = Reservoir(bounds).take(records)
+    rows = kept.records()
+    if suffix in {".json", ".json.gz"} and kept.seen == 1:
+        _wrapped_records_hint(path, rows)
+    return _records_frame(path, rows), kept.seen
 
 
 def _read_saved_dataset(path: Path) -> pl.DataFrame:

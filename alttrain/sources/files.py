@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
+from pydantic import Field
 
-from alttrain.sources.base import read_table
+from alttrain.sources.base import DEFAULT_MAX_BYTES, ReadBounds, read_bounded_table
 from alttrain.sources.mapping import MappedSource
 
 
@@ -17,10 +18,15 @@ class FileSource(MappedSource):
     ``columns`` maps schema names (``prompt``, ``label``, ``category``, ``original_reasoning``,
     ``original_answer``, ``reference_answer``, ``response``) to the file's column names; ``label`` may
     instead be fixed for the whole file, and ``preset`` fills the mapping of a peer dataset.
+
+    The file is streamed (CSV aside): ``n`` rows are sampled as it is read, ``max_rows`` stops the reading
+    after that many rows, and a file larger than ``max_bytes`` (decompressed; null: no bound) is an error.
     """
 
     kind: Literal["file"] = "file"
     path: Path
+    max_rows: int | None = Field(default=None, ge=1)
+    max_bytes: int | None = Field(default=DEFAULT_MAX_BYTES, ge=1)
 
     @property
     def where(self) -> str:
@@ -31,6 +37,7 @@ class FileSource(MappedSource):
         """The file name."""
         return self.path.name
 
-    def read_raw(self) -> pl.DataFrame:
-        """The file as a table."""
-        return read_table(self.path)
+    def read_raw(self, seed: int) -> tuple[pl.DataFrame, int]:
+        """The file's rows (``n`` of them sampled with ``seed`` when set), and the rows read."""
+        bounds = ReadBounds(keep=self.n, seed=seed, max_rows=self.max_rows, max_bytes=self.max_bytes)
+        return read_bounded_table(self.path, bounds)

@@ -56,8 +56,11 @@ class HubSource(MappedSource):
         """Unknown: the dataset card says."""
         return f"unknown (see the {self.dataset} dataset card)"
 
-    def read_raw(self) -> pl.DataFrame:
-        """``datasets.load_dataset(dataset, config, split=..., revision=...)`` as a polars frame."""
+    def read_raw(self, seed: int) -> tuple[pl.DataFrame, int]:
+        """``datasets.load_dataset(dataset, config, split=..., revision=...)`` as a polars frame, and its rows.
+
+        The dataset is memory-mapped by ``datasets``; the pool samples ``n`` of it.
+        """
         import datasets
 
         cache_dir = str(self.cache_dir) if self.cache_dir else None
@@ -86,4 +89,5 @@ class HubSource(MappedSource):
             raise SourceError(f"{self.where}: load_dataset returned {type(loaded).__name__}, not one split")
         if loaded._indices is not None:  # a selection over the table: write it out first
             loaded = loaded.flatten_indices()
-        return pl.from_arrow(loaded.data.table)  # type: ignore[return-value]
+        frame: pl.DataFrame = pl.from_arrow(loaded.data.table)  # type: ignore[assignment]
+        return frame, frame.height

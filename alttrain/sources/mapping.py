@@ -125,8 +125,8 @@ class MappedSource(PromptSource):
     # --- what a concrete source supplies ---
 
     @abstractmethod
-    def read_raw(self) -> pl.DataFrame:
-        """The raw table, before mapping."""
+    def read_raw(self, seed: int) -> tuple[pl.DataFrame, int]:
+        """The raw table before mapping (a source that samples ``n`` as it reads: the sample), and the rows read."""
 
     @property
     @abstractmethod
@@ -194,9 +194,9 @@ class MappedSource(PromptSource):
         """All rows in the prompts schema."""
         return self.load_with_report()[0]
 
-    def load_with_report(self) -> tuple[pl.DataFrame, LoadReport]:
-        """Read, map columns, split responses, check prompts and labels; count what was read."""
-        raw = self.read_raw()
+    def load_with_report(self, seed: int = 0) -> tuple[pl.DataFrame, LoadReport]:
+        """Read (sampled with ``seed`` where the source samples as it reads), map, check; count what was read."""
+        raw, rows_read = self.read_raw(seed)
         plan = self.plan()
         self._check_columns(raw, plan)
         try:
@@ -214,7 +214,7 @@ class MappedSource(PromptSource):
         rows = frame.to_dicts()
         license_ = self.resolved_license
         parts = [prompt_frame([r for r in rows if r["label"] == lab], self.name, lab, license_) for lab in LABELS]
-        return pl.concat(parts), LoadReport(rows=raw.height, labels=labels, traces=traces)
+        return pl.concat(parts), LoadReport(rows=rows_read, labels=labels, traces=traces)
 
     def _check_columns(self, raw: pl.DataFrame, plan: _Plan) -> None:
         for target, column in plan.columns.items():

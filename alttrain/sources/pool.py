@@ -34,7 +34,8 @@ class SourceCount:
 
     ``loaded`` is the rows read. ``labels_found`` holds ``(value found, label given, rows read)``, the
     value None where one label is fixed for the whole source; ``traces`` says how a ``response`` column
-    split (None without one). Both count rows read, before sampling.
+    split (None without one). Both count rows read, before sampling; a file source samples ``n`` while it
+    reads (only the sample is kept in memory), so for it they count the rows sampled.
     """
 
     source: str
@@ -60,9 +61,9 @@ def build_prompt_pool(config: PromptsConfig) -> tuple[pl.DataFrame, list[SourceC
     loaded_counts: list[int] = []
     reports = []
     for index, source in enumerate(config.sources):
-        frame, report = source.load_with_report()
+        frame, report = source.load_with_report(seed=config.seed + index)
         reports.append(report)
-        loaded_counts.append(frame.height)
+        loaded_counts.append(report.rows)
         if source.n is not None and source.n < frame.height:
             frame = frame.sample(n=source.n, seed=config.seed + index, shuffle=True)
         sampled.append(frame.with_columns(pl.lit(index).alias("_source_index")))

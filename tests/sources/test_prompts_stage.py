@@ -38,7 +38,7 @@ def test_counts_per_source_add_up(tmp_path: Path) -> None:
     assert [
         (t.rows, t.split, t.empty_think, t.no_tags, t.unclosed, t.empty)
         for t in (traces["star1"], traces["lrm_safety_study"], traces["mine.jsonl"], traces["safechain"])
-    ] == [(2, 2, 0, 0, 0, 0), (3, 1, 1, 0, 0, 1), (2, 0, 0, 1, 1, 0), (3, 2, 0, 1, 0, 0)]
+    ] == [(2, 2, 0, 0, 0, 0), (2, 1, 0, 0, 0, 1), (2, 0, 0, 1, 1, 0), (3, 2, 0, 1, 0, 0)]  # lrm: its n: 2, as read
     for t in traces.values():
         if t is not None:
             assert t.split + t.empty_think + t.no_tags + t.unclosed + t.empty == t.rows
@@ -55,7 +55,7 @@ def test_counts_per_source_add_up(tmp_path: Path) -> None:
     show_prompts(console, PromptsResult(path=tmp_path / "prompts.parquet", rows=pool.height, sources=summary), None)
     text = console.export_text()
     assert "labels found" in text and "safety→harmful 2, math→benign 1" not in text
-    assert "math→benign 1, safety→harmful 2" in text
+    assert "math→benign 1, safety→harmful 1" in text  # lrm: the 2 rows its n sampled as the file was read
     assert "original traces" in text
     header = next(line for line in text.splitlines() if "empty think" in line)
     cells = [cell.strip() for cell in header.split("┃")[1:-1]]

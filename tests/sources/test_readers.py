@@ -1,12 +1,15 @@
 import gzip
+import json
+import tracemalloc
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from alttrain.errors import SourceError
-from alttrain.sources.base import read_jsonl, read_table
+from alttrain.sources.base import ReadBounds, read_bounded_table, read_jsonl, read_table
 from alttrain.sources.files import FileSource
+from alttrain.sources.pool import PromptsConfig, build_prompt_pool
 from tests.sources.peer_fixtures import SAFECHAIN_JSONL, STAR1_JSON, write
 
 
@@ -107,3 +110,57 @@ def test_read_jsonl_keeps_its_contract(tmp_path: Path) -> None:
 
 def test_unsupported_suffix_lists_the_forms(tmp_path: Path) -> None:
     assert "use .jsonl, .json, their .gz forms" in error_of(write(tmp_path / "x.txt", "hello"))
+
+
+def big_array(path: Path, records: int, prompt_chars: int) -> Path:
+    """A gzip JSON array of ``records`` records, each with a prompt of ``prompt_chars`` characters."""
+    line = json.dumps({"prompt": "x" * prompt_chars, "label": "benign"})
+    path.write_bytes(gzip.compress(("[" + ",\n".join(line.replace('"x', f'"{i} x', 1) for i in range(records))
+                                    + "]").encode(), compresslevel=1))  # fmt: skip
+    return path
+
+
+def test_n_is_sampled_while_a_gzip_array_streams_so_memory_stays_at_one_piece(tmp_path: Path) -> None:
+    path = big_array(tmp_path / "big.json.gz", records=4_000, prompt_chars=10_000)  # ~40 MB decompressed
+    tracemalloc.start()
+    try:
+        frame, read = read_bounded_table(path, ReadBounds(keep=1, seed=3))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert read == 4_000 and frame.height == 1
+    assert peak < 12 * 2**20, peak  # a piece or two of 1 MiB and one record, never the 40 MB file
+    again = read_bounded_table(path, ReadBounds(keep=1, seed=3))[0]
+    assert again.equals(frame)  # the sample is the seed's
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".json.gz", ".csv", ".parquet"])
+def test_max_rows_and_n_and_max_bytes_bound_every_form(tmp_path: Path, suffix: str) -> None:
+    rows = [{"prompt": f"question {i}", "label": "benign"} for i in range(50)]
+    path = tmp_path / f"t{suffix}"
+    frame = pl.DataFrame(rows)
+    if suffix == ".parquet":
+        frame.write_parquet(path, row_group_size=10)
+    elif suffix == ".csv":
+        frame.write_csv(path)
+    else:
+        text = json.dumps(rows) if suffix == ".json.gz" else "".join(json.dumps(row) + "\n" for row in rows)
+        path.write_bytes(gzip.compress(text.encode()) if suffix.endswith(".gz") else text.encode())
+    first, read = read_bounded_table(path, ReadBounds(max_rows=7))
+    assert first["prompt"].to_list() == [f"question {i}" for i in range(7)] and read == 7
+    if suffix != ".csv":  # CSV is read whole (within max_bytes); the pool samples it
+        sampled, read = read_bounded_table(path, ReadBounds(keep=5, seed=1))
+        assert sampled.height == 5 and read == 50 and set(sampled["prompt"]) <= set(frame["prompt"])
+        assert sampled["prompt"].to_list() == sorted(sampled["prompt"], key=lambda p: int(p.split()[1]))  # file order
+    with pytest.raises(SourceError, match=r"more than max_bytes \(200\) bytes.*raise the source's max_bytes"):
+        read_bounded_table(path, ReadBounds(max_bytes=200))
+
+
+def test_a_file_source_samples_its_n_as_it_reads_and_counts_the_rows_read(tmp_path: Path) -> None:
+    path = big_array(tmp_path / "p.json.gz", records=300, prompt_chars=10)
+    config = PromptsConfig.model_validate({"seed": 4, "sources": [{"kind": "file", "path": str(path), "n": 2}]})
+    pool, (count,) = build_prompt_pool(config)
+    assert pool.height == count.sampled == 2 and count.loaded == 300
+    capped = FileSource(path=path, max_bytes=1_000)
+    with pytest.raises(SourceError, match="once decompressed"):
+        capped.load()
