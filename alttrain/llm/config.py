@@ -181,3 +181,15 @@ class TeacherConfig(_Section):
         """The key from the environment (never persisted)."""
         variable = self.key_variable
         return os.environ.get(variable) if variable else None
+
+    def missing_key(self) -> str | None:
+        """Why this teacher's endpoint cannot be asked: its key variable is unset (None: set, or none is needed).
+
+        A variable named in ``api_key_env`` must hold a key (a request without it would only be refused),
+        and so must ``$OPENAI_API_KEY`` for OpenAI itself; a server reached without ``api_key_env`` needs none.
+        """
+        variable = self.key_variable
+        if variable is None or os.environ.get(variable):
+            return None
+        return (f"teacher {self.model!r} at {self.endpoint}: the key variable ${variable} is not set; export it "
+                "before the run (or drop api_key_env for a server that needs no key)")

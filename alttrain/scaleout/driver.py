@@ -28,7 +28,7 @@ from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import SamplingParams
 from alttrain.scaleout.accounting import Ledger, ScaleoutReport
 from alttrain.scaleout.actor import ENTRY, PROBLEM, REFUSED, ROW, STATS, ClientActor, probe_key
-from alttrain.scaleout.config import RayConfig, actor_teacher
+from alttrain.scaleout.config import SHARED_ENDPOINT_BACKENDS, RayConfig, actor_teacher
 from alttrain.scaleout.entries import Entry, merge_entries
 from alttrain.scaleout.jobs import ClientJob, RequestJob, Row
 from alttrain.scaleout.nodes import clean, harvest, run_tag
@@ -151,9 +151,12 @@ def run_on_ray(
 
     Raises:
         TeacherAccessError: the endpoint refused the run (answers received before stay cached).
-        ConfigError: Ray is missing, or a node computes other cache keys than this driver.
+        ConfigError: Ray is missing, the endpoint's key variable is unset, or a node computes other cache keys
+            than this driver.
 
     """
+    if job.teacher.backend in SHARED_ENDPOINT_BACKENDS and (problem := job.teacher.missing_key()) is not None:
+        raise ConfigError(problem)  # before the cluster or any actor starts
     started = time.perf_counter()
     with ray_session(settings):
         tag = run_tag(cache.path)

@@ -109,10 +109,20 @@ def test_missing_key_for_openai_itself_is_a_config_error(monkeypatch: pytest.Mon
 
 def test_local_servers_get_a_placeholder_never_the_openai_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-real-secret")
-    monkeypatch.delenv("ALTTRAIN_TEST_KEY", raising=False)
     with FaultServer(FaultPlan(record_requests=True)) as server:
-        complete(OpenAIBackend(teacher_config(server.base_url, api_key_env="ALTTRAIN_TEST_KEY")), request())
+        complete(OpenAIBackend(teacher_config(server.base_url)), request())  # no api_key_env: no key to send
         assert server.recorded()[0].authorization == f"Bearer {PLACEHOLDER_API_KEY}"
+
+
+def test_an_unset_key_variable_stops_before_any_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ALTTRAIN_TEST_KEY", raising=False)
+    with FaultServer() as server:
+        with pytest.raises(ConfigError, match=r"the key variable \$ALTTRAIN_TEST_KEY is not set"):
+            OpenAIBackend(teacher_config(server.base_url, api_key_env="ALTTRAIN_TEST_KEY"))
+        monkeypatch.setenv("ALTTRAIN_TEST_KEY", "")  # set but empty: no key either
+        with pytest.raises(ConfigError, match="is not set"):
+            OpenAIBackend(teacher_config(server.base_url, api_key_env="ALTTRAIN_TEST_KEY"))
+        assert server.stats().completions == 0
 
 
 def test_key_from_the_configured_variable(monkeypatch: pytest.MonkeyPatch) -> None:

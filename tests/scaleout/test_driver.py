@@ -1,13 +1,18 @@
-"""scaleout.driver: the local cluster a run starts, on a real Ray (no cluster up beforehand)."""
+"""scaleout.driver: the local cluster a run starts, on a real Ray (no cluster up beforehand), and the checks before it."""
 
 import os
+from pathlib import Path
 
 import psutil
 import pytest
 import ray
 
+from alttrain.errors import ConfigError
+from alttrain.llm.cache import ResponseCache
+from alttrain.llm.types import SamplingParams
 from alttrain.scaleout.config import RayConfig
-from alttrain.scaleout.driver import LOOPBACK_SWITCH, ray_session
+from alttrain.scaleout.driver import LOOPBACK_SWITCH, complete_on_ray, ray_session
+from alttrain.testing import FaultServer, teacher_config
 
 LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1"}
 
@@ -27,3 +32,13 @@ def test_a_cluster_started_here_listens_on_loopback_only_and_reports_no_usage(mo
         assert gcs.environ()["RAY_USAGE_STATS_ENABLED"] == "0"
     assert not ray.is_initialized()
     assert not {LOOPBACK_SWITCH, "RAY_USAGE_STATS_ENABLED"} & set(os.environ)  # this process's environment restored
+
+
+def test_an_unset_key_variable_stops_the_run_before_ray_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ALTTRAIN_TEST_KEY", raising=False)
+    with FaultServer() as server, ResponseCache(tmp_path / "cache.sqlite") as cache:
+        teacher = teacher_config(server.base_url, api_key_env="ALTTRAIN_TEST_KEY")
+        with pytest.raises(ConfigError, match=r"the key variable \$ALTTRAIN_TEST_KEY is not set"):
+            complete_on_ray([[{"role": "user", "content": "hi"}]], teacher, SamplingParams(), cache, RayConfig())
+        assert server.stats().completions == 0
+    assert not ray.is_initialized()

@@ -22,6 +22,12 @@ runner = CliRunner()
 ALTTRAIN = str(Path(sys.executable).with_name("alttrain"))
 
 
+@pytest.fixture(autouse=True)
+def test_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key variable every config here names (the fault server takes any key unless told one)."""
+    monkeypatch.setenv("ALTTRAIN_TEST_KEY", "sk-test-key-0123456789")
+
+
 def write_config(tmp_path: Path, base_url: str | None, **synthesis: object) -> Path:
     teacher = {
         "backend": "openai",
@@ -101,12 +107,14 @@ def test_cli_synthesize_then_reparse(tmp_path: Path) -> None:
         ("partial cache", ["--reparse"], "have no cached response"),
         ("bad key", [], "synthesis.teacher.retries: unknown key"),
         ("no api key", [], "$ALTTRAIN_TEST_KEY"),
+        ("unset key variable", [], "the key variable $ALTTRAIN_TEST_KEY is not set"),
     ],
 )
 def test_cli_user_errors_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setup: str, arguments: list[str], message: str
 ) -> None:
-    monkeypatch.delenv("ALTTRAIN_TEST_KEY", raising=False)
+    if setup in {"no api key", "unset key variable"}:
+        monkeypatch.delenv("ALTTRAIN_TEST_KEY")
     run_dir = tmp_path / "run"
     with FaultServer() as server:
         config = write_config(tmp_path, None if setup == "no api key" else server.base_url, limit=3)
@@ -120,9 +128,11 @@ def test_cli_user_errors_exit_2(
             data["synthesis"]["teacher"]["retries"] = 3
             config.write_text(yaml.safe_dump(data))
         result = runner.invoke(app, ["synthesize", "-c", str(config), "-r", str(run_dir), *arguments])
+        completions = server.stats().completions
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output
+    assert completions == (1 if setup == "partial cache" else 0)  # an unset key variable: nothing sent
 
 
 def test_a_truncated_cache_is_one_clear_error_on_a_run_and_on_reparse(tmp_path: Path) -> None:

@@ -94,7 +94,7 @@ class OpenAIBackend(TeacherBackend):
         api_key: overrides the key read from ``teacher.api_key_env``.
 
     Raises:
-        ConfigError: when no key is set for the default (OpenAI) endpoint.
+        ConfigError: when the key variable (``api_key_env``, or ``$OPENAI_API_KEY`` for OpenAI itself) is unset.
 
     """
 
@@ -105,14 +105,9 @@ class OpenAIBackend(TeacherBackend):
     ) -> None:
         self._teacher = teacher
         self._base_url = base_url or teacher.base_url
-        key = api_key or teacher.api_key()
-        if key is None:
-            if self._base_url is None:
-                raise ConfigError(
-                    f"synthesis.teacher: backend 'openai' without base_url needs an API key in "
-                    f"${teacher.key_variable} (the variable is not set)"
-                )
-            key = PLACEHOLDER_API_KEY
+        if api_key is None and (problem := teacher.missing_key()) is not None:
+            raise ConfigError(problem)  # before any request: it would only be refused
+        key = api_key or teacher.api_key() or PLACEHOLDER_API_KEY
         self._secrets = tuple(s for s in (key,) if s != PLACEHOLDER_API_KEY)
         self._endpoint = (self._base_url or teacher.endpoint).rstrip("/")
         limits_type = type(openai.DEFAULT_CONNECTION_LIMITS)  # httpx.Limits or httpx2.Limits, as the SDK uses
