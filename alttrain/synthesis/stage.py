@@ -17,7 +17,15 @@ from rich.console import Console
 
 from alttrain.console import counts_table, say
 from alttrain.errors import ConfigError, MissingInputError
-from alttrain.layout import BATCHES_FILE, CACHE_FILE, LOGS_DIR, PROMPTS_FILE, SCALEOUT_FILE, SYNTHESIZED_FILE
+from alttrain.layout import (
+    BATCHES_FILE,
+    CACHE_FILE,
+    CONFIG_FILE,
+    LOGS_DIR,
+    PROMPTS_FILE,
+    SCALEOUT_FILE,
+    SYNTHESIZED_FILE,
+)
 from alttrain.quiet import library_output_to
 from alttrain.stage import Stage, StageContext
 
@@ -207,9 +215,11 @@ def show_synthesis(console: Console, result: SynthesisResult, config: RunConfig)
     if result.pending_requests:
         from alttrain.synthesis.batch_files import vllm_command
 
-        command = vllm_command(result.path.parent, config.synthesis.teacher.model)
+        run_dir = result.path.parent
+        command = vllm_command(run_dir, config.synthesis.teacher.model)
+        ingest = f"alttrain synthesize -c {run_dir / CONFIG_FILE} -r {run_dir} --ingest"  # the resolved config
         say(console, f"{result.rows} rows built, {result.pending_rows} waiting: {result.pending_requests} requests "
-                     f"are in {result.batch_input}; run `{command}`, then `alttrain synthesize --ingest`")
+                     f"are in {result.batch_input}; run `{command}`, then `{ingest}`")
         return
     say(
         console,

@@ -200,7 +200,8 @@ def test_export_then_vllm_run_batch_then_ingest_builds_the_online_rows(tmp_path:
         with pytest.raises(ConfigError, match="cannot be combined"):
             run_synthesis(config, run_dir, reparse=True, export=True)
         assert run_synthesis(config, run_dir, export=True).pending_requests == prompts.height
-        with pytest.raises(MissingInputError, match=r"vllm_output.jsonl: not found; run `vllm run-batch -i "):
+        run_batch = "`VLLM_NO_USAGE_STATS=1 python -m vllm.entrypoints.openai.run_batch -i "
+        with pytest.raises(MissingInputError, match=r"vllm_output.jsonl: not found; run " + re.escape(run_batch)):
             run_synthesis(config, run_dir, ingest=True)
         rounds = 0
         result = run_synthesis(config, run_dir, export=True)  # the same requests: the same round, not a new one

@@ -200,3 +200,24 @@ def test_cli_stops_at_a_refused_key_with_one_clear_line(tmp_path: Path, monkeypa
                       "refused the key in $ALTTRAIN_TEST_KEY; check the key and that it is meant for this endpoint"]
     assert "Traceback" not in result.output and "sk-wrong" not in result.output
     assert completions <= 4 and not (run_dir / "synthesized.parquet").exists()
+
+
+def test_export_prints_commands_that_run_as_printed(tmp_path: Path) -> None:
+    import re
+    import shlex
+
+    run_dir = tmp_path / "run"
+    with FaultServer() as server:
+        config = write_config(tmp_path, server.base_url, limit=2)
+        assert runner.invoke(app, ["prompts", "-c", str(config), "-r", str(run_dir)]).exit_code == 0
+        exported = runner.invoke(app, ["synthesize", "-c", str(config), "-r", str(run_dir), "--export"])
+        completions = server.stats().completions
+    assert exported.exit_code == 0, exported.output
+    assert completions == 0
+    hint = " ".join(exported.output.split())
+    assert "run `VLLM_NO_USAGE_STATS=1 python -m vllm.entrypoints.openai.run_batch -i " in hint  # any vLLM build
+    ingest = re.search(r"then `alttrain (synthesize [^`]+)`", hint)
+    assert ingest is not None, hint
+    result = runner.invoke(app, shlex.split(ingest.group(1)))  # as printed: config and run directory included
+    assert result.exit_code == 2
+    assert f"{run_dir / 'batch' / 'vllm_output.jsonl'}: not found" in " ".join(result.output.split())
