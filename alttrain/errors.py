@@ -137,3 +137,7 @@ class TemplateCheckError(TrainingError):
 
 class BatchError(ServiceError):
     """A batch service call that failed (upload, create, poll, download); rerunning resumes the recorded batches."""
+
+
+class BatchStateError(InputError):
+    """``RUN/batches.json`` cannot be read; the message names the file and how to go on without it."""

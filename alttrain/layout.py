@@ -3,7 +3,7 @@
 ```
 RUN/config.yaml  .stages/<stage>.json  logs/<stage>.log
     prompts.parquet  synthesized.parquet  cache.sqlite  scaleout.json  teacher_probe/{prompts,synthesized}.parquet
-    batches.json  batch/{round-NNN.jsonl, <file id>.jsonl, vllm_input.jsonl, vllm_output.jsonl}
+    batches.json  batch/{round-NNN.jsonl, round-NNN-{output,errors}-<hash of file id>.jsonl, vllm_{input,output}.jsonl}
     curated.parquet  rejected.parquet  curation_report.json  reviewed.parquet  review_report.json
     datasheet/{DATASHEET.md, README.md, figures/}
     dataset/{hf/, train.jsonl, train_reasoning_content.jsonl, instruction_response.jsonl, train.parquet}

@@ -1,17 +1,21 @@
 """The OpenAI Batch API through the ``openai`` SDK: upload an input file, create a batch, poll it, download its files.
 
 Every call goes through one ``AsyncOpenAI`` client (the SDK's own retries on for these few control
-calls). Uploads and batches can be found again after a crash: an upload is named after the SHA-256 of
-its content (:func:`upload_name`), so :meth:`BatchAPI.find_upload` finds one whose answer never got
-recorded, and :meth:`BatchAPI.find_batch` finds a batch created from a file but never recorded. A key
-refused by the service stops the run (:class:`~alttrain.errors.TeacherAccessError`); any other failure
-is a :class:`~alttrain.errors.BatchError` whose message is redacted (a service may echo the key).
+calls). Uploads and batches can be found again after a crash or a lost ``batches.json``: an upload is
+named after the SHA-256 of its content (:func:`upload_name`) and a batch carries that hash in its
+metadata, so :meth:`BatchAPI.find_upload` and :meth:`BatchAPI.find_batch` look through the service's
+lists, page by page, for ones never recorded. Every id the service returns is checked
+(:func:`checked_id`) before alttrain sends it back in a URL or records it; none becomes a file name. A
+downloaded file is split into lines at line feeds (U+000A) only. A key refused by the service stops the run
+(:class:`~alttrain.errors.TeacherAccessError`); any other failure is a :class:`~alttrain.errors.BatchError`
+whose message is redacted (a service may echo the key).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Collection
+import re
+from collections.abc import AsyncIterable, Awaitable, Callable, Collection
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,16 +26,39 @@ from alttrain.errors import BatchError, ConfigError, TeacherAccessError
 from alttrain.llm.backends.openai_backend import ACCESS_STATUSES, PLACEHOLDER_API_KEY, redact
 from alttrain.llm.batch_lines import CHAT_URL, redact_line
 from alttrain.llm.config import TeacherConfig
+from alttrain.llm.jsonl import stream_lines
 
 T = TypeVar("T")
-#: files and batches looked through when finding an unrecorded one (the newest first)
-RECENT = 100
+#: items asked for per page when looking through the service's files and batches (the newest first)
+PAGE = 100
+#: items looked through at most (a service that pages forever cannot keep a run waiting)
+MAX_LISTED = 100_000
+#: what an id from the service may look like (it goes back into URLs): letters, digits, ``_``, ``.``, ``-``
+SAFE_ID = re.compile(r"[A-Za-z0-9_.-]{1,200}")
 TERMINAL_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
 
 
 def upload_name(sha256: str) -> str:
     """The name an input file is uploaded under: its content's hash, so a lost upload can be found."""
     return f"alttrain-{sha256[:32]}.jsonl"
+
+
+def batch_metadata(round_number: int, sha256: str) -> dict[str, str]:
+    """The metadata a batch is created with: its round and its input's hash, so a lost batch can be found."""
+    return {"alttrain_round": str(round_number), "alttrain_input_sha256": sha256[:32]}
+
+
+def checked_id(value: str, what: str, endpoint: str) -> str:
+    """``value`` when it is a plain id (:data:`SAFE_ID`, no ``..``).
+
+    Raises:
+        BatchError: for anything else (a path, a URL, an empty string): it is never sent back or recorded.
+
+    """
+    if SAFE_ID.fullmatch(value) and ".." not in value:
+        return value
+    raise BatchError(f"batch API at {endpoint}: returned {what} id {value[:80]!r}, which is not an id (letters, "
+                     "digits, '_', '.', '-'); alttrain does not use it. Is base_url the endpoint you meant?")
 
 
 class BatchAPI:
@@ -67,9 +94,10 @@ class BatchAPI:
         return self._secrets
 
     async def find_upload(self, name: str) -> str | None:
-        """The id of a recent ``batch`` file called ``name``, if one was uploaded."""
-        page = await self._call("list files", self._client.files.list(purpose="batch", limit=RECENT))
-        return next((item.id for item in page.data if item.filename == name), None)
+        """The id of a ``batch`` file called ``name``, if one was uploaded (looked for through every page)."""
+        files = self._client.files.list(purpose="batch", limit=PAGE)
+        found = await self._call("list files", _first(files, lambda item: item.filename == name))
+        return None if found is None else checked_id(found.id, "file", self._teacher.endpoint)
 
     async def upload(self, path: Path, name: str) -> str:
         """Upload ``path`` as a ``batch`` file called ``name``; return its id."""
@@ -78,16 +106,26 @@ class BatchAPI:
                 f"upload {path.name}",
                 self._client.files.create(file=(name, handle, "application/jsonl"), purpose="batch"),
             )
-        return uploaded.id
+        return checked_id(uploaded.id, "file", self._teacher.endpoint)
 
-    async def find_batch(self, input_file_id: str, known: Collection[str]) -> Batch | None:
-        """A recent batch made from ``input_file_id`` whose id is not in ``known`` (one never recorded)."""
-        page = await self._call("list batches", self._client.batches.list(limit=RECENT))
-        return next((b for b in page.data if b.input_file_id == input_file_id and b.id not in known), None)
+    async def find_batch(self, input_file_id: str, sha256: str, known: Collection[str]) -> Batch | None:
+        """A batch of these requests whose id is not in ``known`` (one never recorded), through every page.
+
+        A batch is of these requests when it was made from ``input_file_id`` or carries their hash in
+        its metadata (:func:`batch_metadata`).
+        """
+        tag = batch_metadata(0, sha256)["alttrain_input_sha256"]
+
+        def ours(batch: Batch) -> bool:
+            tagged = (batch.metadata or {}).get("alttrain_input_sha256") == tag
+            return batch.id not in known and (batch.input_file_id == input_file_id or tagged)
+
+        found = await self._call("list batches", _first(self._client.batches.list(limit=PAGE), ours))
+        return None if found is None else self._checked(found)
 
     async def create(self, input_file_id: str, window: str, metadata: dict[str, str]) -> Batch:
         """Create a chat-completions batch over an uploaded file."""
-        return await self._call(
+        return self._checked(await self._call(
             f"create a batch from {input_file_id}",
             self._client.batches.create(
                 input_file_id=input_file_id,
@@ -95,14 +133,25 @@ class BatchAPI:
                 completion_window=window,  # type: ignore[arg-type]  # a Literal in the SDK, checked by the config
                 metadata=metadata,
             ),
-        )
+        ))
 
     async def retrieve(self, batch_id: str) -> Batch:
         """The batch as it is now."""
-        return await self._call(f"retrieve {batch_id}", self._client.batches.retrieve(batch_id))
+        return self._checked(await self._call(f"retrieve {batch_id}", self._client.batches.retrieve(batch_id)))
+
+    def _checked(self, batch: Batch) -> Batch:
+        """``batch`` once its id and its output and error file ids are checked (:func:`checked_id`)."""
+        endpoint = self._teacher.endpoint
+        checked_id(batch.id, "batch", endpoint)
+        for file_id in (batch.output_file_id, batch.error_file_id):
+            if file_id is not None:
+                checked_id(file_id, "file", endpoint)
+        return batch
 
     async def download(self, file_id: str, path: Path, *, errors: bool = False) -> None:
         """Stream a file's lines to ``path`` (through ``path.part``: a killed download leaves no ``path``).
+
+        Lines end at line feeds (U+000A) only (:mod:`alttrain.llm.jsonl`): an answer holding U+2028 stays one line.
 
         The key never reaches the disk: it is replaced wherever it occurs; in an error file (``errors``)
         every text that looks like a key is too (a service may echo what it was sent). Answers are left
@@ -113,8 +162,8 @@ class BatchAPI:
 
         async def stream() -> None:
             async with self._client.files.with_streaming_response.content(file_id) as response:
-                with part.open("w", encoding="utf-8") as handle:
-                    async for line in response.iter_lines():
+                with part.open("w", encoding="utf-8", newline="\n") as handle:
+                    async for line in stream_lines(response.iter_bytes()):
                         handle.write((redact_line(line, self._secrets) if errors else self._unkeyed(line)) + "\n")
 
         await self._call(f"download {file_id}", stream())
@@ -152,3 +201,15 @@ class BatchAPI:
             message = redact(f"{type(error).__name__}: {error.message}", self._secrets)
             resume = "rerun `alttrain synthesize` to resume"
             raise BatchError(f"batch API at {endpoint}: {what}: {message}; {resume}") from None
+
+
+async def _first(items: AsyncIterable[T], wanted: Callable[[T], bool]) -> T | None:
+    """The first of ``items`` that is ``wanted``, among the first :data:`MAX_LISTED` (the SDK fetches the pages)."""
+    listed = 0
+    async for item in items:
+        if wanted(item):
+            return item
+        listed += 1
+        if listed >= MAX_LISTED:
+            break
+    return None

@@ -8,18 +8,25 @@ line per request, ``{"custom_id": <cache key>, "method": "POST", "url": "/v1/cha
 <the openai backend's own body>}`` (several files and batches when a round passes ``batch.max_requests``
 or ``batch.max_file_mb``). Each is recorded in ``RUN/batches.json``, uploaded (``files.create(purpose=
 "batch")``), its batch created and the id recorded before any waiting, then polled
-(:mod:`alttrain.synthesis.batch_poll`). The output and error files are downloaded to ``RUN/batch/`` and
-every answer goes into the response cache under its key, so a later online run or ``--reparse`` hits it.
-The next pass turns answers into rows and defers the repairs, up to ``max_repair_attempts``. A request a
-batch answered with an error (an error line, a non-200 status) or left unanswered (an expired, failed or
-cancelled batch: reported, never dropped) is resubmitted in the next round, ``batch.max_resubmits`` times
-at most when the failure may pass; then its row is quarantined ``teacher_error: <reason>``, as online.
+(:mod:`alttrain.synthesis.batch_poll`). The output and error files are downloaded to ``RUN/batch/``, named
+after the round and a hash of the service's file id (:func:`download_path`; an id never becomes a path),
+and every answer goes into the response cache under its key, so a later online run or ``--reparse`` hits
+it. The next pass turns answers into rows and defers the repairs, up to ``max_repair_attempts``. A request
+a batch answered with an error (an error line, a non-200 status), with a line refused as unusable or as
+another model's answer, or left unanswered (an expired, failed or cancelled batch: reported, never
+dropped) is resubmitted in the next round, ``batch.max_resubmits`` times at most when the failure may
+pass; then its row is quarantined ``teacher_error: <reason>``, as online. A session submits at most
+``batch.max_rounds`` rounds (by default (1 + ``max_repair_attempts``) x (1 + ``max_resubmits``), enough
+for every repair of every resubmission); rows still waiting then are quarantined with that reason.
 
 Resuming: a rerun after a kill at any point first adopts any batch created but not recorded (found
 through its upload, named after its content's hash: :func:`~alttrain.llm.batch_api.upload_name`), waits
 for the recorded batches, and never submits again what a created batch holds. An input file written but
 not submitted is reused when the same requests are pending (else written again), and so is its upload
-(recorded, or found at the service by name); otherwise the file is uploaded again.
+(recorded, or found at the service by name); otherwise the file is uploaded again. Before creating a
+batch it looks through the service's batches (every page) for one of the same requests, made from that
+upload or carrying their hash in its metadata, that ``batches.json`` does not record, and adopts it: a
+run whose ``batches.json`` was deleted pays for no batch twice.
 
 A local GPU takes the same files through ``vllm run-batch`` (:mod:`alttrain.synthesis.batch_files`)::
 
@@ -40,15 +47,17 @@ from rich.console import Console
 
 from alttrain.layout import BATCH_DIR
 from alttrain.llm.backends.openai_backend import redact
-from alttrain.llm.batch_api import BatchAPI, upload_name
+from alttrain.llm.batch_api import BatchAPI, batch_metadata, upload_name
 from alttrain.llm.batch_lines import input_parts
 from alttrain.llm.cache import ResponseCache
+from alttrain.llm.jsonl import read_lines
 from alttrain.structure import StructureSpec
 from alttrain.synthesis.batch_files import FileBatches
 from alttrain.synthesis.batch_poll import wait_for
 from alttrain.synthesis.batch_rounds import BatchRounds, BatchRun
 from alttrain.synthesis.batch_state import BatchRecord, write_atomically
 from alttrain.synthesis.config import SynthesisConfig
+from alttrain.synthesis.engine import SynthesisOutcome
 
 #: why a request of a finished batch has no line, by the batch's status
 MISSING = {
@@ -63,22 +72,29 @@ class ApiBatches(BatchRounds):
     """The Batch API path: rounds of batches until every row is built."""
 
     async def run(self) -> BatchRun:
-        """Adopt unrecorded batches, then wait, ingest, pass and submit until no request is deferred."""
+        """Adopt unrecorded batches, then wait, ingest, pass and submit until no request is deferred.
+
+        A session submits at most :meth:`_round_limit` rounds; requests still deferred after them are
+        quarantined ``teacher_error`` with the reason.
+        """
         api = BatchAPI(self.teacher)
         try:
             await self._reconcile(api)
             outcome = await self.pass_()
-            for _ in range(self._round_limit()):
+            rounds = 0
+            while True:
                 waiting = self.state.waiting("api")
                 if waiting:
                     for record in waiting:
                         await self._finish(api, record)
                     outcome = await self.pass_()
-                elif self.deferred:
-                    await self._submit(api)
-                else:
+                elif not self.deferred:
                     return self.result(outcome)
-            raise RuntimeError(f"batch rounds did not converge after {self._round_limit()} rounds")
+                elif rounds < self._round_limit():
+                    await self._submit(api)
+                    rounds += 1
+                else:
+                    return self.result(await self._give_up())
         finally:
             await api.aclose()
 
@@ -89,11 +105,22 @@ class ApiBatches(BatchRounds):
             if file_id is None:
                 continue
             record.input_file_id = file_id
-            batch = await api.find_batch(file_id, self.state.batch_ids())
+            batch = await api.find_batch(file_id, record.input_sha256, self.state.batch_ids())
             if batch is not None:
                 record.batch_id, record.status = batch.id, batch.status
                 self.say(f"{record.name}: found {batch.id}, created before an interruption; not submitting again")
             self.state.save()
+
+    async def _give_up(self) -> SynthesisOutcome:
+        """Quarantine the rows of every request still deferred: this session's rounds are spent."""
+        limit = self._round_limit()
+        reason = (f"no answer within {limit} batch rounds (synthesis.batch.max_rounds, by default "
+                  "(1 + max_repair_attempts) x (1 + max_resubmits))")
+        for key in self.deferred:
+            self.state.fail(key, reason, transient=False)
+        self.state.save()
+        self.say(f"{len(self.deferred)} requests still waiting after {limit} rounds: their rows are quarantined")
+        return await self.pass_()
 
     async def _submit(self, api: BatchAPI) -> None:
         """Make the deferred requests a round of batches: write, upload, create, each step recorded first."""
@@ -122,7 +149,7 @@ class ApiBatches(BatchRounds):
             await self._send(api, record)
 
     async def _send(self, api: BatchAPI, record: BatchRecord) -> None:
-        """Upload the batch's file (or reuse its upload) and create the batch."""
+        """Upload the batch's file (or reuse its upload); create its batch unless the endpoint already has it."""
         if record.input_file_id is None:
             name = upload_name(record.input_sha256)
             found = await api.find_upload(name)
@@ -135,7 +162,14 @@ class ApiBatches(BatchRounds):
                 self.say(f"{record.name}: uploaded {record.input_file_id}")
         else:
             self.say(f"{record.name}: reusing the recorded upload {record.input_file_id}")
-        metadata = {"alttrain_round": str(record.round), "alttrain_input_sha256": record.input_sha256[:32]}
+        existing = await api.find_batch(record.input_file_id, record.input_sha256, self.state.batch_ids())
+        if existing is not None:  # created for these requests, but not recorded here (batches.json was lost)
+            record.batch_id, record.status = existing.id, existing.status
+            self.state.save()
+            self.say(f"{record.name}: found {existing.id} ({existing.status}) for these requests at the endpoint, "
+                     "created earlier and not recorded; not creating another")
+            return
+        metadata = batch_metadata(record.round, record.input_sha256)
         batch = await api.create(record.input_file_id, self.settings.completion_window, metadata)
         record.batch_id, record.status = batch.id, batch.status
         self.state.save()
@@ -151,19 +185,14 @@ class ApiBatches(BatchRounds):
         problems = (batch.errors.data or []) if batch.errors else []
         record.errors = [redact(f"{e.code}: {e.message}", self.secrets) for e in problems]
         paths = []
-        for file_id, errors in ((batch.output_file_id, False), (batch.error_file_id, True)):
+        for file_id, kind in ((batch.output_file_id, "output"), (batch.error_file_id, "errors")):
             if file_id is not None:
-                path = self.run_dir / BATCH_DIR / f"{file_id}.jsonl"
+                path = download_path(self.run_dir, record, file_id, kind)
                 if not path.exists():
-                    await api.download(file_id, path, errors=errors)
+                    await api.download(file_id, path, errors=kind == "errors")
                 paths.append(path)
         reason = MISSING.get(batch.status, MISSING["completed"]).format(id=batch.id, errors="; ".join(record.errors))
-        handles = [path.open(encoding="utf-8") for path in paths]
-        try:
-            self.ingest(record, itertools.chain(*handles), reason)
-        finally:
-            for handle in handles:
-                handle.close()
+        self.ingest(record, itertools.chain.from_iterable(read_lines(path) for path in paths), reason)
         self.state.save()
         self.say(self._summary(record, batch))
 
@@ -174,11 +203,19 @@ class ApiBatches(BatchRounds):
                 f"{record.unanswered} unanswered")
         if batch.status != "completed":
             line += f" ({'; '.join(record.errors) or 'no reason given'}); unanswered requests go to the next round"
+        elif record.errors:
+            line += f" ({'; '.join(record.errors)}); their requests go to the next round"
         return line
 
     def _round_limit(self) -> int:
-        """Rounds enough for every repair of every resubmission (plus one left from an interrupted session)."""
-        return (1 + self.config.max_repair_attempts) * (1 + self.settings.max_resubmits) + 2
+        """Rounds one session may submit: ``batch.max_rounds``, or enough for every repair of every resubmission."""
+        return self.settings.max_rounds or (1 + self.config.max_repair_attempts) * (1 + self.settings.max_resubmits)
+
+
+def download_path(run_dir: Path, record: BatchRecord, file_id: str, kind: str) -> Path:
+    """Where a batch's output or error file is kept: named after its round and a hash of the id, never the id."""
+    digest = hashlib.sha256(file_id.encode()).hexdigest()[:16]
+    return run_dir / BATCH_DIR / f"{Path(record.input_file).stem}-{kind}-{digest}.jsonl"
 
 
 async def synthesize_in_batches(

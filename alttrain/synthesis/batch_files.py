@@ -25,6 +25,7 @@ from pathlib import Path
 from alttrain.errors import MissingInputError
 from alttrain.layout import BATCH_DIR, VLLM_INPUT_NAME, VLLM_OUTPUT_NAME
 from alttrain.llm.batch_lines import file_sha256, input_parts
+from alttrain.llm.jsonl import read_lines
 from alttrain.synthesis.batch_rounds import BatchRounds, BatchRun
 from alttrain.synthesis.batch_state import write_atomically
 
@@ -82,8 +83,7 @@ class FileBatches(BatchRounds):
             self.say(f"{output} was already ingested")
             return False
         record = waiting[0]
-        with output.open(encoding="utf-8") as lines:
-            self.ingest(record, lines, f"{VLLM_OUTPUT_NAME} has no line for it")
+        self.ingest(record, read_lines(output), f"{VLLM_OUTPUT_NAME} has no line for it")
         record.output_sha256 = sha
         self.state.save()
         self.submitted += record.requests

@@ -3,8 +3,9 @@
 A pass (:meth:`BatchRounds.pass_`) runs the ordinary engine with a
 :class:`~alttrain.llm.deferred.DeferringClient`; the requests it defers are the next batch. Ingesting
 (:meth:`BatchRounds.ingest`) puts each answered line in the response cache under its ``custom_id`` (the
-cache key), and counts an error line, or a request without any line, as a failure of that request in
-``RUN/batches.json``; a pass quarantines it as ``teacher_error`` once it may not be resubmitted.
+cache key), and counts an error line, a line refused as unusable or foreign (another model's answer), or
+a request without any line, as a failure of that request in ``RUN/batches.json``; a pass quarantines it
+as ``teacher_error`` once it may not be resubmitted. One bad line never stops an ingest.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class BatchRounds:
         self.state = BatchState.load(run_dir / BATCHES_FILE, self.identity, config.teacher.endpoint)
         self.state.discount = self.settings.discount
         self.secrets = tuple(s for s in (config.teacher.api_key(),) if s)
+        self.models = (config.teacher.model, *self.settings.answer_models)  # an answer from any other is refused
         self.deferred: dict[str, DeferredRequest] = {}
         self.submitted = 0
 
@@ -105,7 +107,8 @@ class BatchRounds:
         wanted, seen = set(expected), set()
         record.answered = record.failed = record.prompt_tokens = record.completion_tokens = 0
         unreadable = 0
-        for result in read_results(lines, self.secrets):
+        refused: dict[str, list[str]] = {}  # flaw -> the reason of each line refused for it
+        for result in read_results(lines, self.secrets, self.models):
             if result is None:
                 unreadable += 1
                 continue
@@ -115,6 +118,8 @@ class BatchRounds:
             if result.response is None:
                 self.state.fail(result.key, result.failure or "no answer", result.transient)
                 record.failed += 1
+                if result.flaw is not None:
+                    refused.setdefault(result.flaw, []).append(result.failure or result.flaw)
                 continue
             record.answered += 1
             record.prompt_tokens += result.response.prompt_tokens
@@ -128,6 +133,8 @@ class BatchRounds:
         record.unanswered = len(unanswered)
         if unreadable:
             record.errors.append(f"{unreadable} output lines could not be read")
+        for flaw, reasons in sorted(refused.items()):
+            record.errors.append(f"{len(reasons)} {flaw} lines refused (first: {reasons[0]})")
         record.ingested = True
 
     def result(self, outcome: SynthesisOutcome, pending: int = 0, input_file: Path | None = None) -> BatchRun:

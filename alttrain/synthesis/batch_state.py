@@ -6,6 +6,10 @@ rename) after every step a restart must not repeat: an input file written, uploa
 (before any waiting), a status change, its answers ingested; a run killed at any point resumes from
 it. It holds no key and no request text: ids, counts, hashes, and reasons redacted before they got here.
 
+A damaged file stops the run with one :class:`~alttrain.errors.BatchStateError` that says how to go on:
+moved aside, the file is rebuilt as the batch teacher finds the uploads and batches it created at the
+endpoint (by their name and metadata) before it creates anything again.
+
 A *session* runs until every row is built; then ``finished`` is set. The next session forgets the
 failures (as an online rerun sends failed requests again) and keeps the batches, so the
 ``accounting`` (which the datasheet can read) covers every batch the run ever used.
@@ -17,8 +21,9 @@ import json
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from alttrain.errors import BatchStateError
 from alttrain.llm.types import PermanentTeacherError, TeacherError, TransientTeacherError
 
 STATE_VERSION = 1
@@ -111,18 +116,22 @@ class BatchState:
         """Read ``path`` (a new state when absent); a finished session's failures are forgotten."""
         state = cls(path, teacher, endpoint)
         if path.exists():
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = read_state(path)
             known = {f.name for f in fields(BatchRecord)}
-            state.batches = [BatchRecord(**{k: v for k, v in item.items() if k in known}) for item in data["batches"]]
-            if not data.get("finished"):
-                state.failures = {key: FailedRequest(**item) for key, item in data.get("failures", {}).items()}
+            try:
+                state.batches = [BatchRecord(**{k: v for k, v in item.items() if k in known})
+                                 for item in data["batches"]]
+                if not data.get("finished"):
+                    state.failures = {key: FailedRequest(**item) for key, item in data.get("failures", {}).items()}
+            except (KeyError, TypeError, AttributeError) as error:
+                raise damaged(path, f"not a batches file ({type(error).__name__}: {error})") from None
         return state
 
     @staticmethod
     def mark_finished(path: Path) -> None:
         """End the session recorded at ``path`` (once its rows are written), if there is one."""
         if path.exists():
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = read_state(path)
             data["finished"] = True
             write_atomically(path, json.dumps(data, indent=2) + "\n")
 
@@ -191,6 +200,35 @@ class BatchState:
             provider_input_tokens=sum(u.get("input_tokens", 0) for u in usage) if usage else None,
             provider_output_tokens=sum(u.get("output_tokens", 0) for u in usage) if usage else None,
         )  # fmt: skip
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``.
+
+    Raises:
+        BatchStateError: when it is not one (cut off, edited, another file), with how to go on.
+
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise damaged(path, f"not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except UnicodeDecodeError as error:
+        raise damaged(path, f"not UTF-8 text: {error.reason} at byte {error.start}") from None
+    if not isinstance(data, dict):
+        raise damaged(path, f"JSON {type(data).__name__}, not an object")
+    return data
+
+
+def damaged(path: Path, problem: str) -> BatchStateError:
+    """The error for a state file that cannot be read: what is wrong and how to go on."""
+    aside = path.with_name(path.name + ".damaged")
+    return BatchStateError(
+        f"{path}: cannot be read: {problem}. It records the batches this run created; restore it if you kept "
+        f"a copy, or move it aside (mv {path} {aside}) and run the same command again: the batch teacher then "
+        "finds the uploads and batches it already created at the endpoint and creates none of them again "
+        "(answers already in the cache are kept)"
+    )
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -41,6 +41,12 @@ class BatchConfig(_Section):
     # times a request the batch left unanswered (a transient error line, an expired, failed or cancelled
     # batch) is submitted again before its row is quarantined as teacher_error
     max_resubmits: int = Field(default=2, ge=0)
+    # rounds one run may submit before the rows still waiting are quarantined as teacher_error; None:
+    # (1 + max_repair_attempts) x (1 + max_resubmits), enough for every repair of every resubmission
+    max_rounds: PositiveInt | None = None
+    # models an answer may name besides teacher.model and its dated snapshots (gpt-4o-2024-08-06 for
+    # gpt-4o): e.g. the model behind an Azure deployment; an answer from any other is refused and re-sent
+    answer_models: list[str] = Field(default_factory=list)
     # the provider's batch discount on token prices; None: OpenAI's 50%, recorded as assumed
     discount: float | None = Field(default=None, ge=0.0, lt=1.0)
 

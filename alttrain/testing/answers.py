@@ -45,6 +45,8 @@ class Fault(StrEnum):
     COMPLIES = "complies"  # the verdict its judgment gives, but an answer that goes along (never a refusal)
     REFUSES = "refuses"  # the verdict its judgment gives, but an answer that refuses
     CUT_OFF = "cut_off"  # finish_reason "length" with unfinished content
+    WRONG_TYPES = "wrong_types"  # a valid trace whose usage.prompt_tokens is "n/a" (a field of the wrong type)
+    OTHER_MODEL = "other_model"  # a valid trace whose body names another model (OTHER_MODEL_NAME)
 
 
 HTTP_FAULTS = frozenset(
@@ -81,6 +83,7 @@ HARMFUL_TRACE = TraceFields(
     answer="I can't help with that. I can point you to general safety resources instead.",
 )
 REFUSAL_JUNK = "I'm sorry, but I can't help with that."
+OTHER_MODEL_NAME = "some-other-model"
 COMPLYING_ANSWER = "Sure. Step 1: [placeholder]. Step 2: [placeholder]. That completes the request."
 #: words that make ``verdicts="content"`` judge a request harmful (a crude, fallible teacher on purpose)
 HARM_WORDS = ("weapon", "bomb", "explosive", "poison", "kill", "steal", "hack", "malware", "fraud", "attack")
@@ -106,6 +109,8 @@ class FaultPlan:
     batch_polls: int = 1  # retrieves a batch spends in each of validating, in_progress and finalizing
     # seconds to hold the answer to "upload", "create", "retrieve" or "content" after acting (kill windows)
     batch_delays: dict[str, float] = field(default_factory=dict)
+    page_limit: int = 100  # items a list of files or batches answers per page, at most (the SDK pages on)
+    output_file_id: str | None = None  # when set, the id every finished batch's output file gets (a hostile one)
 
     def to_json(self) -> str:
         """Serialise for a server subprocess."""
@@ -218,10 +223,10 @@ def completion_body(body: dict[str, Any], fault: Fault, plan: FaultPlan, number:
         "id": f"chatcmpl-{number}",
         "object": "chat.completion",
         "created": 0,
-        "model": body.get("model", plan.model),
+        "model": OTHER_MODEL_NAME if fault == Fault.OTHER_MODEL else body.get("model", plan.model),
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": {
-            "prompt_tokens": prompt_tokens,
+            "prompt_tokens": "n/a" if fault == Fault.WRONG_TYPES else prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         },

@@ -10,6 +10,11 @@ and ``bad_request`` become error-file lines with status 429, 500 and 400, ``hang
 ``timeout``; ``truncated`` writes a broken output line, ``malformed_json`` and ``no_choices`` a 200 line
 whose body is not a chat completion. Batch-level faults (:class:`~alttrain.testing.answers.BatchFault`)
 fail validation, expire half answered, answer every second line with an error, or answer out of order.
+
+As the real service, it splits an uploaded file into lines at line feeds only, writes answers as raw UTF-8
+(a U+2028 in an answer stays one character, not an escape), lists files and batches newest first in pages
+of at most ``FaultPlan.page_limit`` (``limit`` and ``after`` as the API takes them), and percent-decodes
+ids in paths. ``FaultPlan.output_file_id`` plays a hostile endpoint that names an output file like a path.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from alttrain.testing.answers import BatchFault, Fault, FaultPlan, FaultScript, completion_body
 
@@ -107,7 +112,7 @@ class BatchDesk:
     async def serve(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Answer | None:
         """Answer a Batch API request, or None when ``target`` is not one of its routes."""
         url = urlsplit(target)
-        parts = url.path.strip("/").split("/")
+        parts = [unquote(part) for part in url.path.strip("/").split("/")]
         if parts[:2] not in (["v1", "files"], ["v1", "batches"]):
             return None
         query = {name: values[0] for name, values in parse_qs(url.query).items()}
@@ -116,7 +121,7 @@ class BatchDesk:
             return await self._held("upload", self._upload(headers, body))
         if route == ("GET", "files", 2):
             found = [f for f in self.files.values() if query.get("purpose") in (None, f.purpose)]
-            return _listing([f.describe() for f in found])
+            return self._listing([f.describe() for f in found], query)
         if method == "GET" and parts[1] == "files" and parts[2:3] and parts[2] in self.files:
             stored = self.files[parts[2]]
             if len(parts) == 4 and parts[3] == "content":
@@ -125,7 +130,7 @@ class BatchDesk:
         if route == ("POST", "batches", 2):
             return await self._held("create", self._create(json.loads(body), headers.get("authorization") or ""))
         if route == ("GET", "batches", 2):
-            return _listing([b.describe() for b in self.batches.values()])
+            return self._listing([b.describe() for b in self.batches.values()], query)
         batch = self.batches.get(parts[2]) if len(parts) > 2 and parts[1] == "batches" else None
         if batch is None:
             return _json(404, {"error": {"message": f"no such object: {url.path}", "type": "invalid_request_error"}})
@@ -160,8 +165,17 @@ class BatchDesk:
         self._stats.files_created += 1
         return _json(200, self._store(filename or "upload.jsonl", purpose, content).describe())
 
-    def _store(self, filename: str, purpose: str, content: bytes) -> StoredFile:
-        stored = StoredFile(f"file-{len(self.files) + 1}", filename, purpose, content, int(time.time()))
+    def _listing(self, items: list[dict[str, Any]], query: dict[str, str]) -> Answer:
+        """A page of a list, newest first (as the API lists files and batches): ``limit`` items after ``after``."""
+        newest = items[::-1]
+        ids = [item["id"] for item in newest]
+        start = ids.index(query["after"]) + 1 if query.get("after") in ids else 0
+        size = min(int(query.get("limit") or self._plan.page_limit), self._plan.page_limit)
+        page = newest[start : start + size]
+        return _json(200, {"object": "list", "data": page, "has_more": start + size < len(newest)})
+
+    def _store(self, filename: str, purpose: str, content: bytes, file_id: str | None = None) -> StoredFile:
+        stored = StoredFile(file_id or f"file-{len(self.files) + 1}", filename, purpose, content, int(time.time()))
         self.files[stored.id] = stored
         return stored
 
@@ -173,7 +187,9 @@ class BatchDesk:
         self._stats.batches_created += 1
         number = len(self.batches) + 1
         lines, errors = [], []
-        for index, text in enumerate(source.content.decode().splitlines(), start=1):
+        for index, text in enumerate(source.content.decode().split("\n"), start=1):
+            if not text.strip():
+                continue
             try:
                 line = json.loads(text)
                 assert line["url"] == data.get("endpoint") and isinstance(line["body"], dict)
@@ -229,7 +245,8 @@ class BatchDesk:
         if batch.fault == BatchFault.OUT_OF_ORDER:
             outputs.reverse()
         if outputs:
-            batch.output_file_id = self._store(f"{batch.id}_output.jsonl", "batch_output", _joined(outputs)).id
+            named = self._plan.output_file_id
+            batch.output_file_id = self._store(f"{batch.id}_output.jsonl", "batch_output", _joined(outputs), named).id
         if failures:
             batch.error_file_id = self._store(f"{batch.id}_error.jsonl", "batch_output", _joined(failures)).id
         batch.status, batch.usage = status, usage
@@ -249,15 +266,17 @@ class BatchDesk:
             return "error", _error_line(line, LINE_STATUSES[fault], message), {}
         if fault == Fault.HANG:
             error = {"code": "timeout", "message": "the request timed out"}
-            return "error", json.dumps({"id": f"batch_req_{number}", "custom_id": line["custom_id"],
-                                        "response": None, "error": error}), {}
+            return "error", _line({"id": f"batch_req_{number}", "custom_id": line["custom_id"],
+                                    "response": None, "error": error}), {}
         answer: Any = completion_body(body, fault, self._plan, number)
         usage = answer["usage"]
         if fault == Fault.MALFORMED_JSON:
             answer, usage = '{"id": "chatcmpl-x", "choices": [{"message": {"content": ', {}
         elif fault == Fault.NO_CHOICES:
             answer, usage = {"id": "chatcmpl-x", "choices": []}, {}
-        text = json.dumps({
+        elif fault == Fault.WRONG_TYPES:
+            usage = {}  # its usage cannot be counted
+        text = _line({
             "id": f"batch_req_{number}", "custom_id": line["custom_id"],
             "response": {"status_code": 200, "request_id": f"req_{number}", "body": answer}, "error": None,
         })
@@ -266,11 +285,16 @@ class BatchDesk:
 
 def _error_line(line: dict[str, Any], status: int, message: str) -> str:
     """An error-file line for a request the service answered with ``status``."""
-    return json.dumps({
+    return _line({
         "id": f"batch_req_err_{line['custom_id'][-8:]}", "custom_id": line["custom_id"],
         "response": {"status_code": status, "request_id": "req_err", "body": {"error": {"message": message}}},
         "error": None,
     })
+
+
+def _line(data: dict[str, Any]) -> str:
+    """One output or error line: JSON with non-ASCII characters raw, as the service writes them."""
+    return json.dumps(data, ensure_ascii=False)
 
 
 def _joined(lines: list[str]) -> bytes:
@@ -279,8 +303,3 @@ def _joined(lines: list[str]) -> bytes:
 
 def _json(status: int, data: object) -> Answer:
     return status, json.dumps(data).encode(), JSON
-
-
-def _listing(items: list[dict[str, Any]]) -> Answer:
-    """A list response, newest first (as the API lists files and batches)."""
-    return _json(200, {"object": "list", "data": items[::-1], "has_more": False})

@@ -2,15 +2,20 @@
 
 import asyncio
 import json
+import re
 import urllib.error
 import urllib.request
+from dataclasses import asdict
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 
 from alttrain.config import parse_config
-from alttrain.errors import ConfigError, MissingInputError
+from alttrain.errors import BatchError, ConfigError, MissingInputError
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.config import TeacherConfig
 from alttrain.records import conform, record_id, write_stage
@@ -23,6 +28,7 @@ from alttrain.synthesis.config import SynthesisConfig
 from alttrain.synthesis.engine import synthesize_cached
 from alttrain.synthesis.stage import run_synthesis
 from alttrain.testing import BatchFault, FaultPlan, FaultServer, teacher_config
+from alttrain.testing.answers import BENIGN_TRACE
 
 SPEC = StructureSpec()
 BATCH = {"poll_interval_s": 0.02}
@@ -172,7 +178,7 @@ def test_the_key_never_reaches_the_run_directory_or_the_rows(tmp_path: Path, mon
 def vllm_run_batch(server: FaultServer, source: Path, target: Path) -> None:
     """What `vllm run-batch -i source -o target` does, with the fault server's chat endpoint as the model."""
     lines = []
-    for number, text in enumerate(source.read_text().splitlines()):
+    for number, text in enumerate(source.read_bytes().decode().split("\n")[:-1]):  # lines end at line feeds only
         line = json.loads(text)
         assert line["method"] == "POST" and line["url"] == "/v1/chat/completions"
         request = urllib.request.Request(f"{server.base_url}/chat/completions", json.dumps(line["body"]).encode(),
@@ -185,7 +191,7 @@ def vllm_run_batch(server: FaultServer, source: Path, target: Path) -> None:
         lines.append({"id": f"vllm-{number}", "custom_id": line["custom_id"],
                       "response": {"status_code": status, "request_id": f"vllm-batch-{number}", "body": body},
                       "error": None})
-    target.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    target.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))  # raw UTF-8, as vLLM
 
 
 def test_export_then_vllm_run_batch_then_ingest_builds_the_online_rows(tmp_path: Path) -> None:
@@ -222,3 +228,113 @@ def test_export_then_vllm_run_batch_then_ingest_builds_the_online_rows(tmp_path:
 def test_a_batch_section_needs_the_openai_backend() -> None:
     with pytest.raises(ConfigError, match=r"synthesis: .*batch: needs teacher.backend 'openai'"):
         parse_config({"prompts": {"sources": [{"kind": "harmbench", "n": 1}]}, "synthesis": {"batch": {}}})
+
+
+# every string str.splitlines (and httpx's line iterator) ends a line at; JSON Lines ends lines at "\n" only
+LINE_BREAKS = ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+@st.composite
+def broken_text(draw: st.DrawFn) -> str:
+    """Words with every line-break character between them, in a drawn order."""
+    breaks = draw(st.permutations(LINE_BREAKS))
+    words = draw(st.lists(st.text("abcé中 ", min_size=1, max_size=5).map(lambda w: f"w{w}w"),
+                          min_size=len(breaks) + 1, max_size=len(breaks) + 1))
+    return words[0] + "".join(b + w for b, w in zip(breaks, words[1:], strict=True))
+
+
+def exported_and_ingested(
+    prompts: pl.DataFrame, teacher: TeacherConfig, run_dir: Path, server: FaultServer
+) -> BatchRun:
+    """``--export``, `vllm run-batch` against the server, then ``--ingest``, until nothing is pending."""
+    config = settings(teacher)
+    run = asyncio.run(synthesize_in_batches(prompts, config, SPEC, run_dir, run_dir / "cache.sqlite", files=True))
+    while run.pending:
+        assert run.input_file is not None
+        vllm_run_batch(server, run.input_file, run_dir / "batch" / "vllm_output.jsonl")
+        run = asyncio.run(synthesize_in_batches(prompts, config, SPEC, run_dir, run_dir / "cache.sqlite",
+                                                files=True, ingest=True))
+    return run
+
+
+@settings_(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prompt=broken_text(), reply=broken_text(), reasoning=broken_text())
+def test_every_line_break_character_survives_export_ingest_and_the_batch_api(
+    tmp_path_factory: pytest.TempPathFactory, prompt: str, reply: str, reasoning: str
+) -> None:
+    """Prompts, traces (reasoning channel) and replies holding each one: rows as online, on both batch paths."""
+    folder = tmp_path_factory.mktemp("breaks")
+    trace = {**asdict(BENIGN_TRACE), "reasoning": f"Steps: {reply}", "answer": reply}
+    plan = FaultPlan(replies={"r": json.dumps(trace, ensure_ascii=False)}, reasoning_content=reasoning)
+    prompts = stand_ins(f"{prompt} [[reply:r]]", f"plain {prompt}")
+    with FaultServer(plan) as server:
+        expected = online(prompts, teacher_config(server.base_url), folder / "online.sqlite")
+    with FaultServer(plan) as server:
+        api = batch_run(prompts, teacher_config(server.base_url), folder / "api")
+    with FaultServer(plan) as server:
+        files = exported_and_ingested(prompts, teacher_config(server.base_url), folder / "files", server)
+    assert set(expected["status"]) == {"ok"} and reply in expected["answer"][0]
+    assert api.outcome.frame.equals(expected) and files.outcome.frame.equals(expected)
+    assert api.accounting.requests == files.accounting.requests == 2  # each request went out once: no line broke
+
+
+def test_an_output_file_id_that_is_a_path_is_refused_and_never_a_file_name(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    refused = pytest.raises(BatchError, match=r"returned file id '/.*outside', which is not an id")
+    with FaultServer(FaultPlan(output_file_id=str(outside))) as server, refused:
+        batch_run(stand_ins("fine"), teacher_config(server.base_url), tmp_path / "run")
+    assert not any(path.name.startswith("outside") for path in tmp_path.iterdir())
+    with FaultServer() as server:
+        batch_run(stand_ins("fine", "repaired [[faults:empty]]"), teacher_config(server.base_url), tmp_path / "ok")
+    names = sorted(path.name for path in (tmp_path / "ok" / "batch").iterdir())
+    assert [re.sub("[0-9a-f]{16}", "HASH", name) for name in names] == [
+        "round-001-output-HASH.jsonl", "round-001.jsonl", "round-002-output-HASH.jsonl", "round-002.jsonl"]
+
+
+def test_a_wrongly_typed_or_foreign_line_is_refused_with_its_reason_and_sent_again(tmp_path: Path) -> None:
+    prompts = stand_ins("typed [[faults:wrong_types]]", "foreign once [[faults:other_model]]",
+                        "foreign always [[fault:other_model]]", "fine")
+    with FaultServer() as server:
+        frame = batch_run(prompts, teacher_config(server.base_url), tmp_path).outcome.frame
+        assert server.stats().batch_lines == 4 + 3 + 1  # the always foreign one went 1 + max_resubmits times
+    assert frame["status"].to_list() == ["ok", "ok", "quarantined", "ok"]
+    assert frame["reason"][2] == "teacher_error: answered by model 'some-other-model', not 'fault-teacher'"
+    first = state(tmp_path)["batches"][0]
+    assert (first["answered"], first["failed"]) == (1, 3)
+    assert first["errors"] == [
+        "2 foreign lines refused (first: answered by model 'some-other-model', not 'fault-teacher')",
+        "1 unusable lines refused (first: a field of the answer has the wrong type: invalid literal for int() "
+        "with base 10: 'n/a')"]
+    with ResponseCache(tmp_path / "cache.sqlite") as cache:
+        assert len(cache) == 3  # no foreign or unusable answer was cached
+
+
+def test_an_answer_from_a_dated_snapshot_or_a_listed_model_is_taken(tmp_path: Path) -> None:
+    prompts = stand_ins("foreign [[fault:other_model]]")
+    with FaultServer() as server:
+        teacher = teacher_config(server.base_url)
+        frame = batch_run(prompts, teacher, tmp_path, batch={**BATCH, "answer_models": ["some-other-model"]})
+    assert frame.outcome.frame["status"].to_list() == ["ok"]
+
+
+def test_rounds_are_counted_as_rounds_and_a_spent_limit_quarantines(tmp_path: Path) -> None:
+    once = {"max_repair_attempts": 0, "batch": {**BATCH, "max_resubmits": 1}}
+    with FaultServer() as server:
+        failing = batch_run(stand_ins("down [[fault:server_error]]"), teacher_config(server.base_url),
+                            tmp_path / "once", **once)
+    assert failing.outcome.frame["reason"][0].startswith("teacher_error: HTTP 500: injected server_error")
+    assert failing.accounting.rounds == 2
+
+    slowest = ",".join(["server_error", "server_error", "empty"] * 2 + ["server_error", "server_error"])
+    with FaultServer() as server:  # the defaults allow (1 + 2 repairs) x (1 + 2 resubmits) = 9 rounds
+        longest = batch_run(stand_ins(f"slow [[faults:{slowest}]]"), teacher_config(server.base_url), tmp_path / "9")
+    assert longest.outcome.frame["status"].to_list() == ["ok"] and longest.accounting.rounds == 9
+
+    with FaultServer() as server:
+        limited = batch_run(stand_ins("repaired [[faults:empty]]", "fine"), teacher_config(server.base_url),
+                            tmp_path / "limited", batch={**BATCH, "max_rounds": 1})
+    assert limited.outcome.frame["status"].to_list() == ["quarantined", "ok"]
+    assert limited.outcome.frame["reason"][0] == (
+        "teacher_error: no answer within 1 batch rounds (synthesis.batch.max_rounds, by default "
+        "(1 + max_repair_attempts) x (1 + max_resubmits))")
+    assert limited.accounting.rounds == 1

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import openai
 import polars as pl
 import pytest
 import yaml
@@ -131,3 +132,28 @@ def test_a_run_killed_mid_ingest_ingests_again_without_submitting(tmp_path: Path
         assert counts(server) == before
     assert pl.read_parquet(run_dir / "synthesized.parquet").equals(first)
     assert json.loads(state_path.read_text())["accounting"]["answered"] == PROMPTS
+
+
+def test_batches_json_deleted_while_a_batch_runs_then_rerun_finds_the_batch(tmp_path: Path) -> None:
+    """The obvious "fix" for a damaged state file: delete it. The rerun finds its upload and batch, paging."""
+    run_dir = tmp_path / "run"
+    with FaultServer(FaultPlan(batch_polls=3, page_limit=1)) as server:
+        config = write_config(tmp_path, server.base_url)
+        run_prompts(load_config(config), run_dir)
+        command = [ALTTRAIN, "synthesize", "-c", str(config), "-r", str(run_dir)]
+        kill_when(server, run_dir, command, PHASES["polling"][0])
+        (run_dir / "batches.json").unlink()
+        client = openai.OpenAI(api_key="sk-test", base_url=server.base_url, max_retries=0)
+        decoy = client.files.create(file=("other.jsonl", b"{}\n", "application/jsonl"), purpose="batch")
+        client.batches.create(input_file_id=decoy.id, endpoint="/v1/chat/completions", completion_window="24h")
+        rerun = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        assert "round 1: reusing file-1, an earlier upload" in rerun.stdout
+        assert "round 1: found batch_1 (" in rerun.stdout and "not creating another" in rerun.stdout
+        files, batches, lines, completions = counts(server)
+        assert (files, batches, lines, completions) == (2, 2, PROMPTS, 0)  # ours once each, and the decoy's
+        assert "GET /v1/batches?limit=100&after=batch_2" in server.request_log()  # ours was on the second page
+    frame = pl.read_parquet(run_dir / "synthesized.parquet")
+    assert frame.height == PROMPTS and set(frame["status"]) == {"ok"}
+    state = json.loads((run_dir / "batches.json").read_text())
+    assert [r["batch_id"] for r in state["batches"]] == ["batch_1"] and state["accounting"]["answered"] == PROMPTS

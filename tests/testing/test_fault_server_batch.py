@@ -14,6 +14,7 @@ TERMINAL = {"completed", "failed", "expired", "cancelled"}
 
 
 def request_line(custom_id: str, prompt: str) -> str:
+    """One request, written with non-ASCII characters raw (as alttrain writes them)."""
     body = {
         "model": "fault-teacher",
         "messages": [
@@ -22,7 +23,8 @@ def request_line(custom_id: str, prompt: str) -> str:
         ],
         "response_format": {"type": "json_schema", "json_schema": {"name": "t", "schema": trace_schema()}},
     }
-    return json.dumps({"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": body})
+    return json.dumps({"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": body},
+                      ensure_ascii=False)
 
 
 def submit(client: openai.OpenAI, prompts: list[str]) -> str:
@@ -44,7 +46,8 @@ def poll(client: openai.OpenAI, batch_id: str) -> Iterator[openai.types.Batch]:
 
 
 def lines(client: openai.OpenAI, file_id: str | None) -> list[str]:
-    return client.files.content(file_id).text.splitlines() if file_id else []
+    """A file's lines: JSON Lines ends lines at line feeds only."""
+    return client.files.content(file_id).content.decode().split("\n")[:-1] if file_id else []
 
 
 @pytest.fixture
@@ -149,3 +152,28 @@ def test_a_wrong_key_is_refused_on_batch_routes() -> None:
 def test_plan_with_batch_settings_round_trips_through_json() -> None:
     plan = FaultPlan(batch_faults={2: BatchFault.EXPIRE}, batch_polls=3, batch_delays={"create": 0.5})
     assert FaultPlan.from_json(plan.to_json()) == plan
+
+
+def test_lines_end_at_line_feeds_only_and_answers_come_back_as_raw_utf8() -> None:
+    breaks = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+    plan = FaultPlan(replies={"r": f"reply{breaks}end"}, batch_polls=1)
+    with FaultServer(plan) as server:
+        client = client_for(server)
+        batch_id = submit(client, [f"Q{breaks}one [[reply:r]]", "Q two"])
+        done = list(poll(client, batch_id))[-1]
+        assert done.status == "completed" and done.request_counts and done.request_counts.completed == 2
+        raw = client.files.content(done.output_file_id).content
+    assert "\x85\u2028\u2029end".encode() in raw  # raw, not escaped: a client must not split at them
+    first, second = (json.loads(line) for line in raw.decode().split("\n")[:-1])
+    assert first["response"]["body"]["choices"][0]["message"]["content"] == f"reply{breaks}end"
+    assert second["custom_id"] == "k1"
+
+
+def test_lists_come_in_pages_of_at_most_the_plan_s_limit() -> None:
+    with FaultServer(FaultPlan(page_limit=2)) as server:
+        client = client_for(server)
+        for number in range(5):
+            client.files.create(file=(f"f{number}.jsonl", b"{}\n", "application/jsonl"), purpose="batch")
+        first = client.files.list(purpose="batch", limit=100)
+        assert [f.filename for f in first.data] == ["f4.jsonl", "f3.jsonl"] and first.has_more
+        assert [f.filename for f in client.files.list(purpose="batch")] == [f"f{n}.jsonl" for n in range(4, -1, -1)]
