@@ -1,4 +1,4 @@
-"""scaleout.driver: the local cluster a run starts, on a real Ray (no cluster up beforehand), and the checks before it."""
+"""scaleout.driver: the local cluster a run starts (real Ray, no cluster up beforehand), and the checks before it."""
 
 import os
 from pathlib import Path
