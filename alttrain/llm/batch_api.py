@@ -29,8 +29,10 @@ from alttrain.llm.config import TeacherConfig
 from alttrain.llm.jsonl import stream_lines
 
 T = TypeVar("T")
-#: items asked for per page when looking through the service's files and batches (the newest first)
-PAGE = 100
+#: items asked for per page when looking through the service's files and batches (the newest first): the
+#: most OpenAI answers (10,000 files, 100 batches), so a long history costs few calls
+FILE_PAGE = 10_000
+BATCH_PAGE = 100
 #: items looked through at most (a service that pages forever cannot keep a run waiting)
 MAX_LISTED = 100_000
 #: what an id from the service may look like (it goes back into URLs): letters, digits, ``_``, ``.``, ``-``
@@ -95,7 +97,7 @@ class BatchAPI:
 
     async def find_upload(self, name: str) -> str | None:
         """The id of a ``batch`` file called ``name``, if one was uploaded (looked for through every page)."""
-        files = self._client.files.list(purpose="batch", limit=PAGE)
+        files = self._client.files.list(purpose="batch", limit=FILE_PAGE)
         found = await self._call("list files", _first(files, lambda item: item.filename == name))
         return None if found is None else checked_id(found.id, "file", self._teacher.endpoint)
 
@@ -120,7 +122,7 @@ class BatchAPI:
             tagged = (batch.metadata or {}).get("alttrain_input_sha256") == tag
             return batch.id not in known and (batch.input_file_id == input_file_id or tagged)
 
-        found = await self._call("list batches", _first(self._client.batches.list(limit=PAGE), ours))
+        found = await self._call("list batches", _first(self._client.batches.list(limit=BATCH_PAGE), ours))
         return None if found is None else self._checked(found)
 
     async def create(self, input_file_id: str, window: str, metadata: dict[str, str]) -> Batch:
