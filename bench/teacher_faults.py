@@ -12,7 +12,7 @@ Per contender and run it prints: rows answered, retries (requests re-sent), requ
 the server counted them and what the faults force (1 + faults scripted per row: what a client that
 retries every fault until answered must send), wall seconds and the p50/p99 row latency (seconds from
 the start until a row's answer; rows unanswered are left out), each of the fastest of ``--rounds`` 3
-runs (the development VM is shared, and its speed swings from run to run). The last line is
+interleaved runs (the development VM is shared, and its speed swings from run to run). The last line is
 ``faulty_vs_clean``, alttrain's faulty wall over its clean wall.
 
     .venv/bin/python bench/teacher_faults.py [--prompts 500] [--in-flight 64] [--latency 0.2] [--seed 0]
@@ -150,11 +150,12 @@ def main() -> None:
           f"{'wall_s':>8} {'p50_s':>8} {'p99_s':>8}")
     walls: dict[str, float] = {}
     for contender, python in contenders.items():
+        prompts = {run: bench_prompts(run_scripts, f"{contender}-{run}") for run, run_scripts in scripts.items()}
+        rounds = [{run: run_on_fresh_server(contender, python, args, prompts[run]) for run in scripts}
+                  for _ in range(args.rounds)]  # interleaved, so a busy spell of the VM hits both runs
         for run, run_scripts in scripts.items():
-            prompts = bench_prompts(run_scripts, f"{contender}-{run}")
+            best = min((results[run] for results in rounds), key=lambda result: result.seconds)
             forced = 1 + sum(map(len, run_scripts)) / args.prompts
-            results = [run_on_fresh_server(contender, python, args, prompts) for _ in range(args.rounds)]
-            best = min(results, key=lambda result: result.seconds)
             print(row_line(contender, run, best, args.prompts, forced), flush=True)
             if contender == "alttrain":
                 walls[run] = best.seconds
