@@ -2,11 +2,14 @@
 
 Each run gets a fresh fault server in its own process (loopback, ``--latency`` 0.2 s) and synthesizes
 ``--prompts`` 500 rows with at most ``--in-flight`` 64 requests out (alttrain: the synthesis engine,
-structured output, a fresh cache, the teacher config's default retry policy). In the faulty
-run every prompt carries a seeded script of faults (``[[faults:...]]``): each try of a request is a 429
-(``Retry-After: --retry-after``), a 500 or a malformed 200 with probability ``--rate`` 0.1 each, else
-answered (at most 4 faults per prompt, so every fault can be retried through), so about 10% of all
-requests get each fault, and every contender meets the same faults on the same prompts and tries.
+structured output, a fresh cache, the teacher config's default retry policy). In the faulty run every
+prompt carries a seeded script of faults (``[[faults:...]]``): each try of a request is a 429
+(``Retry-After: --retry-after``, the fault server's 0.05 s), a 500 or a malformed 200 with probability
+``--rate`` 0.1 each, else answered (at most 6 faults per prompt, so alttrain's default 6 retries see
+every row through), so about 10% of all requests get each fault, and every contender meets the same
+faults on the same prompts and tries. No client can beat the chain of the row whose faults come last:
+with seed 0, row 389 needs six tries in a row (five of them faults, four 429s), started around 0.9 of
+the clean wall; so on a fast, quiet machine (clean ~2.6 s) the ratio is bound by that chain.
 
 Per contender and run it prints: rows answered, retries (requests re-sent), requests sent per row as
 the server counted them and what the faults force (1 + faults scripted per row: what a client that
@@ -16,7 +19,8 @@ interleaved runs (the development VM is shared, and its speed swings from run to
 ``faulty_vs_clean``, alttrain's faulty wall over its clean wall.
 
     .venv/bin/python bench/teacher_faults.py [--prompts 500] [--in-flight 64] [--latency 0.2] [--seed 0]
-        [--distilabel-python /tmp/distilabel/bin/python] [--curator-python /tmp/curator/bin/python]
+        [--backoff-base S --backoff-max S] [--distilabel-python /tmp/distilabel/bin/python]
+        [--curator-python /tmp/curator/bin/python]
 
 The peers run from their own venvs (see ``bench/contenders.py``) with their own retry settings.
 """
@@ -46,7 +50,7 @@ from alttrain.testing import Fault, FaultPlan, FaultServerProcess
 
 #: the faults of the faulty run, each drawn with probability ``--rate`` per try
 FAULTS = (Fault.RATE_LIMIT, Fault.SERVER_ERROR, Fault.MALFORMED_JSON)
-#: faults scripted for one prompt at most (below alttrain's and the peers' retry limits)
+#: faults scripted for one prompt at most (alttrain's default max_retries: every row can be answered)
 MOST_FAULTS = 6
 #: peer contender scripts by the option naming their Python
 PEERS = {"distilabel": "distilabel_contender.py", "curator": "curator_contender.py"}
@@ -83,9 +87,11 @@ def bench_prompts(scripts: list[list[Fault]], tag: str) -> list[dict[str, str]]:
     return prompts
 
 
-def alttrain_run(base_url: str, in_flight: int, prompts: list[dict[str, str]]) -> RunResult:
-    """Synthesize every prompt with the engine (fresh cache, the teacher's default retry policy)."""
-    teacher = TeacherConfig(backend="openai", model="bench", base_url=base_url, concurrency=in_flight, timeout_s=60)
+def alttrain_run(base_url: str, args: argparse.Namespace, prompts: list[dict[str, str]]) -> RunResult:
+    """Synthesize every prompt with the engine (fresh cache; the teacher's retry policy, backoff as asked)."""
+    backoff = {"backoff_base_s": args.backoff_base, "backoff_max_s": args.backoff_max}
+    teacher = TeacherConfig(backend="openai", model="bench", base_url=base_url, concurrency=args.in_flight,
+                            timeout_s=60, **{name: value for name, value in backoff.items() if value is not None})
     frame = conform(pl.DataFrame([{**prompt, "label": "benign", "category": "bench", "source": "bench",
                                    "license": "none"} for prompt in prompts]), "prompts")
     latencies: list[float] = []
@@ -108,7 +114,7 @@ def run_on_fresh_server(
     plan = FaultPlan(latency_s=args.latency, retry_after_s=args.retry_after)
     with FaultServerProcess(plan) as server:
         if python is None:
-            result = alttrain_run(server.base_url, args.in_flight, prompts)
+            result = alttrain_run(server.base_url, args, prompts)
         else:
             printed = run_contender(python, PEERS[contender], server.base_url, args.in_flight, prompts)
             result = RunResult(int(printed["rows"]), 0, float(printed["seconds"]), [])
@@ -133,9 +139,12 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=64)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--rate", type=float, default=0.1, help="probability of each fault per try")
-    parser.add_argument("--retry-after", type=float, default=0.2, help="seconds a 429 asks the client to wait")
+    parser.add_argument("--retry-after", type=float, default=FaultPlan().retry_after_s,
+                        help="seconds a 429 asks the client to wait (default: the fault server's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=3, help="runs of each; the fastest is kept (a busy VM)")
+    parser.add_argument("--backoff-base", type=float, help="alttrain's backoff_base_s (default: the config's)")
+    parser.add_argument("--backoff-max", type=float, help="alttrain's backoff_max_s (default: the config's)")
     for peer in PEERS:
         parser.add_argument(f"--{peer}-python", help=f"a Python with {peer} installed (optional contender)")
     args = parser.parse_args()

@@ -61,18 +61,17 @@ def test_circuit_trips_on_server_failures_only_and_holds_everyone_for_the_cooldo
 
 
 def test_a_failing_probe_doubles_the_cooldown_and_a_good_one_closes() -> None:
-    async def run() -> tuple[float, float, float, int]:
+    async def run() -> tuple[float, float, bool, int]:
         circuit = EndpointCircuit(CircuitOptions(window=2, trip_rate=1.0, cooldown_s=0.3, cooldown_max_s=5.0))
         for _ in range(2):
             await send(circuit, TransientTeacherError("500"))
         first = await send(circuit, TransientTeacherError("500"))  # the probe, after 0.3 s; it fails
         second = await send(circuit)  # waits 0.6 s, probes, succeeds
-        third = await send(circuit)
-        return first, second, third, circuit.trips
+        return first, second, circuit.closed, circuit.trips
 
-    first, second, third, trips = asyncio.run(run())
-    assert first >= 0.25 and second >= 0.55 and third < 0.25
-    assert trips == 2
+    first, second, closed, trips = asyncio.run(run())
+    assert first >= 0.25 and second >= 0.55  # timer slack: asyncio may wake a little early
+    assert closed and trips == 2
 
 
 def test_the_probe_goes_alone() -> None:
