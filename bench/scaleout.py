@@ -9,7 +9,12 @@ cache, clean-up); starting the cluster is printed apart and not counted (a real 
 run), and Ray Data is imported first, as once per process. On one 2-core machine the actors, the driver
 and the server share the cores, so this measures Ray's overhead, not its scaling (the README sketches that).
 
+Two jobs: a large one bound by the endpoint's concurrency, and a small one bound by its requests-per-minute
+budget (the actors share it: a pass of fewer rows than ``actors x batches_per_actor`` full batches is cut
+finer, so every actor has work and no share of the budget idles):
+
     .venv/bin/python bench/scaleout.py [--prompts 10000] [--latency 0.2] [--concurrency 32] [--batch-size 512]
+    .venv/bin/python bench/scaleout.py --prompts 250 --requests-per-minute 600
 """
 
 from __future__ import annotations
@@ -69,11 +74,15 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--requests-per-minute", type=int, default=None, help="the endpoint's budget (shared)")
     arguments = parser.parse_args()
     n, latency, concurrency = arguments.prompts, arguments.latency, arguments.concurrency
-    print(f"{n} prompts, {latency} s latency, {concurrency} in flight (ideal {concurrency / latency:.0f} rows/s)")
+    per_minute = arguments.requests_per_minute
+    ideal = min(concurrency / latency, per_minute / 60 if per_minute else float("inf"))
+    print(f"{n} prompts, {latency} s latency, {concurrency} in flight, {per_minute or 'no'} requests/minute "
+          f"(ideal {ideal:.0f} rows/s)")
     with FaultServerProcess(FaultPlan(latency_s=latency)) as server, tempfile.TemporaryDirectory() as folder:
-        teacher = teacher_config(server.base_url, concurrency=concurrency)
+        teacher = teacher_config(server.base_url, concurrency=concurrency, requests_per_minute=per_minute)
         config = SynthesisConfig(teacher=teacher, ray={"batch_size": arguments.batch_size})
         started = time.perf_counter()
         ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
@@ -83,8 +92,9 @@ def main() -> None:
         for actors in (1, 2):
             seconds, report = run_ray(config, neutral_prompts(n, f"ray{actors}"), Path(folder), actors)
             busy = max(actor.busy_s for actor in report.per_actor)
+            work = ", ".join(f"{actor.rows} rows in {actor.batches} batches" for actor in report.per_actor)
             print(f"ray x{actors}:    {seconds:6.1f} s  {n / seconds:6.0f} rows/s  (busiest actor in batches "
-                  f"{busy:.1f} s, {report.merged_entries} answers merged)")
+                  f"{busy:.1f} s, {report.merged_entries} answers merged; per actor: {work})")
             print(f"ray_vs_local[{actors} actor{'s' if actors > 1 else ''}] = {local / seconds:.2f}")
         ray.shutdown()
 

@@ -29,7 +29,9 @@ class RayConfig(BaseModel):
     actors: PositiveInt = 1  # the actor pool's size: one teacher client each
     cpus_per_actor: float = Field(default=1.0, ge=0.0)
     gpus_per_actor: float = Field(default=0.0, ge=0.0)  # an in-process vLLM teacher: its tensor_parallel_size
-    batch_size: PositiveInt = 512  # rows per actor call (a crash retries its batch: answered rows are cache hits)
+    # rows per actor call at most (a crash retries its batch: answered rows are cache hits); a smaller pass is cut
+    # finer, so that every actor gets batches_per_actor batches (pool_shape)
+    batch_size: PositiveInt = 512
     batches_per_actor: PositiveInt = 2  # worked on at once through the actor's one client: no idle tail per batch
     node_cache_dir: Path | None = None  # node-local folder for the actors' caches; None: <tmp>/alttrain-ray
     local_cpus: PositiveInt | None = None  # the CPUs of a cluster started here (address unset); None: all
@@ -55,3 +57,16 @@ def actor_teacher(teacher: TeacherConfig, actors: int) -> TeacherConfig:
         "concurrency": share(teacher.concurrency), "requests_per_minute": share(teacher.requests_per_minute),
         "tokens_per_minute": share(teacher.tokens_per_minute),
     })  # fmt: skip
+
+
+def pool_shape(pending: int, settings: RayConfig) -> tuple[int, int]:
+    """The actors a pass over ``pending`` rows starts, and its rows per batch, so that every actor has work.
+
+    ``batch_size`` bounds a batch; a pass smaller than ``actors x batches_per_actor`` full batches is cut into
+    that many smaller ones instead, since an actor without a batch would leave its share of a shared endpoint's
+    budgets unused (one 250-row batch on one of two actors ran at half the endpoint's rate). Fewer rows than
+    actors start fewer actors, and :func:`actor_teacher` divides the budgets among those that start.
+    """
+    actors = max(1, min(settings.actors, pending))
+    rows = max(1, min(settings.batch_size, -(-pending // (actors * settings.batches_per_actor))))
+    return actors, rows

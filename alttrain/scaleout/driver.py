@@ -28,7 +28,7 @@ from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import SamplingParams
 from alttrain.scaleout.accounting import Ledger, ScaleoutReport
 from alttrain.scaleout.actor import ENTRY, PROBLEM, REFUSED, ROW, STATS, ClientActor, probe_key
-from alttrain.scaleout.config import SHARED_ENDPOINT_BACKENDS, RayConfig, actor_teacher
+from alttrain.scaleout.config import SHARED_ENDPOINT_BACKENDS, RayConfig, actor_teacher, pool_shape
 from alttrain.scaleout.entries import Entry, merge_entries
 from alttrain.scaleout.jobs import ClientJob, RequestJob, Row
 from alttrain.scaleout.nodes import clean, harvest, run_tag
@@ -176,10 +176,10 @@ def run_on_ray(
     if missing:
         raise RuntimeError(f"the Ray executor lost {len(missing)} of {len(records)} rows (first index {missing[0]})")
     stats = pool.stats()
-    limits = actor_teacher(job.teacher, settings.actors)
+    limits = actor_teacher(job.teacher, pool.actors)
     report = ScaleoutReport(
         executor="ray", rows=len(records), requests_sent=stats.sent, elapsed_s=time.perf_counter() - started,
-        actors=settings.actors, address=settings.address, batch_size=settings.batch_size,
+        actors=settings.actors, address=settings.address, batch_size=pool.batch_rows,
         cpus_per_actor=settings.cpus_per_actor, gpus_per_actor=settings.gpus_per_actor,
         actor_limits={"concurrency": limits.concurrency, "requests_per_minute": limits.requests_per_minute,
                       "tokens_per_minute": limits.tokens_per_minute},
@@ -226,6 +226,7 @@ class _Pool:
         self._settings, self._driver_hits, self._on_row = settings, driver_hits, on_row
         self.ledger = Ledger()
         self.merged = 0
+        self.actors, self.batch_rows = settings.actors, settings.batch_size  # what the pass used (pool_shape)
 
     def stats(self) -> ClientStats:
         """The client counts so far: every actor's, plus the driver's cache hits."""
@@ -240,25 +241,28 @@ class _Pool:
         import ray.data
 
         settings, pending = self._settings, before.pending
-        check_resources(settings, min(settings.actors, -(-len(pending) // settings.batch_size)))
+        self.actors, self.batch_rows = pool_shape(len(pending), settings)
+        check_resources(settings, self.actors)
         tables = []
-        for start in range(0, len(pending), settings.batch_size):
-            chunk = pending[start : start + settings.batch_size]
+        for start in range(0, len(pending), self.batch_rows):
+            chunk = pending[start : start + self.batch_rows]
             seeds = [before.seeds.get(str(records[index].get("id")), []) for index in chunk]
             tables.append(pa.table({
                 "index": pa.array(chunk, pa.int64()),
                 "record": [json.dumps(records[index], ensure_ascii=False) for index in chunk],
                 "seed": [json.dumps(entries, ensure_ascii=False) for entries in seeds],
             }))  # fmt: skip
-        arguments = {"job": job, "teacher": actor_teacher(job.teacher, settings.actors), "settings": settings,
+        arguments = {"job": job, "teacher": actor_teacher(job.teacher, self.actors), "settings": settings,
                      "tag": tag, "key": probe_key(job.teacher)}
         resources: dict[str, Any] = {"num_cpus": settings.cpus_per_actor}
         if settings.gpus_per_actor:
             resources["num_gpus"] = settings.gpus_per_actor
         dataset = ray.data.from_arrow(tables).map_batches(
             ClientActor, fn_constructor_kwargs=arguments, batch_size=None, batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=min(settings.actors, len(tables)),
-                                               max_concurrent_calls_per_actor=settings.batches_per_actor),
+            compute=ray.data.ActorPoolStrategy(  # no more batches queued on an actor than it runs at once: the
+                size=self.actors, max_concurrent_calls_per_actor=settings.batches_per_actor,  # first one up would
+                max_tasks_in_flight_per_actor=settings.batches_per_actor,  # take them all while the others start
+            ),
             **resources,
         )  # fmt: skip
         batches = iter(dataset.iter_batches(batch_size=None, batch_format="pyarrow"))
