@@ -3,8 +3,9 @@
 :func:`retry_delay` is one request's wait before its next try: the server's ``Retry-After``; nothing for
 a malformed reply (the server answered; the reply broke); else full jitter under a ceiling that doubles
 with each of the request's earlier failures on the server's side.
-:class:`EndpointCircuit` is shared by every request to one endpoint: while the server fails too many of
-the recent sends, nobody sends, then one probe tests it (see :class:`~alttrain.llm.config.CircuitOptions`).
+:class:`EndpointCircuit` is shared by every request of one client, so of its one endpoint (each Ray actor's
+client has its own): while the server fails too many of the recent sends, nobody sends, then one probe
+tests it (see :class:`~alttrain.llm.config.CircuitOptions`).
 """
 
 from __future__ import annotations
