@@ -25,15 +25,16 @@ ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("prompts", "synthesize", "teacher_probe", "curate", "datasheet", "train", "eval")
 
 
-def run(config: Path, run_dir: Path) -> dict[str, float]:
-    """Run the whole loop once; return wall seconds per stage, the total, tokens/s and peak RSS (GiB).
+def run(config: Path, run_dir: Path, command: tuple[str, ...] = ("run", "--force")) -> dict[str, float]:
+    """Run the whole loop (or the one stage ``command`` names) once; return wall seconds per stage, the
+    total, tokens/s and peak RSS (GiB).
 
     The peak is this child's own (``os.wait4``), not the maximum over every child run so far.
     """
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out:
-        command = ["-m", "alttrain", "run", "--config", str(config), "--run-dir", str(run_dir), "--force"]
-        child = subprocess.Popen([sys.executable, *command], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
+        argv = ["-m", "alttrain", *command, "--config", str(config), "--run-dir", str(run_dir)]
+        child = subprocess.Popen([sys.executable, *argv], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
         _, status, usage = os.wait4(child.pid, 0)  # reaps it: tell the Popen object
         wall = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
