@@ -34,6 +34,7 @@ from alttrain.llm.types import SamplingParams, TeacherRequest
 from alttrain.scaleout.config import RayConfig
 from alttrain.scaleout.entries import BatchLedger, Entry, RecordingCache
 from alttrain.scaleout.jobs import ClientJob
+from alttrain.scaleout.keys import DriverKey
 from alttrain.scaleout.nodes import DRILL_MARKER, node_dir
 
 ROW, ENTRY, STATS, REFUSED, PROBLEM = "row", "entry", "stats", "refused", "problem"
@@ -127,12 +128,16 @@ class ClientActor:
         settings: the executor settings (the node cache folder, the drill).
         tag: the run's folder name on the node.
         key: :func:`probe_key` on the driver.
+        api_key: the teacher's key as the driver's environment holds it (this process may not have it).
 
     """
 
-    def __init__(self, job: ClientJob, teacher: TeacherConfig, settings: RayConfig, tag: str, key: str) -> None:
+    def __init__(
+        self, job: ClientJob, teacher: TeacherConfig, settings: RayConfig, tag: str, key: str, api_key: DriverKey
+    ) -> None:
         import ray
 
+        api_key.install()  # before the client builds its backend, which reads the key variable
         context = ray.get_runtime_context()
         self._actor, self._node = context.get_actor_id() or "driver", context.get_node_id()
         folder = node_dir(settings, tag)

@@ -31,6 +31,7 @@ from alttrain.scaleout.actor import ENTRY, PROBLEM, REFUSED, ROW, STATS, ClientA
 from alttrain.scaleout.config import SHARED_ENDPOINT_BACKENDS, RayConfig, actor_teacher, pool_shape
 from alttrain.scaleout.entries import Entry, merge_entries
 from alttrain.scaleout.jobs import ClientJob, RequestJob, Row
+from alttrain.scaleout.keys import DriverKey
 from alttrain.scaleout.nodes import clean, harvest, run_tag
 from alttrain.scaleout.prepass import Prepass, prepass
 
@@ -253,7 +254,7 @@ class _Pool:
                 "seed": [json.dumps(entries, ensure_ascii=False) for entries in seeds],
             }))  # fmt: skip
         arguments = {"job": job, "teacher": actor_teacher(job.teacher, self.actors), "settings": settings,
-                     "tag": tag, "key": probe_key(job.teacher)}
+                     "tag": tag, "key": probe_key(job.teacher), "api_key": DriverKey.of(job.teacher)}
         resources: dict[str, Any] = {"num_cpus": settings.cpus_per_actor}
         if settings.gpus_per_actor:
             resources["num_gpus"] = settings.gpus_per_actor

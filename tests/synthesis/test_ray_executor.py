@@ -280,16 +280,42 @@ def test_the_template_teacher_runs_on_ray_without_a_server(tmp_path: Path) -> No
     assert remote.scaleout is not None and remote.scaleout.actor_limits["concurrency"] == 32  # an engine per actor
 
 
+KEYED = FaultPlan(api_key="sk-right-key-9876543210", record_requests=True)
+
+
+def keyed(server: FaultServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str) -> dict:
+    """A run's config whose teacher reads ``$ALTTRAIN_TEST_KEY``, exported now (after the module's cluster started)."""
+    monkeypatch.setenv("ALTTRAIN_TEST_KEY", key)
+    data = config(server.base_url, tmp_path)
+    data["synthesis"]["teacher"]["api_key_env"] = "ALTTRAIN_TEST_KEY"
+    return data
+
+
 def test_a_refused_key_stops_the_ray_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ALTTRAIN_TEST_KEY", "sk-wrong-key-0123456789")
-    frame = prompts(*plain(12))
-    with FaultServer(FaultPlan(api_key="sk-right-key-9876543210")) as server:
-        data = config(server.base_url, tmp_path)
-        data["synthesis"]["teacher"]["api_key_env"] = "ALTTRAIN_TEST_KEY"
-        with pytest.raises(TeacherAccessError, match=r"HTTP 401 .*\$ALTTRAIN_TEST_KEY"):
-            synthesize(data, tmp_path / "run", frame)
-        assert server.stats().completions <= 4
+    """The actors send the driver's (wrong) key; the endpoint's 401 ends the run after the requests in flight."""
+    with FaultServer(KEYED) as server:
+        data = keyed(server, tmp_path, monkeypatch, "sk-wrong-key-0123456789")
+        with pytest.raises(TeacherAccessError, match=r"HTTP 401 .*\$ALTTRAIN_TEST_KEY") as refused:
+            synthesize(data, tmp_path / "run", prompts(*plain(12)))
+        stats, recorded = server.stats(), server.recorded()
+    assert 1 <= stats.faults["unauthorized"] == stats.completions <= 4  # refused, then nothing more sent
+    assert {request.authorization for request in recorded} == {"Bearer sk-wrong-key-0123456789"}
+    assert "sk-wrong-key" not in str(refused.value)  # the server echoes the key; the error does not
     assert not (tmp_path / "run" / "synthesized.parquet").exists()
+
+
+def test_a_key_exported_after_the_cluster_started_reaches_the_actors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in a notebook that called ``ray.init`` first: the actors' processes never saw the variable."""
+    with FaultServer(KEYED) as server:
+        result = synthesize(keyed(server, tmp_path, monkeypatch, "sk-right-key-9876543210"), tmp_path / "run",
+                            prompts(*plain(12)))  # fmt: skip
+        stats, recorded = server.stats(), server.recorded()
+    assert result.ok == 12 and stats.faults["unauthorized"] == 0
+    assert {request.authorization for request in recorded} == {"Bearer sk-right-key-9876543210"}
+    written = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert written and not [path for path in written if b"sk-right-key" in path.read_bytes()]
 
 
 def test_requests_on_ray_answer_as_the_client_does_and_fill_its_cache(tmp_path: Path) -> None:
