@@ -115,8 +115,11 @@ def harvest(settings: RayConfig, tag: str, cache: ResponseCache, teacher: str) -
 
     task = ray.remote(num_cpus=0, num_returns="streaming")(harvest_node)
     merged, refused = 0, Counter[str]()
-    for node, where in _every_node():
-        for chunk in task.options(scheduling_strategy=where).remote(settings, tag, teacher):
+    # every node starts reading (and checking) at once; a node's pieces are merged as they come
+    streams = [(node, task.options(scheduling_strategy=where).remote(settings, tag, teacher))
+               for node, where in _every_node()]  # fmt: skip
+    for node, stream in streams:
+        for chunk in stream:
             try:
                 entries, problems = ray.get(chunk)
             except ray.exceptions.RayTaskError as error:
