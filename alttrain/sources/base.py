@@ -114,6 +114,10 @@ class PromptSource(BaseModel, ABC):
     def load(self) -> pl.DataFrame:
         """All rows of the source in the prompts schema (sampling happens in the pool)."""
 
+    def read_commit(self) -> str | None:
+        """The Hub commit the last load read (None: not a Hub dataset, or a local folder outside a Hub snapshot)."""
+        return None
+
     def load_with_report(self, seed: int = 0) -> tuple[pl.DataFrame, LoadReport]:
         """All rows and what was read; a source with a fixed label reports it as fixed.
 

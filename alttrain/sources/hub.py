@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-from pydantic import model_validator
+from pydantic import PrivateAttr, model_validator
 
 from alttrain.errors import SourceError
+from alttrain.hub_revision import hub_commit
 from alttrain.sources.base import one_line
 from alttrain.sources.mapping import MappedSource
 
@@ -22,7 +23,8 @@ class HubSource(MappedSource):
     """A Hub dataset by name (``dataset``, ``config``, ``split``, ``revision``) with a column mapping.
 
     With a ``preset`` that names a Hub dataset, ``dataset`` may be left out. ``cache_dir`` overrides the
-    ``datasets`` cache folder.
+    ``datasets`` cache folder. A Hub id's ``revision`` (None: the default branch) is resolved to its commit
+    first and that commit is loaded and recorded (:meth:`read_commit`): a rerun can pin it.
     """
 
     kind: Literal["hub"] = "hub"
@@ -31,6 +33,7 @@ class HubSource(MappedSource):
     split: str = "train"
     revision: str | None = None
     cache_dir: Path | None = None
+    _commit: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _has_dataset(self) -> HubSource:
@@ -64,10 +67,11 @@ class HubSource(MappedSource):
         import datasets
 
         cache_dir = str(self.cache_dir) if self.cache_dir else None
+        self._commit = self._resolve()
+        revision = self.revision if Path(str(self.dataset)).expanduser().exists() else self._commit
         try:
-            loaded = datasets.load_dataset(
-                self.dataset, self.config, split=self.split, revision=self.revision, cache_dir=cache_dir
-            )
+            loaded = datasets.load_dataset(self.dataset, self.config, split=self.split, revision=revision,
+                                           cache_dir=cache_dir)  # fmt: skip
         except ConnectionError as error:
             raise SourceError(
                 f"{self.where}: the Hugging Face Hub is unreachable or offline and no cached copy was found "
@@ -91,3 +95,32 @@ class HubSource(MappedSource):
             loaded = loaded.flatten_indices()
         frame: pl.DataFrame = pl.from_arrow(loaded.data.table)  # type: ignore[assignment]
         return frame, frame.height
+
+    def read_commit(self) -> str | None:
+        """The commit the last load read (None before a load, or for a local folder outside a Hub snapshot)."""
+        return self._commit
+
+    def _resolve(self) -> str | None:
+        """The commit ``revision`` names now (:func:`~alttrain.hub_revision.hub_commit`).
+
+        Raises:
+            SourceError: the dataset or revision does not exist, or the Hub cannot be asked and the cache
+                holds no ref for the revision.
+
+        """
+        from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+        try:
+            return hub_commit(str(self.dataset), self.revision)
+        except (RepositoryNotFoundError, RevisionNotFoundError) as error:
+            raise SourceError(
+                f"{self.where}: not found ({one_line(error)}); check the name and revision, or log in "
+                "(`hf auth login`) for a gated or private dataset"
+            ) from error
+        except Exception as error:  # offline, unreachable: huggingface_hub raises many types
+            raise SourceError(
+                f"{self.where}: the Hugging Face Hub is unreachable or offline and no cached copy was found "
+                f"(revision {self.revision or 'main'!r}: {one_line(error)}); where the Hub is reachable, download "
+                "the dataset's data files into a folder and set `dataset:` to that folder, or set `revision:` to "
+                "the commit hash it was read at"
+            ) from error

@@ -48,6 +48,7 @@ class SourceCount:
     benign: int
     labels_found: tuple[tuple[str | None, str, int], ...] = ()
     traces: TraceCounts | None = None
+    commit: str | None = None  # the Hub commit read (a Hub dataset)
 
 
 def build_prompt_pool(config: PromptsConfig) -> tuple[pl.DataFrame, list[SourceCount]]:
@@ -90,6 +91,7 @@ def build_prompt_pool(config: PromptsConfig) -> tuple[pl.DataFrame, list[SourceC
                 benign=after.filter(pl.col("label") == "benign").height,
                 labels_found=reports[index].labels,
                 traces=reports[index].traces,
+                commit=source.read_commit(),
             )
         )
     return pool.drop("_order", "_key", "_source_index"), summary

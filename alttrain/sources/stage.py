@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alttrain.console import say
+from alttrain.hub_revision import commits_metadata
 from alttrain.layout import PROMPTS_FILE
 from alttrain.records import write_stage
 from alttrain.sources.pool import SourceCount, build_prompt_pool
@@ -32,7 +33,8 @@ def run_prompts(config: RunConfig, run_dir: Path) -> PromptsResult:
     """Build ``run_dir/prompts.parquet`` from the configured sources."""
     pool, summary = build_prompt_pool(config.prompts)
     path = run_dir / PROMPTS_FILE
-    write_stage(pool, path, "prompts")
+    commits = {row.source: row.commit for row in summary if row.commit is not None}
+    write_stage(pool, path, "prompts", metadata=commits_metadata(commits))
     return PromptsResult(path=path, rows=pool.height, sources=summary)
 
 
@@ -60,6 +62,8 @@ def show_prompts(console: Console, result: PromptsResult, config: RunConfig) -> 
     console.print(table)
     for row in result.sources:
         say(console, f"  {row.source}: labels found {labels_found(row)}")
+        if row.commit is not None:
+            say(console, f"  {row.source}: Hub commit {row.commit}")
     with_traces = [row for row in result.sources if row.traces is not None]
     if with_traces:
         traces = Table(title="original traces (response column, rows read)")

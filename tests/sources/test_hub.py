@@ -11,10 +11,13 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
+from alttrain.config import parse_config
 from alttrain.errors import SourceError
+from alttrain.hub_revision import recorded_commits
 from alttrain.sources.files import FileSource
 from alttrain.sources.hub import HubSource
 from alttrain.sources.pool import PromptsConfig
+from alttrain.sources.stage import run_prompts
 from tests.sources.peer_fixtures import SAFECHAIN_JSONL, STAR1_JSON, write
 
 
@@ -128,3 +131,17 @@ def test_unreachable_hub_is_a_clear_error(tmp_path: Path) -> None:
         "unreachable or offline and no cached copy was found"
     )
     assert "set `dataset:` to that folder" in lines[0]
+
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_the_commit_of_a_hub_snapshot_is_recorded_in_prompts_parquet(tmp_path: Path) -> None:
+    """A folder of the Hub cache (``datasets--ORG--NAME/snapshots/<commit>``) stands in for the Hub."""
+    snapshot = hub_folder(tmp_path / "hub" / "datasets--org--safechain" / "snapshots" / COMMIT, safechain_records())
+    plain = hub_folder(tmp_path / "plain", safechain_records())
+    sources = [{"kind": "hub", "dataset": str(folder), "preset": "safechain", "source_name": name,
+                "cache_dir": str(tmp_path / "cache")} for folder, name in ((snapshot, "pinned"), (plain, "folder"))]
+    result = run_prompts(parse_config({"name": "hub", "prompts": {"sources": sources}}), tmp_path / "run")
+    assert [(row.source, row.commit) for row in result.sources] == [("pinned", COMMIT), ("folder", None)]
+    assert recorded_commits(result.path) == {"pinned": COMMIT}  # a plain folder has no commit to record
