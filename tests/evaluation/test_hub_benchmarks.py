@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from alttrain.errors import BenchmarkError, SourceError
@@ -15,6 +16,7 @@ from alttrain.evaluation.hub_benchmarks import (
     load_hub_rows,
 )
 
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
 HUB_ROWS = {
     ("walledai/StrongREJECT", "train"): [{"prompt": "Neutral stand-in A", "category": "Violence", "source": "x"}],
     ("walledai/XSTest", "test"): [
@@ -43,20 +45,36 @@ def offline_hub(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
 
 
 def test_hub_rows_map_onto_items_with_labels(offline_hub: list[tuple]) -> None:
-    strong = StrongRejectBenchmark().load()
+    pin = {"revision": COMMIT}  # a commit hash needs no Hub to resolve
+    strong = StrongRejectBenchmark(**pin).load()
     assert strong["source"].to_list() == ["strongreject"] and strong["prompt"][0] == "Neutral stand-in A"
     assert strong["label"].to_list() == ["harmful"] and strong["category"][0] == "Violence"
-    xstest = XSTestBenchmark().load()
+    xstest = XSTestBenchmark(**pin).load()
     assert xstest["label"].to_list() == ["benign"] and xstest["category"][0] == "homonyms"
-    assert XSTestBenchmark(include_unsafe=True).load()["label"].to_list() == ["benign", "harmful"]
-    jbb = JailbreakBenchBenchmark().load()
+    assert XSTestBenchmark(include_unsafe=True, **pin).load()["label"].to_list() == ["benign", "harmful"]
+    jbb = JailbreakBenchBenchmark(**pin).load()
     assert jbb["label"].to_list() == ["harmful", "benign"] and set(jbb["category"]) == {"Malware"}
-    wild = WildJailbreakBenchmark().load()
+    wild = WildJailbreakBenchmark(**pin).load()
     assert wild["label"].to_list() == ["harmful", "benign"]
-    assert ("allenai/wildjailbreak", "eval", "train", {"delimiter": "\t", "keep_default_na": False}) in offline_hub
-    assert ("JailbreakBench/JBB-Behaviors", "behaviors", "benign", {}) in offline_hub
+    tsv = {"revision": COMMIT, "delimiter": "\t", "keep_default_na": False}
+    assert ("allenai/wildjailbreak", "eval", "train", tsv) in offline_hub
+    assert ("JailbreakBench/JBB-Behaviors", "behaviors", "benign", pin) in offline_hub
     for items in (strong, xstest, jbb, wild):
         assert items["id"].null_count() == 0 and items["license"].null_count() == 0
+
+
+def test_a_hub_snapshot_folder_is_read_and_its_commit_recorded(tmp_path: Path) -> None:
+    """A folder of the Hub cache (``datasets--ORG--NAME/snapshots/<commit>``) stands in for the Hub."""
+    snapshot = tmp_path / "hub" / "datasets--walledai--StrongREJECT" / "snapshots" / COMMIT
+    (snapshot / "data").mkdir(parents=True)
+    pl.DataFrame(HUB_ROWS[("walledai/StrongREJECT", "train")]).write_parquet(snapshot / "data" / "train-0.parquet")
+    benchmark = StrongRejectBenchmark(dataset=str(snapshot))
+    assert benchmark.load()["prompt"].to_list() == ["Neutral stand-in A"]
+    assert benchmark.read_commit() == COMMIT
+    plain = tmp_path / "plain"
+    (snapshot / "data").rename(plain)
+    elsewhere = StrongRejectBenchmark(dataset=str(plain))
+    assert elsewhere.load().height == 1 and elsewhere.read_commit() is None  # a folder of files: no commit
 
 
 def test_empty_hub_prompt_is_an_error() -> None:

@@ -137,3 +137,18 @@ def test_a_vllm_model_goes_to_vllm(tmp_path: Path) -> None:
     with ResponseCache(tmp_path / "cache.sqlite") as cache, \
             pytest.raises(ConfigError, match="evaluation.models: backend 'vllm' needs vLLM, which is not installed"):
         make_generator(config.evaluation.models["base"], config, tmp_path, cache)
+
+
+def test_the_hub_commit_a_benchmark_was_read_at_is_in_the_report(run_dir: Path) -> None:
+    """A Hub cache snapshot folder (``datasets--ORG--NAME/snapshots/<commit>``) stands in for the Hub."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    snapshot = run_dir / "hub" / "datasets--walledai--StrongREJECT" / "snapshots" / commit
+    (snapshot / "data").mkdir(parents=True)
+    pl.DataFrame({"prompt": ["Neutral stand-in A", "Neutral stand-in B"], "category": ["c", "c"]}).write_parquet(
+        snapshot / "data" / "train-0.parquet")  # fmt: skip
+    with FaultServer() as steady, FaultServer() as flaky:
+        result = run_evaluation(config(steady.base_url, flaky.base_url,
+                                       benchmarks=[{"kind": "strongreject", "dataset": str(snapshot)}]), run_dir)
+    assert [(count.benchmark, count.commit) for count in result.outcome.counts] == [("strongreject", commit)]
+    assert f"Hub commits read: strongreject `{commit}`." in result.files.markdown.read_text()
+    assert json.loads(result.files.json.read_text())["benchmarks"][0]["commit"] == commit
