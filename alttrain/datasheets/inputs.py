@@ -19,6 +19,7 @@ import polars as pl
 import yaml
 
 from alttrain.errors import DatasheetError, MissingInputError
+from alttrain.hub_revision import recorded_commits
 from alttrain.layout import (
     BATCHES_FILE,
     CONFIG_FILE,
@@ -53,6 +54,7 @@ class RunInputs:
     scaleout: dict[str, Any] | None  # RUN/scaleout.json: how synthesis sent its requests
     batches: dict[str, Any] | None  # RUN/batches.json: the batch teacher's batches and accounting
     written_between: tuple[str, str]  # UTC dates of the oldest and newest data file
+    hub_commits: dict[str, str]  # source -> the Hub commit it was read at (prompts.parquet metadata)
 
     @property
     def final(self) -> pl.DataFrame:
@@ -128,6 +130,7 @@ def load_run_inputs(run_dir: Path) -> RunInputs:
     config_path = run_dir / CONFIG_FILE
     resolved = yaml.safe_load(config_path.read_text()) if config_path.exists() else None
     prompts = read_stage(_require(run_dir / PROMPTS_FILE, "prompts"), "prompts")
+    hub_commits = recorded_commits(run_dir / PROMPTS_FILE)
     synthesized = read_stage(_require(run_dir / SYNTHESIZED_FILE, "synthesize"), "synthesized")
     curated = _read_frame(run_dir / CURATED_FILE, "curate")
     report = _read_json(run_dir / CURATION_REPORT_FILE, "curate")
@@ -143,6 +146,7 @@ def load_run_inputs(run_dir: Path) -> RunInputs:
         run_dir=run_dir,
         resolved_config=resolved if isinstance(resolved, dict) else None,
         prompts=prompts,
+        hub_commits=hub_commits,
         synthesized=synthesized,
         curated=curated,
         rejected=rejected,

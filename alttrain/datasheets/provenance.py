@@ -45,6 +45,7 @@ class SourceRow:
     final: int
     final_harmful: int
     final_benign: int
+    commit: str | None = None  # the Hub commit the source was read at
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def _sources(inputs: RunInputs) -> list[SourceRow]:
     rows = joined.fill_null(0).sort("pooled", "source", descending=[True, False]).iter_rows(named=True)
     return [
         SourceRow(row["source"], row["license"], row["pooled"], row["ok"], row["bad"], row["final"],
-                  row["harmful"], row["benign"])
+                  row["harmful"], row["benign"], inputs.hub_commits.get(row["source"]))
         for row in rows
     ]
 

@@ -15,7 +15,7 @@ import alttrain
 from alttrain.cli import app
 from alttrain.datasheets.render import md
 
-from .runs import SECRET, SECRET_ENV, Run
+from .runs import NEUTRAL_ANSWERS, NEUTRAL_PROMPTS, SECRET, SECRET_ENV, Run, build_run
 
 GEBRU_SECTIONS = ("## Motivation", "## Composition", "## Collection process",
                   "## Preprocessing, cleaning and labelling", "## Uses", "## Distribution", "## Maintenance")
@@ -243,3 +243,19 @@ def test_a_ray_pool_and_batches_are_documented_from_their_files(template_run: Ru
     assert "3 batches in 2 rounds (20 requests, 1 resubmitted; 18 answered, 1 failed, 1 unanswered)" in text
     assert "at a 50% batch discount (assumed (OpenAI's 50%))" in text
     assert "Batch ids: `batch_x1`, `batch_x2`." in text
+
+
+def test_the_hub_commit_a_source_was_read_at_is_in_the_datasheet(tmp_path: Path) -> None:
+    """A Hub cache snapshot folder (``datasets--ORG--NAME/snapshots/<commit>``) stands in for the Hub."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    snapshot = tmp_path / "hub" / "datasets--org--neutral" / "snapshots" / commit
+    (snapshot / "data").mkdir(parents=True)
+    rows = [{"prompt": p, "answer": a} for p, a in zip(NEUTRAL_PROMPTS, NEUTRAL_ANSWERS, strict=True)]
+    pl.DataFrame(rows).write_parquet(snapshot / "data" / "train-00000-of-00001.parquet")
+    run = build_run({"name": "ds-hub", "prompts": {"sources": [
+        {"kind": "harmbench", "n": 4},
+        {"kind": "hub", "dataset": str(snapshot), "label": "benign", "source_name": "neutral",
+         "cache_dir": str(tmp_path / "cache"), "columns": {"reference_answer": "answer"}},
+    ]}}, tmp_path / "run")  # fmt: skip
+    sheet = run.result.datasheet.read_text()
+    assert f"Hub datasets were read at these commits: neutral `{commit}`." in sheet
