@@ -130,10 +130,8 @@ def read_result(text: str, secrets: tuple[str, ...] = (), models: Collection[str
         return _refused(key, "foreign", f"answered by model {model!r}, not {wanted}", secrets)
     try:
         return LineResult(key, response=to_response(body))
-    except TransientTeacherError as problem:
+    except TransientTeacherError as problem:  # not a chat completion, or a field of the wrong type
         return _refused(key, "unusable", str(problem), secrets)
-    except (TypeError, ValueError) as problem:  # a field of the wrong type (usage.prompt_tokens: "n/a")
-        return _refused(key, "unusable", f"a field of the answer has the wrong type: {problem}", secrets)
 
 
 def read_results(

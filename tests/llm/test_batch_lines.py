@@ -18,8 +18,9 @@ def output_line(body: object, status: object = 200) -> str:
 @pytest.mark.parametrize(
     ("body", "status", "reason"),
     [
-        ({**GOOD, "usage": {"prompt_tokens": "n/a"}}, 200, "the wrong type: invalid literal for int() with base 10"),
-        ({**GOOD, "usage": {"completion_tokens": [1]}}, 200, "the wrong type: int() argument must be"),
+        ({**GOOD, "usage": {"prompt_tokens": "n/a"}}, 200, "usage.prompt_tokens is 'n/a', not a whole number"),
+        ({**GOOD, "usage": {"completion_tokens": [1]}}, 200, "usage.completion_tokens is [1], not a whole number"),
+        ({**GOOD, "usage": {"completion_tokens": 2.5}}, 200, "usage.completion_tokens is 2.5, not a whole number"),
         (GOOD, "200", "response.status_code is '200', not an HTTP status"),
         (GOOD, None, "response.status_code is None, not an HTTP status"),
         ({"choices": []}, 200, "response has no choices[0].message"),

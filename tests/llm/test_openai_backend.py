@@ -78,6 +78,7 @@ def test_plain_request_gets_text_and_sends_no_optional_fields() -> None:
         (Fault.TRUNCATED, MalformedReplyError, "response body cut off: APIConnectionError: Connection error."),
         (Fault.MALFORMED_JSON, MalformedReplyError, "malformed response body"),
         (Fault.NO_CHOICES, MalformedReplyError, "no choices"),
+        (Fault.WRONG_TYPES, MalformedReplyError, "usage.prompt_tokens is 'n/a', not a whole number"),
         (Fault.BAD_REQUEST, PermanentTeacherError, "HTTP 400"),
     ],
 )

@@ -303,8 +303,7 @@ def test_a_wrongly_typed_or_foreign_line_is_refused_with_its_reason_and_sent_aga
     assert (first["answered"], first["failed"]) == (1, 3)
     assert first["errors"] == [
         "2 foreign lines refused (first: answered by model 'some-other-model', not 'fault-teacher')",
-        "1 unusable lines refused (first: a field of the answer has the wrong type: invalid literal for int() "
-        "with base 10: 'n/a')"]
+        "1 unusable lines refused (first: usage.prompt_tokens is 'n/a', not a whole number)"]
     with ResponseCache(tmp_path / "cache.sqlite") as cache:
         assert len(cache) == 3  # no foreign or unusable answer was cached
 

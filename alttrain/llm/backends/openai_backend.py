@@ -206,7 +206,8 @@ def to_response(completion: object) -> TeacherResponse:
     """Read text, reasoning channel, usage and finish reason out of a chat-completion body.
 
     Raises:
-        MalformedReplyError: for a body that is not a chat completion (wrong shape).
+        MalformedReplyError: for a body that is not a chat completion (wrong shape, or a usage count that is
+            not a whole number).
 
     """
     if not isinstance(completion, dict):
@@ -224,7 +225,16 @@ def to_response(completion: object) -> TeacherResponse:
     return TeacherResponse(
         text=text,
         reasoning_content=reasoning if isinstance(reasoning, str) else None,
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
+        prompt_tokens=_token_count(usage, "prompt_tokens"),
+        completion_tokens=_token_count(usage, "completion_tokens"),
         finish_reason=choice.get("finish_reason"),
     )
+
+
+def _token_count(usage: dict, name: str) -> int:
+    """``usage[name]`` as a count (0 when absent); anything but a whole number is a malformed reply."""
+    value = usage.get(name) or 0
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole:
+        raise MalformedReplyError(f"usage.{name} is {value!r}, not a whole number")
+    return int(value)
