@@ -14,6 +14,7 @@ computes it natively (AVX512-BF16/AMX); elsewhere it is emulated at a small frac
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -61,8 +62,6 @@ def evaluate_copy(trained: Path, target: Path, config: Path) -> dict[str, float]
 
 def row(name: str, figures: dict[str, float], run_dir: Path) -> str:
     """One printed row: the variant, its claim figures and costs, and what it misses."""
-    import json
-
     report = json.loads((run_dir / "eval" / "report.json").read_text())
     values = {**claim_figures(report), **figures}
     cells = "".join(f"{format(values[key], spec):>{max(len(head), 6) + 1}}" for key, head, spec in COLUMNS)
