@@ -24,6 +24,7 @@ from pydantic import Field, PositiveInt
 
 from alttrain.curation.filters.base import Filter, FilterContext, first_reason
 from alttrain.errors import CurationError
+from alttrain.llm.backends import backend_class
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import TeacherClient
 from alttrain.llm.config import TeacherConfig
@@ -100,8 +101,9 @@ class JudgeFilter(Filter):
     def apply(self, frame: pl.DataFrame, context: FilterContext) -> pl.DataFrame:
         """Judge every row (cached), add the judge columns, drop by ``min_score``/``drop_missing``."""
         teacher = self.teacher or context.teacher
-        if teacher.backend == "template":
-            raise CurationError("the judge needs an LLM teacher, not 'template' (set the judge filter's teacher)")
+        if not backend_class(teacher.backend).is_model:
+            raise CurationError(f"the judge needs an LLM teacher, not {teacher.backend!r} (set the judge filter's "
+                                "teacher)")
         cache_path = self.cache_path or context.cache_path
         rows = frame.select("prompt", "label", "trace").to_dicts()
         results = asyncio.run(self._judge_all(teacher, cache_path, rows))

@@ -28,6 +28,7 @@ from alttrain.evaluation.hub_benchmarks import (
     XSTestBenchmark,
 )
 from alttrain.layout import ADAPTER_DIR
+from alttrain.llm.backends import backend_class
 from alttrain.llm.config import SamplingConfig, TeacherConfig, VLLMOptions
 from alttrain.measures import TokenizerConfig
 from alttrain.models.precision import PRECISION_HELP, Precision
@@ -83,8 +84,9 @@ class ModelUnderTest(_Section):
         if self.backend == "teacher":
             if self.teacher is None:
                 raise ValueError("backend 'teacher' needs a 'teacher' section")
-            if self.teacher.backend == "template":
-                raise ValueError("teacher backend 'template' writes traces from rules; it is no model to test")
+            if not backend_class(self.teacher.backend).is_model:
+                raise ValueError(f"teacher backend {self.teacher.backend!r} writes traces from rules; it is no model "
+                                 "to test")
             if self.adapter is not None or self.model is not None:
                 raise ValueError("backend 'teacher' takes its model from 'teacher'; drop 'model'/'adapter'")
         elif self.teacher is not None:
@@ -121,8 +123,8 @@ class JudgeConfig(_Section):
     @classmethod
     def _no_template_judge(cls, teacher: TeacherConfig) -> TeacherConfig:
         """The rule-based template backend cannot judge."""
-        if teacher.backend == "template":
-            raise ValueError("a judge needs a model: backend 'openai', 'vllm' or 'local', not 'template'")
+        if not backend_class(teacher.backend).is_model:
+            raise ValueError(f"a judge needs a model: backend 'openai', 'vllm' or 'local', not {teacher.backend!r}")
         return teacher
 
 

@@ -17,34 +17,16 @@ from types import TracebackType
 from aiolimiter import AsyncLimiter
 
 from alttrain.errors import CacheMissError, TeacherAccessError
+from alttrain.llm.backends import backend_class
 from alttrain.llm.backends.base import TeacherBackend
 from alttrain.llm.cache import ResponseCache, keyed_request
-from alttrain.llm.config import BackendName, TeacherConfig
+from alttrain.llm.config import TeacherConfig
 from alttrain.llm.retry import EndpointCircuit, blames_server, retry_delay
 from alttrain.llm.slots import Slots
 from alttrain.llm.types import TeacherRequest, TeacherResponse, TransientTeacherError
 
 #: rough characters per token, to charge prompts against ``tokens_per_minute`` before they are sent
 CHARS_PER_TOKEN = 4
-
-
-def backend_class(name: BackendName) -> type[TeacherBackend]:
-    """Import and return the backend class for ``name`` (lazily: each pulls its own dependencies)."""
-    if name == "openai":
-        from alttrain.llm.backends.openai_backend import OpenAIBackend
-
-        return OpenAIBackend
-    if name == "vllm":
-        from alttrain.llm.backends.vllm_backend import VLLMBackend
-
-        return VLLMBackend
-    if name == "local":
-        from alttrain.llm.backends.local import LocalBackend
-
-        return LocalBackend
-    from alttrain.llm.backends.template import TemplateBackend
-
-    return TemplateBackend
 
 
 def make_backend(teacher: TeacherConfig) -> TeacherBackend:

@@ -12,9 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
+from alttrain.llm.registry import BACKENDS
 from alttrain.llm.types import SamplingParams
 
-BackendName = Literal["openai", "vllm", "local", "template"]
+BackendName = Literal[tuple(BACKENDS)]  # the registered backends (llm/registry.py)
 #: where ``backend: openai`` sends requests when no ``base_url`` is set, and the variable its key is read from
 OPENAI_URL = "https://api.openai.com/v1"
 OPENAI_KEY_ENV = "OPENAI_API_KEY"

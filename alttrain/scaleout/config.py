@@ -6,10 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from alttrain.llm.backends import backend_class
 from alttrain.llm.config import TeacherConfig
-
-#: backends whose actors share one endpoint (and so its budgets); the others start an engine per actor
-SHARED_ENDPOINT_BACKENDS = frozenset({"openai"})
 
 
 class RayConfig(BaseModel):
@@ -43,11 +41,12 @@ def actor_teacher(teacher: TeacherConfig, actors: int) -> TeacherConfig:
     """The teacher one of ``actors`` actors runs: a shared endpoint's budgets divided among them.
 
     ``concurrency``, ``requests_per_minute`` and ``tokens_per_minute`` are an endpoint's budgets: actors
-    that share one (``openai``) get ``1/actors`` of each (at least 1), so the endpoint sees what a local run
-    would send. An in-process engine (``vllm``, ``local``, ``template``) is one per actor and keeps them whole.
+    that share one (a backend with ``shared_endpoint``, such as ``openai``) get ``1/actors`` of each (at least
+    1), so the endpoint sees what a local run would send. An in-process engine (``vllm``, ``local``,
+    ``template``) is one per actor and keeps them whole.
     None of these settings is part of a cache key.
     """
-    if teacher.backend not in SHARED_ENDPOINT_BACKENDS or actors == 1:
+    if not backend_class(teacher.backend).shared_endpoint or actors == 1:
         return teacher
 
     def share(budget: int | None) -> int | None:

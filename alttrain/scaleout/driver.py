@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from alttrain.errors import ConfigError, ServiceError, TeacherAccessError
+from alttrain.llm.backends import backend_class
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import ClientStats, teacher_identity
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import SamplingParams
 from alttrain.scaleout.accounting import Ledger, ScaleoutReport
 from alttrain.scaleout.actor import ENTRY, PROBLEM, REFUSED, ROW, STATS, ClientActor, probe_key
-from alttrain.scaleout.config import SHARED_ENDPOINT_BACKENDS, RayConfig, actor_teacher, pool_shape
+from alttrain.scaleout.config import RayConfig, actor_teacher, pool_shape
 from alttrain.scaleout.entries import Entry, merge_entries
 from alttrain.scaleout.jobs import ClientJob, RequestJob, Row
 from alttrain.scaleout.keys import DriverKey
@@ -156,7 +157,7 @@ def run_on_ray(
             than this driver.
 
     """
-    if job.teacher.backend in SHARED_ENDPOINT_BACKENDS and (problem := job.teacher.missing_key()) is not None:
+    if backend_class(job.teacher.backend).shared_endpoint and (problem := job.teacher.missing_key()) is not None:
         raise ConfigError(problem)  # before the cluster or any actor starts
     started = time.perf_counter()
     with ray_session(settings):

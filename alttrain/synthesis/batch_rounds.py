@@ -20,6 +20,7 @@ from rich.console import Console
 from alttrain.console import say
 from alttrain.errors import ConfigError
 from alttrain.layout import BATCHES_FILE
+from alttrain.llm.backends import backend_class
 from alttrain.llm.backends.openai_backend import PLACEHOLDER_API_KEY, OpenAIBackend
 from alttrain.llm.batch_lines import input_keys, read_results
 from alttrain.llm.cache import ResponseCache
@@ -62,9 +63,9 @@ class BatchRounds:
         self, prompts: pl.DataFrame, config: SynthesisConfig, spec: StructureSpec, run_dir: Path,
         cache: ResponseCache, console: Console | None,
     ) -> None:  # fmt: skip
-        if config.teacher.backend != "openai":
-            raise ConfigError(f"synthesis.teacher: batches carry the 'openai' backend's requests; backend "
-                              f"{config.teacher.backend!r} cannot be batched")
+        if not backend_class(config.teacher.backend).supports_batch:
+            raise ConfigError(f"synthesis.teacher: backend {config.teacher.backend!r} has no Batch API; it cannot be "
+                              "batched")
         self.prompts, self.config, self.spec, self.run_dir = prompts, config, spec, run_dir
         self.cache, self.console = cache, console
         self.teacher = config.teacher

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
+from alttrain.llm.backends import backend_class
 from alttrain.llm.config import TeacherConfig
 from alttrain.scaleout.config import RayConfig
 
@@ -74,8 +75,8 @@ class SynthesisConfig(_Section):
     @model_validator(mode="after")
     def _batch_needs_openai(self) -> SynthesisConfig:
         """A batch carries the ``openai`` backend's request bodies; other backends have no Batch API here."""
-        if self.batch is not None and self.teacher.backend != "openai":
-            raise ValueError(f"batch: needs teacher.backend 'openai' (the Batch API), not {self.teacher.backend!r}")
+        if self.batch is not None and not backend_class(self.teacher.backend).supports_batch:
+            raise ValueError(f"batch: needs a teacher backend with a Batch API, not {self.teacher.backend!r}")
         return self
 
     @model_validator(mode="after")

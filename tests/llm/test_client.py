@@ -191,3 +191,18 @@ def test_per_minute_limit_pays_large_charges_in_parts() -> None:
 def test_backend_classes_resolve_lazily() -> None:
     assert backend_class("openai").__name__ == "OpenAIBackend"
     assert backend_class("openai").supports_structured_output
+
+
+def test_every_registered_backend_resolves_with_its_capabilities() -> None:
+    from typing import get_args
+
+    from alttrain.llm.backends.base import TeacherBackend
+    from alttrain.llm.config import BackendName
+    from alttrain.llm.registry import BACKENDS
+
+    assert set(get_args(BackendName)) == set(BACKENDS)
+    classes = {name: backend_class(name) for name in BACKENDS}
+    assert all(issubclass(cls, TeacherBackend) for cls in classes.values())
+    assert [name for name, cls in classes.items() if not cls.is_model] == ["template"]
+    assert [name for name, cls in classes.items() if cls.supports_batch] == ["openai"]
+    assert [name for name, cls in classes.items() if cls.shared_endpoint] == ["openai"]

@@ -226,7 +226,7 @@ def test_export_then_vllm_run_batch_then_ingest_builds_the_online_rows(tmp_path:
 
 
 def test_a_batch_section_needs_the_openai_backend() -> None:
-    with pytest.raises(ConfigError, match=r"synthesis: .*batch: needs teacher.backend 'openai'"):
+    with pytest.raises(ConfigError, match=r"synthesis: .*batch: needs a teacher backend with a Batch API, not 'templ"):
         parse_config({"prompts": {"sources": [{"kind": "harmbench", "n": 1}]}, "synthesis": {"batch": {}}})
 
 

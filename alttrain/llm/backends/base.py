@@ -26,6 +26,13 @@ class TeacherBackend(ABC):
 
     #: whether ``json_schema`` in a request is enforced (JSON schema / guided decoding / grammar)
     supports_structured_output: bool = False
+    #: whether a model answers (False: traces written from rules, which can neither judge nor be evaluated)
+    is_model: bool = True
+    #: whether requests can go as Batch API batches (the request bodies are this backend's)
+    supports_batch: bool = False
+    #: whether every client reaches one shared endpoint (Ray actors then split its budgets) rather than
+    #: an engine of its own
+    shared_endpoint: bool = False
     #: prompt-record fields the backend reads (the template teacher writes from them)
     record_fields: tuple[str, ...] = ()
 

@@ -99,6 +99,8 @@ class OpenAIBackend(TeacherBackend):
     """
 
     supports_structured_output = True
+    supports_batch = True
+    shared_endpoint = True
 
     def __init__(
         self, teacher: TeacherConfig, *, base_url: str | None = None, api_key: str | None = None

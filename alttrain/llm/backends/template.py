@@ -48,6 +48,7 @@ class TemplateBackend(TeacherBackend):
     """A deterministic teacher that writes AltTrain traces from templates (no model, no network)."""
 
     supports_structured_output = True
+    is_model = False
     record_fields = ("id", "prompt", "label", "category", "original_reasoning", "original_answer", "reference_answer")
 
     @classmethod
