@@ -7,6 +7,7 @@ model is loaded, so bad data or a bad template fails in seconds, not after loadi
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -44,6 +45,19 @@ class TrainingResult:
     trained_tokens: int
     rows_used: int
     dropped: dict[str, int] = field(default_factory=dict)
+
+
+def _sort_set_lists(path: Path) -> None:
+    """Sort the lists PEFT writes from sets (``target_modules``), so one training run writes one file.
+
+    PEFT saves a set as ``list(set)``, whose order follows Python's per-process string hashing: the same
+    adapter would otherwise be saved with a different ``adapter_config.json`` (and cache identity) per run.
+    """
+    config = json.loads(path.read_text())
+    for key, value in config.items():
+        if key.endswith("modules") and isinstance(value, list) and all(isinstance(item, str) for item in value):
+            config[key] = sorted(value)
+    path.write_text(json.dumps(config, indent=2, sort_keys=True))
 
 
 def backend_module(backend: BackendName) -> ModuleType:
@@ -101,6 +115,7 @@ def train_model(
     adapter_dir = model_dir / ADAPTER_NAME
     tokenizer.chat_template = template.text
     loaded.model.save_pretrained(adapter_dir)
+    _sort_set_lists(adapter_dir / "adapter_config.json")
     tokenizer.save_pretrained(adapter_dir)
     merged_dir = None
     if config.merge:

@@ -52,6 +52,10 @@ def test_tiny_model_trains_reloads_merges_and_generates(
     assert report["peak_memory_kind"] == "cpu_max_rss" and report["peak_memory_bytes"] > 0
     assert report["trained_tokens_per_second"] > 0 and report["wall_seconds"] >= report["train_seconds"] > 0
     assert result.loss_plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # PEFT writes target_modules from a set (ordered by the process's string hashing); saved sorted, one run
+    # writes one file
+    saved = json.loads((result.adapter_dir / "adapter_config.json").read_text())
+    assert saved["target_modules"] == sorted(config.lora.target_modules)
 
     tokenizer = AutoTokenizer.from_pretrained(str(result.adapter_dir))
     assert tokenizer.chat_template == AutoTokenizer.from_pretrained(str(tiny_model_path)).chat_template
