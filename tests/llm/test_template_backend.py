@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from alttrain.errors import ConfigError, TemplateTextError
-from alttrain.llm.backends.template import TemplateBackend, quote, split_final_answer
-from alttrain.llm.backends.template_texts import TEXTS_DIR, load_template_texts
+from alttrain.llm.backends.template.backend import TemplateBackend, quote, split_final_answer
+from alttrain.llm.backends.template.loader import TEXTS_DIR, load_template_texts
 from alttrain.llm.client import TeacherClient
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import PermanentTeacherError, SamplingParams, TeacherRequest

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from review_helpers import CALLER_SECRETS, Reviewers, curated_frame
+from curation.review.review_helpers import CALLER_SECRETS, Reviewers, curated_frame
 
 from alttrain.curation.review.config import ReviewConfig, ServerConfig
 from alttrain.curation.review.server.local import LocalArgilla, free_port, start_local_argilla

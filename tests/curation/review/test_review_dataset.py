@@ -3,7 +3,7 @@ from __future__ import annotations
 import argilla as rg
 import polars as pl
 import pytest
-from review_helpers import SPEC, curated_frame
+from curation.review.review_helpers import SPEC, curated_frame
 
 from alttrain.curation.review.dataset import check_reviewable, guidelines, review_settings, to_records
 from alttrain.curation.review.server.local import LocalArgilla

@@ -6,7 +6,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
-from review_helpers import REFUSAL, SPEC, Reviewers
+from curation.review.review_helpers import REFUSAL, SPEC, Reviewers
 from typer.testing import CliRunner
 
 from alttrain.cli import app

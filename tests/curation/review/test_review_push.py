@@ -6,7 +6,7 @@ import argilla as rg
 import polars as pl
 import pytest
 import yaml
-from review_helpers import SPEC, Reviewers
+from curation.review.review_helpers import SPEC, Reviewers
 from typer.testing import CliRunner
 
 from alttrain.cli import app

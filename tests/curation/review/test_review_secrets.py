@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from review_helpers import CALLER_SECRETS
+from curation.review.review_helpers import CALLER_SECRETS
 
 from alttrain.curation.review.server import local
 from alttrain.curation.review.server.local import (

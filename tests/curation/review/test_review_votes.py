@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from review_helpers import REFUSAL, SPEC
+from curation.review.review_helpers import REFUSAL, SPEC
 
 from alttrain.curation.review.votes import Review, decide
 from alttrain.structure import TraceFields, ViolationKind
