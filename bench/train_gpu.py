@@ -56,8 +56,8 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jin
 def prepare(assets: Path, harmful: int, benign: int) -> None:
     """Write the stand-in dataset and the SmolLM2 tokenizer files into ``assets`` (needs the CPU venv)."""
     from alttrain.models.source import EMBEDDED_MODEL, resolve_model
-    from alttrain.training.config import TrainingConfig
     from alttrain.testing.standin import save_dataset, standin_records
+    from alttrain.training.config import TrainingConfig
 
     assets.mkdir(parents=True, exist_ok=True)
     save_dataset(standin_records(harmful=harmful, benign=benign), assets / "dataset")
