@@ -28,13 +28,14 @@ import argilla as rg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "curation" / "review"))
 from review_helpers import SPEC, curated_frame  # noqa: E402  (the tests' curated-run builder)
 
-from alttrain.curation.review.config import ReviewConfig, ServerConfig  # noqa: E402
+from alttrain.curation.review.config import ReviewConfig  # noqa: E402
 from alttrain.curation.review.connection import ensure_dataset  # noqa: E402
 from alttrain.curation.review.dataset import to_records  # noqa: E402
 from alttrain.curation.review.pull import PAGE_SIZE, pull_reviews  # noqa: E402
 from alttrain.curation.review.push import push_for_review  # noqa: E402
-from alttrain.curation.review.server.local import free_port, start_local_argilla  # noqa: E402
 from alttrain.records import write_stage  # noqa: E402
+from alttrain.services.argilla.config import ServerConfig  # noqa: E402
+from alttrain.services.argilla.local import free_port, start_local_argilla  # noqa: E402
 
 KEY_ENV = "ALTTRAIN_BENCH_ARGILLA_KEY"
 

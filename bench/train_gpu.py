@@ -56,8 +56,8 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jin
 def prepare(assets: Path, harmful: int, benign: int) -> None:
     """Write the stand-in dataset and the SmolLM2 tokenizer files into ``assets`` (needs the CPU venv)."""
     from alttrain.models.source import EMBEDDED_MODEL, resolve_model
+    from alttrain.testing.standin import save_dataset, standin_records
     from alttrain.training.config import TrainingConfig
-    from alttrain.training.standin import save_dataset, standin_records
 
     assets.mkdir(parents=True, exist_ok=True)
     save_dataset(standin_records(harmful=harmful, benign=benign), assets / "dataset")
@@ -94,7 +94,7 @@ def build_model(args: argparse.Namespace, work: Path) -> str:
     """The model path to train: a named one, or a random Llama of the chosen shape built here."""
     if args.model:
         return args.model
-    from alttrain.training.random_model import build_random_model
+    from alttrain.testing.random_model import build_random_model
 
     return str(build_random_model(work / "model", args.assets / "tokenizer", shape=args.shape))
 

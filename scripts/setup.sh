@@ -24,7 +24,7 @@ fi
 if ! command -v redis-server >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 fi
-.venv/bin/python -c "from alttrain.curation.review.config import ServerConfig
-from alttrain.curation.review.server.venv import ensure_server_venv
+.venv/bin/python -c "from alttrain.services.argilla.config import ServerConfig
+from alttrain.services.argilla.venv import ensure_server_venv
 ensure_server_venv(ServerConfig().venv_path())"
 echo "alttrain set up in .venv"

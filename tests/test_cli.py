@@ -73,7 +73,7 @@ def test_errors_are_one_unwrapped_line_at_any_terminal_width(tmp_path: Path) -> 
 @pytest.fixture(scope="module")
 def tiny_model(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer random Llama with SmolLM2's tokenizer: trains and generates in a few seconds."""
-    from alttrain.training.random_model import build_random_model
+    from alttrain.testing.random_model import build_random_model
 
     return build_random_model(tmp_path_factory.mktemp("tiny") / "model", smollm2_path, shape="tiny")
 

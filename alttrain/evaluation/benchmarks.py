@@ -3,7 +3,7 @@
 Every loader returns *all* of its items in the evaluation-item schema (the prompts schema plus
 ``benchmark``); :func:`select_subset` then takes the documented subset: the items are shuffled with
 the benchmark's ``seed`` and the first ``n`` that are not in the training set are kept. The harmful
-sets reuse the prompt-pool loaders of :mod:`alttrain.sources`, so their ids match the ids
+sets reuse the prompt-pool loaders of :mod:`alttrain.prompt_sets`, so their ids match the ids
 of training records drawn from the same source. Hub benchmarks live in
 :mod:`alttrain.evaluation.hub_benchmarks`.
 
@@ -31,8 +31,8 @@ from typing import Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from alttrain.prompt_sets.builtin import AdvBenchSource, DoNotAnswerSource, HarmBenchSource, ReasoningGymSource
 from alttrain.records import PROMPT_SCHEMA, conform
-from alttrain.sources.builtin import AdvBenchSource, DoNotAnswerSource, HarmBenchSource, ReasoningGymSource
 
 #: the columns of an evaluation item: a prompt record (with its reference answer) plus its benchmark
 ITEM_SCHEMA: dict[str, pl.DataType] = {"benchmark": pl.String(), **PROMPT_SCHEMA}

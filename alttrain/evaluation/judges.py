@@ -20,8 +20,8 @@ import polars as pl
 from alttrain.llm.client import TeacherClient
 from alttrain.llm.repair import MessageBuilder, Reply, ask_until_parsed
 from alttrain.llm.types import SamplingParams
+from alttrain.prompt_sets.base import package_data
 from alttrain.refusal import looks_like_refusal
-from alttrain.sources.base import package_data
 
 JudgeStatus = Literal["ok", "unparsed", "error"]
 T = TypeVar("T")

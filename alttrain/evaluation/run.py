@@ -37,7 +37,7 @@ from alttrain.layout import CACHE_FILE, EVAL_DIR, EVAL_SCALEOUT_FILE
 from alttrain.llm.cache import ResponseCache
 from alttrain.measures import TokenCounter, TokenizerConfig, make_counter
 from alttrain.models.source import resolve_model
-from alttrain.sources.builtin import ReasoningGymSource
+from alttrain.prompt_sets.builtin import ReasoningGymSource
 
 Progress = Callable[[str], None]
 

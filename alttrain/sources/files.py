@@ -8,7 +8,7 @@ from typing import Literal
 import polars as pl
 from pydantic import Field
 
-from alttrain.sources.base import DEFAULT_MAX_BYTES, ReadBounds, read_bounded_table
+from alttrain.prompt_sets.base import DEFAULT_MAX_BYTES, ReadBounds, read_bounded_table
 from alttrain.sources.mapping import MappedSource
 
 

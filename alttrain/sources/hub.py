@@ -15,7 +15,7 @@ from pydantic import PrivateAttr, model_validator
 
 from alttrain.errors import SourceError
 from alttrain.hub_revision import hub_commit
-from alttrain.sources.base import one_line
+from alttrain.prompt_sets.base import one_line
 from alttrain.sources.mapping import MappedSource
 
 

@@ -17,7 +17,7 @@ import polars as pl
 from pydantic import Field, field_validator, model_validator
 
 from alttrain.errors import SourceError
-from alttrain.sources.base import LoadReport, PromptSource, TraceCounts, one_line, prompt_frame
+from alttrain.prompt_sets.base import LoadReport, PromptSource, TraceCounts, one_line, prompt_frame
 from alttrain.sources.presets import PRESETS, Label, Preset, PresetName
 from alttrain.structure import LABELS
 

@@ -8,9 +8,9 @@ from typing import Annotated
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from alttrain.prompt_sets.base import TraceCounts
+from alttrain.prompt_sets.builtin import AdvBenchSource, DoNotAnswerSource, HarmBenchSource, ReasoningGymSource
 from alttrain.records import normalise_text
-from alttrain.sources.base import TraceCounts
-from alttrain.sources.builtin import AdvBenchSource, DoNotAnswerSource, HarmBenchSource, ReasoningGymSource
 from alttrain.sources.files import FileSource
 from alttrain.sources.hub import HubSource
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from alttrain.curation.dedup import deduplicate, prompt_clusters
 from alttrain.curation.filters.base import DROP
 from alttrain.neardup import DedupConfig, near_duplicate_components, normalised, shingle_hashes
+from alttrain.prompt_sets.builtin import AdvBenchSource
 from alttrain.records import normalise_text
-from alttrain.sources.builtin import AdvBenchSource
 
 
 @settings(max_examples=300, deadline=None)

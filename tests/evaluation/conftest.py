@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from alttrain.training.random_model import build_random_model
+from alttrain.testing.random_model import build_random_model
 
 
 @pytest.fixture(scope="session")

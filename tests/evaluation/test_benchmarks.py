@@ -10,7 +10,7 @@ from alttrain.evaluation.benchmarks import (
     ReasoningGymBenchmark,
     select_subset,
 )
-from alttrain.sources.builtin import HarmBenchSource, ReasoningGymSource
+from alttrain.prompt_sets.builtin import HarmBenchSource, ReasoningGymSource
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from alttrain.evaluation.heldout import (
 )
 from alttrain.neardup import DedupConfig
 from alttrain.records import conform, record_id, write_stage
-from alttrain.training.standin import save_dataset, standin_records
+from alttrain.testing.standin import save_dataset, standin_records
 
 LONG = ("A bakery sells loaves of bread for four dollars each and muffins for two dollars each; on Monday it sold "
         "twelve loaves and thirty muffins, and on Tuesday twice as many loaves. How much did it earn in total?")

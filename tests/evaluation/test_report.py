@@ -13,8 +13,8 @@ from alttrain.cli import app
 from alttrain.config import RunConfig, parse_config
 from alttrain.evaluation.report import EvaluationResult, summary_table
 from alttrain.evaluation.stage import run_evaluation
+from alttrain.testing.standin import save_dataset, standin_records
 from alttrain.training.stage import run_training
-from alttrain.training.standin import save_dataset, standin_records
 
 CONFIG = {
     "name": "smollm2-eval",

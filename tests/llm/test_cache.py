@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from alttrain.errors import AlttrainError, CacheDamagedError
-from alttrain.llm.backends.template_texts import TEXTS_DIR
+from alttrain.llm.backends.template.loader import TEXTS_DIR
 from alttrain.llm.cache import CACHE_KEY_VERSION, ResponseCache, keyed_request
 from alttrain.llm.types import SamplingParams, TeacherRequest, TeacherResponse
 from alttrain.synthesis.trace_json import trace_schema

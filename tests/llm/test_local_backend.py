@@ -16,7 +16,7 @@ from alttrain.llm.client import TeacherClient
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import PermanentTeacherError, TeacherRequest
 from alttrain.processes import process_gone
-from alttrain.sources.builtin import HarmBenchSource, ReasoningGymSource
+from alttrain.prompt_sets.builtin import HarmBenchSource, ReasoningGymSource
 from alttrain.structure import StructureSpec
 from alttrain.synthesis.config import SynthesisConfig
 from alttrain.synthesis.engine import synthesize

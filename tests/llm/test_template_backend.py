@@ -8,13 +8,13 @@ import pytest
 import yaml
 
 from alttrain.errors import ConfigError, TemplateTextError
-from alttrain.llm.backends.template import TemplateBackend, quote, split_final_answer
-from alttrain.llm.backends.template_texts import TEXTS_DIR, load_template_texts
+from alttrain.llm.backends.template.backend import TemplateBackend, quote, split_final_answer
+from alttrain.llm.backends.template.loader import TEXTS_DIR, load_template_texts
 from alttrain.llm.client import TeacherClient
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import PermanentTeacherError, SamplingParams, TeacherRequest
+from alttrain.prompt_sets.builtin import AdvBenchSource, DoNotAnswerSource, HarmBenchSource, ReasoningGymSource
 from alttrain.refusal import looks_like_refusal
-from alttrain.sources.builtin import AdvBenchSource, DoNotAnswerSource, HarmBenchSource, ReasoningGymSource
 from alttrain.structure import StructureSpec, TraceFields
 from alttrain.synthesis.config import SynthesisConfig
 from alttrain.synthesis.engine import synthesize

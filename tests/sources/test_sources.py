@@ -6,9 +6,9 @@ import polars as pl
 import pytest
 
 from alttrain.errors import SourceError
+from alttrain.prompt_sets.base import package_data
+from alttrain.prompt_sets.builtin import AdvBenchSource, DoNotAnswerSource, HarmBenchSource, ReasoningGymSource
 from alttrain.records import PROMPT_SCHEMA, check_schema
-from alttrain.sources.base import package_data
-from alttrain.sources.builtin import AdvBenchSource, DoNotAnswerSource, HarmBenchSource, ReasoningGymSource
 from alttrain.sources.files import FileSource
 
 

@@ -18,8 +18,8 @@ from alttrain.config import parse_config
 from alttrain.errors import BatchError, ConfigError, MissingInputError
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.config import TeacherConfig
+from alttrain.prompt_sets.builtin import HarmBenchSource, ReasoningGymSource
 from alttrain.records import conform, record_id, write_stage
-from alttrain.sources.builtin import HarmBenchSource, ReasoningGymSource
 from alttrain.sources.pool import PromptsConfig, build_prompt_pool
 from alttrain.structure import StructureSpec
 from alttrain.synthesis.batch import synthesize_in_batches

@@ -10,8 +10,8 @@ from alttrain.errors import CacheMissError, TeacherAccessError
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import TeacherResponse
+from alttrain.prompt_sets.builtin import HarmBenchSource, ReasoningGymSource
 from alttrain.records import check_schema, conform, record_id
-from alttrain.sources.builtin import HarmBenchSource, ReasoningGymSource
 from alttrain.sources.pool import PromptsConfig, build_prompt_pool
 from alttrain.structure import StructureSpec
 from alttrain.synthesis.config import SynthesisConfig

@@ -29,13 +29,13 @@ from alttrain.errors import CacheMissError, ConfigError, TeacherAccessError
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import TeacherClient
 from alttrain.llm.types import SamplingParams, TeacherRequest
+from alttrain.prompt_sets.builtin import HarmBenchSource, ReasoningGymSource
 from alttrain.records import conform, read_stage, record_id, write_stage
 from alttrain.scaleout.config import RayConfig
 from alttrain.scaleout.driver import complete_on_ray
 from alttrain.scaleout.entries import Entry, merge_entries
 from alttrain.scaleout.nodes import node_dir, run_tag
 from alttrain.scaleout.view import show_scaleout
-from alttrain.sources.builtin import HarmBenchSource, ReasoningGymSource
 from alttrain.sources.pool import PromptsConfig, build_prompt_pool
 from alttrain.synthesis.stage import SynthesisResult, run_synthesis
 from alttrain.testing import FaultPlan, FaultServer, teacher_config

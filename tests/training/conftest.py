@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from alttrain.training.random_model import build_random_model
-from alttrain.training.standin import save_dataset, standin_records
+from alttrain.testing.random_model import build_random_model
+from alttrain.testing.standin import save_dataset, standin_records
 
 
 @pytest.fixture(scope="session")

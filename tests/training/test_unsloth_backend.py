@@ -50,7 +50,7 @@ def trained(
     smollm2_path: Path, standin_rows: list[dict], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, tuple[dict[str, Any], Path]]:
     """The same 4 steps on SmolLM2 with each backend: ``{backend: (report, model dir)}``."""
-    from alttrain.training.standin import save_dataset
+    from alttrain.testing.standin import save_dataset
 
     assert MAIN_PYTHON.exists(), f"the hf reference needs the main venv ({MAIN_PYTHON}): bash scripts/setup.sh"
     work = tmp_path_factory.mktemp("unsloth-vs-hf")

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from alttrain.config import RunConfig
     from alttrain.curation.review.pull import PullResult
     from alttrain.curation.review.push import PushResult
-    from alttrain.curation.review.server.local import LocalArgilla
+    from alttrain.services.argilla.local import LocalArgilla
 
 
 def run_review_push(config: RunConfig, run_dir: Path) -> PushResult:
@@ -73,7 +73,7 @@ def start_argilla(config: RunConfig, console: Console | None) -> LocalArgilla:
     """
     import shlex
 
-    from alttrain.curation.review.server.local import check_env_name, start_local_argilla, write_env_file
+    from alttrain.services.argilla.local import check_env_name, start_local_argilla, write_env_file
 
     def on_step(step: str) -> None:
         if console is not None:

@@ -4,7 +4,7 @@ import polars as pl
 
 from alttrain.curation.filters.answer import AnswerFilter
 from alttrain.curation.filters.base import DROP, FilterContext
-from alttrain.sources.builtin import ReasoningGymSource
+from alttrain.prompt_sets.builtin import ReasoningGymSource
 from alttrain.structure import TraceFields
 from curation.rows import BENIGN_FIELDS, frame, row
 

@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 
 from alttrain.curation.filters.base import DROP, FilterContext
 from alttrain.curation.filters.consistency import RefusalFilter, VerdictFilter
+from alttrain.prompt_sets.base import package_data
 from alttrain.refusal import looks_like_refusal, refusal_heuristic
-from alttrain.sources.base import package_data
 from alttrain.structure import TraceFields
 from curation.rows import BENIGN_FIELDS, HARMFUL_FIELDS, frame, row
 

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from review_helpers import CALLER_SECRETS, Reviewers, curated_frame
 
-from alttrain.curation.review.config import ReviewConfig, ServerConfig
-from alttrain.curation.review.server.local import LocalArgilla, free_port, start_local_argilla
+from alttrain.curation.review.config import ReviewConfig
 from alttrain.records import write_stage
+from alttrain.services.argilla.config import ServerConfig
+from alttrain.services.argilla.local import LocalArgilla, free_port, start_local_argilla
+from curation.review.review_helpers import CALLER_SECRETS, Reviewers, curated_frame
 
 
 @pytest.fixture(scope="session")

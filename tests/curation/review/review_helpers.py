@@ -6,8 +6,8 @@ import httpx
 import polars as pl
 
 from alttrain.curation.review.config import ReviewConfig
-from alttrain.curation.review.server.local import LocalArgilla
 from alttrain.records import conform
+from alttrain.services.argilla.local import LocalArgilla
 from alttrain.sources.pool import PromptsConfig, build_prompt_pool
 from alttrain.structure import StructureSpec, TraceFields
 

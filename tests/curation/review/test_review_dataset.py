@@ -3,12 +3,12 @@ from __future__ import annotations
 import argilla as rg
 import polars as pl
 import pytest
-from review_helpers import SPEC, curated_frame
 
 from alttrain.curation.review.dataset import check_reviewable, guidelines, review_settings, to_records
-from alttrain.curation.review.server.local import LocalArgilla
 from alttrain.errors import ReviewDataError
+from alttrain.services.argilla.local import LocalArgilla
 from alttrain.structure import StructureSpec
+from curation.review.review_helpers import SPEC, curated_frame
 
 
 def test_guidelines_warn_and_use_the_runs_markers() -> None:

@@ -19,10 +19,10 @@ import httpx
 import pytest
 import yaml
 
-from alttrain.curation.review.config import ServerConfig
-from alttrain.curation.review.server.local import LocalArgilla, free_port, start_local_argilla
-from alttrain.curation.review.server.venv import MARKER_NAME, ensure_server_venv, venv_is_ready
 from alttrain.errors import ServerSetupError
+from alttrain.services.argilla.config import ServerConfig
+from alttrain.services.argilla.local import LocalArgilla, free_port, start_local_argilla
+from alttrain.services.argilla.venv import MARKER_NAME, ensure_server_venv, venv_is_ready
 
 
 def _listening(port: int) -> bool:

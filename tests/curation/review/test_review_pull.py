@@ -6,16 +6,16 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
-from review_helpers import REFUSAL, SPEC, Reviewers
 from typer.testing import CliRunner
 
 from alttrain.cli import app
 from alttrain.curation.review.config import ReviewConfig
 from alttrain.curation.review.pull import pull_reviews
 from alttrain.curation.review.push import push_for_review
-from alttrain.curation.review.server.local import free_port
 from alttrain.errors import ReviewError
+from alttrain.services.argilla.local import free_port
 from alttrain.structure import TraceFields
+from curation.review.review_helpers import REFUSAL, SPEC, Reviewers
 
 
 def _ids(run_dir: Path) -> tuple[list[str], list[str]]:

@@ -6,15 +6,15 @@ import argilla as rg
 import polars as pl
 import pytest
 import yaml
-from review_helpers import SPEC, Reviewers
 from typer.testing import CliRunner
 
 from alttrain.cli import app
 from alttrain.curation.review.config import ReviewConfig
 from alttrain.curation.review.push import push_for_review
-from alttrain.curation.review.server.local import LocalArgilla, free_port
 from alttrain.errors import ReviewConfigError, ReviewDataError, ReviewError
 from alttrain.records import write_stage
+from alttrain.services.argilla.local import LocalArgilla, free_port
+from curation.review.review_helpers import SPEC, Reviewers
 
 
 def _dataset(server: LocalArgilla, config: ReviewConfig) -> rg.Dataset:

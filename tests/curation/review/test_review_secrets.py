@@ -10,10 +10,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from review_helpers import CALLER_SECRETS
 
-from alttrain.curation.review.server import local
-from alttrain.curation.review.server.local import (
+from alttrain.errors import ReviewConfigError
+from alttrain.services.argilla import local
+from alttrain.services.argilla.local import (
     CREDENTIALS_FILE,
     Credentials,
     LocalArgilla,
@@ -22,7 +22,7 @@ from alttrain.curation.review.server.local import (
     load_secrets,
     write_env_file,
 )
-from alttrain.errors import ReviewConfigError
+from curation.review.review_helpers import CALLER_SECRETS
 
 #: what argilla-server may see: the allow-list of the caller's variables, plus what alttrain sets
 SERVER_VARIABLES = local.INHERITED_ENV | {

@@ -6,10 +6,10 @@ from typing import Any
 
 import polars as pl
 import pytest
-from review_helpers import SPEC, Reviewers
 
 from alttrain.curation.review.config import ReviewConfig
 from alttrain.curation.review.push import push_for_review
+from curation.review.review_helpers import SPEC, Reviewers
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from review_helpers import REFUSAL, SPEC
-
 from alttrain.curation.review.votes import Review, decide
 from alttrain.structure import TraceFields, ViolationKind
+from curation.review.review_helpers import REFUSAL, SPEC
 
 HARMFUL_TRACE = SPEC.render(
     TraceFields("A request.", "It could hurt people.", "harmful", "I will not help; safe help exists.", REFUSAL)

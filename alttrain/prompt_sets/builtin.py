@@ -8,7 +8,7 @@ import polars as pl
 import yaml
 from pydantic import Field
 
-from alttrain.sources.base import PromptSource, package_data, prompt_frame, read_jsonl
+from alttrain.prompt_sets.base import PromptSource, package_data, prompt_frame, read_jsonl
 
 HARMBENCH_LICENSE = "MIT (HarmBench)"
 DONOTANSWER_LICENSE = "Apache-2.0 (Do-Not-Answer)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alttrain.sources.builtin import HarmBenchSource, ReasoningGymSource
+from alttrain.prompt_sets.builtin import HarmBenchSource, ReasoningGymSource
 from alttrain.sources.pool import PromptsConfig, build_prompt_pool
 from alttrain.structure import StructureSpec, TraceFields
 

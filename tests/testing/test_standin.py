@@ -2,10 +2,12 @@ from typing import Any
 
 from alttrain.refusal import looks_like_refusal
 from alttrain.structure import StructureSpec
+from alttrain.testing.standin import standin_records
 
 
-def test_standin_rows_have_the_export_columns_and_valid_traces(standin_rows: list[dict[str, Any]]) -> None:
+def test_standin_rows_have_the_export_columns_and_valid_traces() -> None:
     spec = StructureSpec()
+    standin_rows: list[dict[str, Any]] = standin_records(harmful=6, benign=6, seed=0)
     columns = ["id", "prompt", "label", "category", "source", "license", "understanding", "assessment",
                "verdict", "reasoning", "answer", "trace", "messages"]
     assert [row["label"] for row in standin_rows] == ["harmful"] * 6 + ["benign"] * 6

@@ -12,7 +12,7 @@ distilled traces. This backend writes such traces from ``request.record`` alone:
 * answer: the original or reference answer (benign), or a brief refusal with a safe alternative.
 
 The harmful branch only restates what is asked and explains why it is declined: it never writes
-harmful content. Texts live in YAML files (:mod:`alttrain.llm.backends.template_texts`); each slot
+harmful content. Texts live in YAML files (:mod:`alttrain.llm.backends.template.loader`); each slot
 has several variants, chosen by a hash of (seed, record id, slot), so the output is deterministic
 under the seed and 1,000 records are not 1,000 copies. The response is the JSON object of the five
 fields when the request carries a ``json_schema``, else the trace text in the default
@@ -32,7 +32,7 @@ from dataclasses import asdict
 from typing import Any
 
 from alttrain.llm.backends.base import TeacherBackend
-from alttrain.llm.backends.template_texts import TemplateTexts, load_template_texts, texts_digest
+from alttrain.llm.backends.template.loader import TemplateTexts, load_template_texts, texts_digest
 from alttrain.llm.config import TeacherConfig, TemplateOptions
 from alttrain.llm.types import PermanentTeacherError, TeacherRequest, TeacherResponse
 from alttrain.structure import LABELS, Label, StructureSpec, TraceFields

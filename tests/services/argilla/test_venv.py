@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from alttrain.curation.review.server import venv as server_venv
-from alttrain.curation.review.server.venv import (
+from alttrain.errors import ServerSetupError
+from alttrain.services.argilla import venv as server_venv
+from alttrain.services.argilla.venv import (
     BUILDING_MARKER_NAME,
     MARKER_NAME,
     ensure_server_venv,
     server_python,
     venv_is_ready,
 )
-from alttrain.errors import ServerSetupError
 
 
 class FakeBuild:

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import httpx
 
-from alttrain.curation.review.config import ServerConfig
-from alttrain.curation.review.server.venv import ensure_server_venv, server_python
 from alttrain.errors import ReviewConfigError, ServerSetupError
 from alttrain.processes import ChildServer
+from alttrain.services.argilla.config import ServerConfig
+from alttrain.services.argilla.venv import ensure_server_venv, server_python
 
 PLUGIN_DIR = Path(__file__).parent / "plugin"
 PLUGIN_MODULE = "alttrain_sql_search"

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from alttrain.errors import SourceError
-from alttrain.sources.base import ReadBounds, read_bounded_table, read_jsonl, read_table
+from alttrain.prompt_sets.base import ReadBounds, read_bounded_table, read_jsonl, read_table
 from alttrain.sources.files import FileSource
 from alttrain.sources.pool import PromptsConfig, build_prompt_pool
 from tests.sources.peer_fixtures import SAFECHAIN_JSONL, STAR1_JSON, write

@@ -1,4 +1,4 @@
-"""The template teacher's texts: YAML files in this folder (or a user folder), loaded and checked.
+"""The template teacher's texts: YAML files in ``texts/`` beside this module (or a user folder), loaded and checked.
 
 Four files: ``families.yaml`` (which checklist family a prompt gets), ``harmful.yaml`` and
 ``benign.yaml`` (per-family checklists and phrasings), ``common.yaml`` (frames shared by every
@@ -23,7 +23,7 @@ from alttrain.errors import TemplateTextError
 from alttrain.refusal import looks_like_refusal
 from alttrain.structure import Label
 
-TEXTS_DIR = Path(__file__).parent
+TEXTS_DIR = Path(__file__).with_name("texts")
 Variants = Annotated[list[str], Field(min_length=1)]
 
 

@@ -1,1 +1,0 @@
-"""Files that run inside the argilla-server venv (not imported by alttrain itself)."""
