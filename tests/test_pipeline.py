@@ -4,6 +4,7 @@ from pathlib import Path
 
 from alttrain.config import parse_config
 from alttrain.pipeline import STAGES, is_fresh, run_stage, selected_stages
+from alttrain.sources.view import PromptsView
 from alttrain.stage import StageContext
 
 FAST = [s for s in STAGES if s.name in {"prompts", "synthesize", "curate", "datasheet"}]
@@ -19,7 +20,7 @@ def config(selection_n: int = 20) -> dict:
 
 def run_all(cfg: dict, run_dir: Path) -> dict[str, bool]:
     parsed = parse_config(cfg)
-    return {s.name: run_stage(s, StageContext(parsed, run_dir)).skipped for s in FAST}
+    return {s.name: run_stage(s, parsed, run_dir).skipped for s in FAST}
 
 
 def test_second_run_skips_every_fresh_stage(tmp_path: Path) -> None:
@@ -40,7 +41,7 @@ def test_missing_output_or_changed_input_content_makes_a_stage_stale(tmp_path: P
     assert is_fresh(curate, parsed, tmp_path)
     (tmp_path / "curation_report.json").unlink()
     assert not is_fresh(curate, parsed, tmp_path)
-    run_stage(curate, StageContext(parsed, tmp_path))
+    run_stage(curate, parsed, tmp_path)
     synthesized = tmp_path / "synthesized.parquet"
     content = synthesized.read_bytes()
     synthesized.write_bytes(content)  # same content, new mtime: an upstream re-run that changed nothing
@@ -59,8 +60,8 @@ def test_probe_stage_runs_only_when_configured() -> None:
 def test_teacher_probe_writes_its_own_synthesis(tmp_path: Path) -> None:
     cfg = parse_config({**config(), "synthesis": {"probe": {"n": 4, "teacher": {"backend": "template"}}}})
     prompts, probe = (next(s for s in STAGES if s.name == name) for name in ("prompts", "teacher_probe"))
-    run_stage(prompts, StageContext(cfg, tmp_path))
-    result = run_stage(probe, StageContext(cfg, tmp_path)).result
+    run_stage(prompts, cfg, tmp_path)
+    result = run_stage(probe, cfg, tmp_path).result
     assert result.synthesis.rows == 4
     assert result.validity == result.synthesis.ok / 4
     assert (tmp_path / "teacher_probe" / "synthesized.parquet").exists()
@@ -100,16 +101,15 @@ def test_a_new_stage_runs_through_the_same_machinery(tmp_path: Path) -> None:
     """Adding a stage needs no change to the runner: a Stage value is enough."""
     from alttrain.stage import Stage
 
-    def count_prompts(context: StageContext) -> int:
+    def count_prompts(context: StageContext[PromptsView]) -> int:
         rows = len((context.run_dir / "prompts.parquet").read_bytes())
         (context.run_dir / "count.txt").write_text(str(rows))
         return rows
 
-    extra = Stage("count", "count the prompt file's bytes", ("prompts",), ("prompts.parquet",), ("count.txt",),
+    extra = Stage("count", "count the prompt file's bytes", PromptsView, ("prompts.parquet",), ("count.txt",),
                   count_prompts, show=lambda console, result, cfg: None)
     parsed = parse_config(config())
-    context = StageContext(parsed, tmp_path)
-    run_stage(next(s for s in STAGES if s.name == "prompts"), context)
-    first = run_stage(extra, context)
+    run_stage(next(s for s in STAGES if s.name == "prompts"), parsed, tmp_path)
+    first = run_stage(extra, parsed, tmp_path)
     assert not first.skipped and first.result > 0
-    assert run_stage(extra, context).skipped
+    assert run_stage(extra, parsed, tmp_path).skipped
