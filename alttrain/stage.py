@@ -28,6 +28,16 @@ class StageView(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class SectionPart(BaseModel):
+    """The fields a stage reads of another stage package's section, filled from that section by attribute.
+
+    A view field typed with a part (``synthesis: TeacherPart``) holds those fields alone: the stage imports
+    nothing of the other package, and its fingerprint covers only what it reads there.
+    """
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
 V = TypeVar("V", bound=StageView)
 R = TypeVar("R")
 

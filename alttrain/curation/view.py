@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alttrain.curation.config import CurationConfig
-from alttrain.stage import StageView
+from alttrain.llm.config import TeacherConfig
+from alttrain.stage import SectionPart, StageView
 from alttrain.structure import StructureSpec
-from alttrain.synthesis.config import SynthesisConfig
+
+
+class JudgeDefaults(SectionPart):
+    """What curation reads of ``synthesis``: the judge filter's default teacher and cache."""
+
+    teacher: TeacherConfig
+    cache_path: Path | None = None
 
 
 class CurationView(StageView):
-    """The structure, the curation settings, and synthesis: the judge filter's default teacher and cache."""
+    """The structure, the curation settings, and the judge's defaults from synthesis."""
 
     structure: StructureSpec
-    synthesis: SynthesisConfig
+    synthesis: JudgeDefaults
     curation: CurationConfig

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
-from alttrain.curation.config import CurationConfig
 from alttrain.datasheets.config import DatasheetConfig
-from alttrain.stage import StageView
+from alttrain.llm.config import TeacherConfig
+from alttrain.measures import TokenizerConfig
+from alttrain.stage import SectionPart, StageView
 from alttrain.structure import StructureSpec
-from alttrain.synthesis.config import SynthesisConfig
+
+
+class TeacherFacts(SectionPart):
+    """What the datasheet reads of ``synthesis``: the teacher it documents, the mode and the repair budget."""
+
+    teacher: TeacherConfig
+    mode: str
+    max_repair_attempts: int
+
+
+class TokenCounting(SectionPart):
+    """What the datasheet reads of ``curation``: the token counter (lengths are counted as curation counts them)."""
+
+    tokenizer: TokenizerConfig
 
 
 class DatasheetView(StageView):
-    """The run's name, the structure, the teacher (synthesis), curation's token counter, the datasheet settings."""
+    """The run's name, the structure, the teacher, curation's token counter and the datasheet settings."""
 
     name: str
     structure: StructureSpec
-    synthesis: SynthesisConfig
-    curation: CurationConfig
+    synthesis: TeacherFacts
+    curation: TokenCounting
     datasheet: DatasheetConfig
