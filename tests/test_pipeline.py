@@ -54,9 +54,10 @@ def test_missing_output_or_changed_input_content_makes_a_stage_stale(tmp_path: P
 
 def test_probe_stage_runs_only_when_configured() -> None:
     probe = next(s for s in STAGES if s.name == "teacher_probe")
-    assert not probe.enabled(parse_config(config()))
+    assert not probe.enabled(parse_config(config()).view(probe.view))
     with_probe = {**config(), "synthesis": {"probe": {"n": 2, "teacher": {"backend": "template"}}}}
-    assert probe.enabled(parse_config(with_probe))
+    assert probe.enabled(parse_config(with_probe).view(probe.view))
+    assert "teacher_probe" in [s.name for s in selected_stages(parse_config(with_probe))]
 
 
 def test_teacher_probe_writes_its_own_synthesis(tmp_path: Path) -> None:

@@ -254,7 +254,7 @@ def _fingerprint(config: DatasheetView, inputs: RunInputs) -> tuple[str, str]:
     resolved = inputs.resolved_config or {}
     if isinstance(resolved.get("fingerprint"), str):
         return resolved["fingerprint"], "RUN/config.yaml"
-    return fingerprint(config), "computed from the config sections the datasheet stage reads (no RUN/config.yaml)"
+    return fingerprint(config), "computed from the config given to the datasheet stage (no RUN/config.yaml)"
 
 
 def gather_provenance(config: DatasheetView, inputs: RunInputs, measured: pl.DataFrame) -> Provenance:
