@@ -100,14 +100,11 @@ def _stamp_path(run_dir: Path, stage: Stage[Any, Any]) -> Path:
 
 def is_fresh(stage: Stage[Any, Any], config: RunConfig, run_dir: Path) -> bool:
     """Whether the stage's outputs exist and were made from the same view of the config and input content."""
-    return _is_fresh(stage, config.view(stage.view), run_dir)
-
-
-def _is_fresh(stage: Stage[Any, Any], view: StageView, run_dir: Path) -> bool:
     stamp = _stamp_path(run_dir, stage)
     if not stamp.exists() or not all((run_dir / out).exists() for out in stage.outputs):
         return False
-    return json.loads(stamp.read_text()).get("fingerprint") == stage_fingerprint(stage, view, run_dir)
+    fingerprint = stage_fingerprint(stage, config.view(stage.view), run_dir)
+    return json.loads(stamp.read_text()).get("fingerprint") == fingerprint
 
 
 @dataclass(frozen=True)
@@ -149,9 +146,9 @@ def run_stage(
     missing (``synthesize --export`` while requests wait for `vllm run-batch`) is not stamped. ``console``,
     ``flags`` and ``pause`` go to the stage's :class:`~alttrain.stage.StageContext`.
     """
-    view = config.view(stage.view)
-    if not force and _is_fresh(stage, view, run_dir):
+    if not force and is_fresh(stage, config, run_dir):
         return StageOutcome(stage.name, skipped=True, seconds=0.0)
+    view = config.view(stage.view)
     fingerprint = stage_fingerprint(stage, view, run_dir)
     stamp = _stamp_path(run_dir, stage)
     stamp.unlink(missing_ok=True)
