@@ -8,7 +8,8 @@ The Python API mirrors the command line::
     outcomes = alttrain.run(config, "runs/notebook")        # the whole loop, resumable
     alttrain.run_curation(config, Path("runs/notebook"))    # or one stage at a time
 
-Names are imported on first use, so ``import alttrain`` stays cheap.
+Each ``run_<stage>`` is annotated with its stage's view of the config; a :class:`RunConfig` works too (they
+read its sections by attribute). Names are imported on first use, so ``import alttrain`` stays cheap.
 """
 
 from __future__ import annotations

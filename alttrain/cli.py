@@ -27,10 +27,11 @@ from alttrain.curation.review.stage import (
     show_review_push,
     start_argilla,
 )
+from alttrain.curation.review.view import ReviewView
 from alttrain.errors import AlttrainError
 from alttrain.layout import ADAPTER_DIR, CARD_FILE, DATASET_DIR, DATASHEET_FILE, EVAL_REPORT_MD
 from alttrain.pipeline import STAGES, run_stage, selected_stages
-from alttrain.stage import Stage, StageContext
+from alttrain.stage import Stage
 
 app = typer.Typer(
     help="alttrain: safety-align reasoning models through their data (the AltTrain recipe).",
@@ -75,15 +76,15 @@ def _pause(message: str) -> None:
     typer.prompt(message, default="", show_default=False)
 
 
-def _stage_command(stage: Stage[Any]) -> Callable[..., None]:
+def _stage_command(stage: Stage[Any, Any]) -> Callable[..., None]:
     """The command that runs ``stage`` alone, with ``--config``, ``--run-dir`` and the stage's own flags."""
 
     def command(config: Path, run_dir: Path | None = None, **flags: bool) -> None:
         with user_errors():
             cfg, directory = _open_run(config, run_dir)
             on = frozenset(name for name, value in flags.items() if value)
-            outcome = run_stage(stage, StageContext(cfg, directory, console, on, _pause), force=True)  # stamps it
-        stage.show(console, outcome.result, cfg)
+            outcome = run_stage(stage, cfg, directory, console=console, flags=on, pause=_pause, force=True)  # stamps
+        stage.show(console, outcome.result, cfg.view(stage.view))
 
     options: dict[str, Any] = {"config": ConfigOption, "run_dir": RunDirOption}
     defaults: dict[str, Any] = {"run_dir": None}
@@ -105,15 +106,16 @@ for _stage in STAGES:
         app.command(name=_stage.name)(_stage_command(_stage))
 
 
-def _review_command(run: Callable[[RunConfig, Path], Any], show: Callable[[Console, Any, RunConfig], None],
+def _review_command(run: Callable[[ReviewView, Path], Any], show: Callable[[Console, Any, ReviewView], None],
                     summary: str) -> Callable[..., None]:
     """A ``review`` sub-command that runs one part of the round and shows its result."""
 
     def command(config: ConfigOption, run_dir: RunDirOption = None) -> None:
         with user_errors():
             cfg, directory = _open_run(config, run_dir)
-            result = run(cfg, directory)
-        show(console, result, cfg)
+            view = cfg.view(ReviewView)
+            result = run(view, directory)
+        show(console, result, view)
 
     command.__doc__ = summary
     return command
@@ -136,7 +138,7 @@ def review_serve(config: ConfigOption, run_dir: RunDirOption = None) -> None:
         signal.signal(signum, signal.default_int_handler)
     with user_errors():
         cfg, _directory = _open_run(config, run_dir)
-        server = start_argilla(cfg, console)
+        server = start_argilla(cfg.view(ReviewView), console)
     console.print("Ctrl+C stops it")
     try:
         code = server.wait()
@@ -159,14 +161,13 @@ def run(config: ConfigOption, run_dir: RunDirOption = None, review: ReviewOption
     timings: list[tuple[str, str, float]] = []
     with user_errors():
         cfg, directory = _open_run(config, run_dir)
-        context = StageContext(cfg, directory, console, pause=_pause)
         for stage in selected_stages(cfg, optional=frozenset({"review"}) if review else frozenset()):
             console.rule(f"[bold]{stage.name}")
-            outcome = run_stage(stage, context, force=force)
+            outcome = run_stage(stage, cfg, directory, console=console, pause=_pause, force=force)
             if outcome.skipped:
                 console.print("[dim]skipped: its outputs are fresh (same config and inputs)[/dim]")
             else:
-                stage.show(console, outcome.result, cfg)
+                stage.show(console, outcome.result, cfg.view(stage.view))
             timings.append((stage.name, "skipped" if outcome.skipped else "ran", outcome.seconds))
     _show_run_summary(directory, timings)
 

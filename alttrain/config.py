@@ -1,14 +1,17 @@
 """One typed run config: a pydantic model per stage under :class:`RunConfig`, YAML in, resolved YAML out.
 
+It sits at the top, beside :mod:`alttrain.pipeline`: it gathers the section each stage package declares,
+resolves what crosses sections at load (seeds, evaluation's base model), and cuts the view each stage
+reads (:meth:`RunConfig.view`). Stages never import it.
+
 Secrets never live here: a config names the environment variable that holds a key (``api_key_env``),
 and only the name is resolved, written and fingerprinted.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -19,12 +22,20 @@ from alttrain.datasheets.config import DatasheetConfig
 from alttrain.errors import ConfigError
 from alttrain.evaluation.config import EvaluationConfig
 from alttrain.layout import CONFIG_FILE
+from alttrain.sections import CONFIG_VERSION, describe, fingerprint
 from alttrain.sources.pool import PromptsConfig
+from alttrain.stage import StageView
 from alttrain.structure import StructureSpec
 from alttrain.synthesis.config import SynthesisConfig
 from alttrain.training.config import TrainingConfig
 
-CONFIG_VERSION = 1
+V = TypeVar("V", bound=StageView)
+
+#: evaluation fields that default to training's: the base model the models under test load, where it is
+#: cached and the chat template it was trained with
+EVALUATION_FROM_TRAINING = {
+    "base_model": "model", "model_cache_dir": "model_cache_dir", "chat_template": "chat_template",
+}
 
 
 class RunConfig(BaseModel):
@@ -57,15 +68,21 @@ class RunConfig(BaseModel):
                 section.seed = self.seed
         return self
 
+    @model_validator(mode="after")
+    def _resolve_evaluation_model(self) -> RunConfig:
+        """Give evaluation training's base model, model cache and chat template where it leaves them out.
 
-def _describe(error: ValidationError, origin: str) -> str:
-    """Render a validation error as one line per bad key, ``origin: a.b.c: message``."""
-    lines = []
-    for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "<root>"
-        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
-        lines.append(f"{origin}: {key}: {message}")
-    return "\n".join(lines)
+        Like the seeds, resolved once here: evaluation then reads only its own section.
+        """
+        evaluation = self.evaluation
+        for own, from_training in EVALUATION_FROM_TRAINING.items():
+            if own not in evaluation.model_fields_set:
+                setattr(evaluation, own, getattr(self.training, from_training))
+        return self
+
+    def view(self, view_type: type[V]) -> V:
+        """The sections a stage reads, as its view (each field of ``view_type`` names a field of this config)."""
+        return view_type.model_validate({name: getattr(self, name) for name in view_type.model_fields})
 
 
 def parse_config(data: object, origin: str = "<config>") -> RunConfig:
@@ -81,7 +98,7 @@ def parse_config(data: object, origin: str = "<config>") -> RunConfig:
     try:
         return RunConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_describe(error, origin)) from None
+        raise ConfigError(describe(error, origin)) from None
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -99,12 +116,6 @@ def load_config(path: str | Path) -> RunConfig:
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from None
     return parse_config(data, str(path))
-
-
-def fingerprint(model: BaseModel) -> str:
-    """A versioned hash of a config (or any config section): ``v<version>-<16 hex>``."""
-    canonical = json.dumps(model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return f"v{CONFIG_VERSION}-{hashlib.sha256(canonical.encode()).hexdigest()[:16]}"
 
 
 def write_resolved(config: RunConfig, run_dir: Path) -> Path:

@@ -1,8 +1,9 @@
 """The whole loop in order, resumable: a stage is skipped when its outputs were made from what it would read now.
 
 :data:`STAGES` is the one list of stages (see :mod:`alttrain.stage` for the contract); ``alttrain run``,
-the stage commands and :func:`run_pipeline` all iterate it. A stage's fingerprint is a hash of the
-config sections it reads and of the content (SHA-256) of the files it reads. Every finished stage,
+the stage commands and :func:`run_pipeline` all iterate it. Each stage runs with its view of the run
+config (:meth:`~alttrain.config.RunConfig.view`); its fingerprint is a hash of that view and of the
+content (SHA-256) of the files it reads. Every finished stage,
 whether ``run`` ran it or its own command did, leaves ``RUN/.stages/<name>.json`` with the fingerprint
 taken before it ran; a stage is fresh while that fingerprint and every output are still there. So a
 stage re-run alone that writes the same bytes again (``alttrain curate`` on unchanged inputs) leaves the
@@ -17,7 +18,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +33,12 @@ from alttrain.datasheets.stage import DATASHEET_STAGE
 from alttrain.evaluation.stage import EVALUATION_STAGE
 from alttrain.layout import STAMP_DIR
 from alttrain.sources.stage import PROMPTS_STAGE
-from alttrain.stage import Stage, StageContext
+from alttrain.stage import Stage, StageContext, StageView
 from alttrain.synthesis.probe import PROBE_STAGE
 from alttrain.synthesis.stage import SYNTHESIS_STAGE
 from alttrain.training.stage import TRAINING_STAGE
 
-STAGES: tuple[Stage[Any], ...] = (
+STAGES: tuple[Stage[Any, Any], ...] = (
     PROMPTS_STAGE,
     SYNTHESIS_STAGE,
     PROBE_STAGE,
@@ -49,7 +50,7 @@ STAGES: tuple[Stage[Any], ...] = (
 )
 
 
-def stage_named(name: str) -> Stage[Any]:
+def stage_named(name: str) -> Stage[Any, Any]:
     """The stage called ``name``.
 
     Raises:
@@ -62,9 +63,9 @@ def stage_named(name: str) -> Stage[Any]:
     raise KeyError(f"no stage {name!r}; stages: {', '.join(stage.name for stage in STAGES)}")
 
 
-def selected_stages(config: RunConfig, *, optional: frozenset[str] = frozenset()) -> list[Stage[Any]]:
+def selected_stages(config: RunConfig, *, optional: frozenset[str] = frozenset()) -> list[Stage[Any, Any]]:
     """The stages a run goes through: every enabled stage, optional ones only when named in ``optional``."""
-    return [s for s in STAGES if s.enabled(config) and (not s.optional or s.name in optional)]
+    return [s for s in STAGES if s.enabled(config.view(s.view)) and (not s.optional or s.name in optional)]
 
 
 def _files(path: Path) -> Iterator[Path]:
@@ -84,26 +85,26 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def stage_fingerprint(stage: Stage[Any], config: RunConfig, run_dir: Path) -> str:
-    """Hash the stage's config sections and the content of every file it reads (not their times)."""
-    dumped = config.model_dump(mode="json")
-    sections = {name: dumped[name] for name in stage.sections}
+def stage_fingerprint(stage: Stage[Any, Any], view: StageView, run_dir: Path) -> str:
+    """Hash the stage's view of the config and the content of every file it reads (not their times)."""
+    sections = view.model_dump(mode="json")
     files = [(path.relative_to(run_dir).as_posix(), file_digest(path))
              for name in stage.inputs for path in _files(run_dir / name)]
     payload = json.dumps({"stage": stage.name, "sections": sections, "files": files}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _stamp_path(run_dir: Path, stage: Stage[Any]) -> Path:
+def _stamp_path(run_dir: Path, stage: Stage[Any, Any]) -> Path:
     return run_dir / STAMP_DIR / f"{stage.name}.json"
 
 
-def is_fresh(stage: Stage[Any], config: RunConfig, run_dir: Path) -> bool:
-    """Whether the stage's outputs exist and were made from the same config sections and input content."""
+def is_fresh(stage: Stage[Any, Any], config: RunConfig, run_dir: Path) -> bool:
+    """Whether the stage's outputs exist and were made from the same view of the config and input content."""
     stamp = _stamp_path(run_dir, stage)
     if not stamp.exists() or not all((run_dir / out).exists() for out in stage.outputs):
         return False
-    return json.loads(stamp.read_text()).get("fingerprint") == stage_fingerprint(stage, config, run_dir)
+    fingerprint = stage_fingerprint(stage, config.view(stage.view), run_dir)
+    return json.loads(stamp.read_text()).get("fingerprint") == fingerprint
 
 
 @dataclass(frozen=True)
@@ -128,21 +129,31 @@ def release_memory() -> None:
             ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def run_stage(stage: Stage[Any], context: StageContext, *, force: bool = False) -> StageOutcome:
-    """Run one stage unless it is fresh (or ``force``); stamp it with what it read when it finishes.
+def run_stage(
+    stage: Stage[Any, Any],
+    config: RunConfig,
+    run_dir: Path,
+    *,
+    console: Console | None = None,
+    flags: frozenset[str] = frozenset(),
+    pause: Callable[[str], object] = input,
+    force: bool = False,
+) -> StageOutcome:
+    """Run one stage on its view of ``config`` unless it is fresh (or ``force``); stamp it with what it read.
 
     The fingerprint is taken before the stage runs (what its outputs are made from), and the old stamp is
     removed first, so a stage that fails halfway never passes for fresh. A stage that leaves an output
-    missing (``synthesize --export`` while requests wait for `vllm run-batch`) is not stamped.
+    missing (``synthesize --export`` while requests wait for `vllm run-batch`) is not stamped. ``console``,
+    ``flags`` and ``pause`` go to the stage's :class:`~alttrain.stage.StageContext`.
     """
-    config, run_dir = context.config, context.run_dir
     if not force and is_fresh(stage, config, run_dir):
         return StageOutcome(stage.name, skipped=True, seconds=0.0)
-    fingerprint = stage_fingerprint(stage, config, run_dir)
+    view = config.view(stage.view)
+    fingerprint = stage_fingerprint(stage, view, run_dir)
     stamp = _stamp_path(run_dir, stage)
     stamp.unlink(missing_ok=True)
     start = time.perf_counter()
-    result = stage.run(context)
+    result = stage.run(StageContext(view, run_dir, console, flags, pause))
     release_memory()
     seconds = time.perf_counter() - start
     if all((run_dir / out).exists() for out in stage.outputs):
@@ -172,6 +183,5 @@ def run_pipeline(
     config = config if isinstance(config, RunConfig) else load_config(config)
     directory = Path(run_dir) if run_dir is not None else Path("runs") / config.name
     write_resolved(config, directory)
-    context = StageContext(config, directory, console)
     stages = selected_stages(config, optional=frozenset({"review"}) if review else frozenset())
-    return [run_stage(stage, context, force=force) for stage in stages]
+    return [run_stage(stage, config, directory, console=console, force=force) for stage in stages]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -13,14 +12,12 @@ from alttrain.console import say
 from alttrain.curation.filters.base import FilterContext
 from alttrain.curation.pipeline import curate
 from alttrain.curation.report import CurationReport
+from alttrain.curation.view import CurationView
 from alttrain.layout import CACHE_FILE, CURATED_FILE, REJECTED_FILE, SYNTHESIZED_FILE
 from alttrain.layout import CURATION_REPORT_FILE as REPORT_FILE
 from alttrain.measures import make_counter
 from alttrain.records import read_stage, write_stage
 from alttrain.stage import Stage, on_run_dir
-
-if TYPE_CHECKING:
-    from alttrain.config import RunConfig
 
 
 @dataclass(frozen=True)
@@ -33,7 +30,7 @@ class CurationResult:
     report: CurationReport
 
 
-def run_curation(config: RunConfig, run_dir: Path) -> CurationResult:
+def run_curation(config: CurationView, run_dir: Path) -> CurationResult:
     """Filter, deduplicate and select ``RUN/synthesized.parquet`` (see :mod:`alttrain.curation.pipeline`).
 
     Raises:
@@ -57,7 +54,7 @@ def run_curation(config: RunConfig, run_dir: Path) -> CurationResult:
     return CurationResult(*paths, report=outcome.report)
 
 
-def show_curation(console: Console, result: CurationResult, config: RunConfig) -> None:
+def show_curation(console: Console, result: CurationResult, config: CurationView) -> None:
     """The curation funnel with every drop reason."""
     table = Table(title="curation funnel")
     for column in ("step", "removed", "remaining"):
@@ -79,7 +76,7 @@ def show_curation(console: Console, result: CurationResult, config: RunConfig) -
 CURATION_STAGE = Stage(
     name="curate",
     summary="Filter, deduplicate and select the balanced set: RUN/curated.parquet + RUN/rejected.parquet.",
-    sections=("structure", "synthesis", "curation"),  # synthesis: the judge filter's default teacher and cache
+    view=CurationView,
     inputs=(SYNTHESIZED_FILE,),
     outputs=(CURATED_FILE, REJECTED_FILE, REPORT_FILE),
     run=on_run_dir(run_curation),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from alttrain.config import RunConfig
 from alttrain.datasheets.exports import Exports, write_exports
 from alttrain.datasheets.figures import Figure, write_figures
 from alttrain.datasheets.hub import push_dataset
@@ -13,6 +12,7 @@ from alttrain.datasheets.inputs import load_run_inputs
 from alttrain.datasheets.provenance import Provenance, gather_provenance
 from alttrain.datasheets.render import NEEDS_HUMAN, render_documents
 from alttrain.datasheets.stats import measure, phase_lengths, rewrite_lengths
+from alttrain.datasheets.view import DatasheetView
 from alttrain.layout import DATASET_DIR, DATASET_HF_DIR, DATASHEET_DIR
 from alttrain.measures import make_counter
 
@@ -30,7 +30,7 @@ class DatasheetResult:
     pushed_to: str | None
 
 
-def build_datasheet(config: RunConfig, run_dir: Path) -> DatasheetResult:
+def build_datasheet(config: DatasheetView, run_dir: Path) -> DatasheetResult:
     """Document and export the final dataset of the run in ``run_dir``.
 
     Raises:

@@ -11,7 +11,6 @@ from typing import Any
 
 import polars as pl
 
-from alttrain.config import RunConfig, fingerprint
 from alttrain.datasheets.funnel import FunnelStep, funnel_steps
 from alttrain.datasheets.inputs import RunInputs
 from alttrain.datasheets.licenses import LicenseSummary, summarise_licenses
@@ -28,7 +27,9 @@ from alttrain.datasheets.stats import (
     reduction,
     rewrite_lengths,
 )
+from alttrain.datasheets.view import DatasheetView
 from alttrain.records import STATUS_OK
+from alttrain.sections import fingerprint
 
 PRIVATE_REVIEW_KEYS = frozenset({"reviewers", "api_url", "workspace", "dataset", "pulled_at"})
 
@@ -190,7 +191,7 @@ def _review_figures(report: dict[str, Any] | None) -> dict[str, Any] | None:
     return figures
 
 
-def _teacher(config: RunConfig, synthesized: pl.DataFrame) -> TeacherInfo:
+def _teacher(config: DatasheetView, synthesized: pl.DataFrame) -> TeacherInfo:
     """Describe the configured teacher and what the synthesized rows record about it."""
     teacher = config.synthesis.teacher
     return TeacherInfo(
@@ -229,7 +230,7 @@ def _sending(inputs: RunInputs) -> SendingInfo | None:
     )
 
 
-def _tokens(config: RunConfig, inputs: RunInputs) -> TokenTotals:
+def _tokens(config: DatasheetView, inputs: RunInputs) -> TokenTotals:
     """Token totals over all synthesized rows (what was paid for) and over the final rows."""
     def total(frame: pl.DataFrame, column: str) -> int:
         return int(frame[column].fill_null(0).sum())
@@ -248,7 +249,7 @@ def _tokens(config: RunConfig, inputs: RunInputs) -> TokenTotals:
     )
 
 
-def _fingerprint(config: RunConfig, inputs: RunInputs) -> tuple[str, str]:
+def _fingerprint(config: DatasheetView, inputs: RunInputs) -> tuple[str, str]:
     """Return the run's config fingerprint and where it came from."""
     resolved = inputs.resolved_config or {}
     if isinstance(resolved.get("fingerprint"), str):
@@ -256,7 +257,7 @@ def _fingerprint(config: RunConfig, inputs: RunInputs) -> tuple[str, str]:
     return fingerprint(config), "computed from the config given to the datasheet stage (no RUN/config.yaml)"
 
 
-def gather_provenance(config: RunConfig, inputs: RunInputs, measured: pl.DataFrame) -> Provenance:
+def gather_provenance(config: DatasheetView, inputs: RunInputs, measured: pl.DataFrame) -> Provenance:
     """Collect every answer the datasheet can give from ``inputs``, ``config`` and the measured final rows."""
     final = inputs.final
     sources = _sources(inputs)

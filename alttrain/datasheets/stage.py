@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alttrain.console import say
+from alttrain.datasheets.view import DatasheetView
 from alttrain.layout import (
     CARD_FILE,
     CURATED_FILE,
@@ -26,11 +27,10 @@ from alttrain.quiet import library_output_to
 from alttrain.stage import Stage, on_run_dir
 
 if TYPE_CHECKING:
-    from alttrain.config import RunConfig
     from alttrain.datasheets.build import DatasheetResult
 
 
-def run_datasheet(config: RunConfig, run_dir: Path) -> DatasheetResult:
+def run_datasheet(config: DatasheetView, run_dir: Path) -> DatasheetResult:
     """Document and export the final dataset: ``RUN/datasheet/`` (datasheet, card, figures), ``RUN/dataset/``."""
     from alttrain.datasheets.build import build_datasheet
 
@@ -38,7 +38,7 @@ def run_datasheet(config: RunConfig, run_dir: Path) -> DatasheetResult:
         return build_datasheet(config, run_dir)
 
 
-def show_datasheet(console: Console, result: DatasheetResult, config: RunConfig) -> None:
+def show_datasheet(console: Console, result: DatasheetResult, config: DatasheetView) -> None:
     """Per-source counts of the final dataset and the documents written."""
     sheet = result.provenance
     table = Table(title=f"datasheet ({sheet.final_stage} output, license {sheet.licenses.statement})")
@@ -64,7 +64,7 @@ def show_datasheet(console: Console, result: DatasheetResult, config: RunConfig)
 DATASHEET_STAGE = Stage(
     name="datasheet",
     summary="Write the datasheet, the dataset card, figures and exports: RUN/datasheet/ and RUN/dataset/.",
-    sections=("structure", "prompts", "synthesis", "curation", "review", "datasheet"),
+    view=DatasheetView,
     inputs=(PROMPTS_FILE, SYNTHESIZED_FILE, CURATED_FILE, REJECTED_FILE, CURATION_REPORT_FILE, REVIEWED_FILE,
             REVIEW_REPORT_FILE),
     outputs=(DATASHEET_FILE, CARD_FILE, DATASET_HF_DIR),

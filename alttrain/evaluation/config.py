@@ -32,6 +32,7 @@ from alttrain.llm.backends import backend_class
 from alttrain.llm.config import SamplingConfig, TeacherConfig, VLLMOptions
 from alttrain.measures import TokenizerConfig
 from alttrain.models.precision import PRECISION_HELP, Precision
+from alttrain.models.source import DEFAULT_MODEL_CACHE, EMBEDDED_MODEL
 from alttrain.neardup import DedupConfig
 from alttrain.scaleout.config import RayConfig
 
@@ -60,7 +61,7 @@ def _greedy() -> SamplingConfig:
 class ModelUnderTest(_Section):
     """One model to evaluate.
 
-    ``backend: transformers`` loads ``model`` (default: the training base model, ``smollm2-embedded``
+    ``backend: transformers`` loads ``model`` (default: ``evaluation.base_model``, ``smollm2-embedded``
     included) plus an optional PEFT ``adapter`` (relative paths are under the run directory).
     ``backend: vllm`` generates from the same model and adapter with vLLM's async engine in this process
     (the adapter through vLLM's LoRA support), with the engine options in ``vllm``.
@@ -148,9 +149,18 @@ class HeldOutConfig(_Section):
 
 
 class EvaluationConfig(_Section):
-    """The ``evaluation`` section of a run config."""
+    """The ``evaluation`` section of a run config.
+
+    ``base_model``, ``model_cache_dir`` and ``chat_template`` default to the ``training`` section's (the run
+    config resolves them at load); a value given here wins.
+    """
 
     models: dict[str, ModelUnderTest] = Field(default_factory=_default_models, min_length=1)
+    base_model: str = EMBEDDED_MODEL  # what a model under test without its own ``model`` loads
+    model_cache_dir: Path = DEFAULT_MODEL_CACHE
+    chat_template: str = Field(
+        default="auto", description="auto (the tokenizer's own, else chatml), a shipped name, or a .jinja path"
+    )
     baseline: str = "base"  # deltas are reported against this model
     benchmarks: list[BenchmarkConfig] = Field(default_factory=_default_benchmarks, min_length=1)
     judges: JudgesConfig = Field(default_factory=JudgesConfig)
@@ -182,3 +192,8 @@ class EvaluationConfig(_Section):
         if self.executor == "ray" and not any(model.backend == "teacher" for model in self.models.values()):
             raise ValueError("executor 'ray' runs models with backend 'teacher' on actors; no model here has it")
         return self
+
+    @property
+    def cache_dir(self) -> Path:
+        """``model_cache_dir`` with ``~`` expanded."""
+        return self.model_cache_dir.expanduser()

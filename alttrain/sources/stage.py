@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -14,10 +13,8 @@ from alttrain.hub_revision import commits_metadata
 from alttrain.layout import PROMPTS_FILE
 from alttrain.records import write_stage
 from alttrain.sources.pool import SourceCount, build_prompt_pool
+from alttrain.sources.view import PromptsView
 from alttrain.stage import Stage, on_run_dir
-
-if TYPE_CHECKING:
-    from alttrain.config import RunConfig
 
 
 @dataclass(frozen=True)
@@ -29,7 +26,7 @@ class PromptsResult:
     sources: list[SourceCount]
 
 
-def run_prompts(config: RunConfig, run_dir: Path) -> PromptsResult:
+def run_prompts(config: PromptsView, run_dir: Path) -> PromptsResult:
     """Build ``run_dir/prompts.parquet`` from the configured sources."""
     pool, summary = build_prompt_pool(config.prompts)
     path = run_dir / PROMPTS_FILE
@@ -51,7 +48,7 @@ def labels_found(row: SourceCount) -> str:
     return ", ".join(parts)
 
 
-def show_prompts(console: Console, result: PromptsResult, config: RunConfig) -> None:
+def show_prompts(console: Console, result: PromptsResult, config: PromptsView) -> None:
     """The prompt pool per source, and how each source's response column split into reasoning and answer."""
     table = Table(title="prompt pool")
     for column in ("source", "license", "loaded", "sampled", "merged", "kept", "harmful", "benign"):
@@ -81,7 +78,7 @@ def show_prompts(console: Console, result: PromptsResult, config: RunConfig) -> 
 PROMPTS_STAGE = Stage(
     name="prompts",
     summary="Build RUN/prompts.parquet from the configured prompt sources.",
-    sections=("prompts",),
+    view=PromptsView,
     inputs=(),
     outputs=(PROMPTS_FILE,),
     run=on_run_dir(run_prompts),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -18,9 +17,7 @@ from alttrain.layout import LOGS_DIR, PROBE_DIR, PROMPTS_FILE, SYNTHESIZED_FILE
 from alttrain.quiet import library_output_to
 from alttrain.stage import Stage, StageContext
 from alttrain.synthesis.stage import SynthesisResult, run_synthesis
-
-if TYPE_CHECKING:
-    from alttrain.config import RunConfig
+from alttrain.synthesis.view import SynthesisView
 
 
 @dataclass(frozen=True)
@@ -36,7 +33,7 @@ class TeacherProbeResult:
         return self.synthesis.ok / self.synthesis.rows if self.synthesis.rows else 0.0
 
 
-def run_teacher_probe(config: RunConfig, run_dir: Path, *, console: Console | None = None) -> TeacherProbeResult:
+def run_teacher_probe(config: SynthesisView, run_dir: Path, *, console: Console | None = None) -> TeacherProbeResult:
     """Synthesize ``synthesis.probe.n`` prompts of the pool through the probe teacher into ``RUN/teacher_probe/``.
 
     Raises:
@@ -65,7 +62,7 @@ def run_teacher_probe(config: RunConfig, run_dir: Path, *, console: Console | No
     return TeacherProbeResult(teacher=f"{probe.teacher.backend}:{probe.teacher.model}", synthesis=result)
 
 
-def show_teacher_probe(console: Console, result: TeacherProbeResult, config: RunConfig) -> None:
+def show_teacher_probe(console: Console, result: TeacherProbeResult, config: SynthesisView) -> None:
     """The LLM teacher probe: how many of its traces held the structure."""
     say(
         console,
@@ -74,7 +71,7 @@ def show_teacher_probe(console: Console, result: TeacherProbeResult, config: Run
     )
 
 
-def _run(context: StageContext) -> TeacherProbeResult:
+def _run(context: StageContext[SynthesisView]) -> TeacherProbeResult:
     with library_output_to(context.run_dir / LOGS_DIR / "teacher_probe.log"):  # the probe engine's chatter
         return run_teacher_probe(context.config, context.run_dir, console=context.console)
 
@@ -82,7 +79,7 @@ def _run(context: StageContext) -> TeacherProbeResult:
 PROBE_STAGE = Stage(
     name="teacher_probe",
     summary="Synthesize a few prompts through the probe teacher and report how many held the structure.",
-    sections=("structure", "synthesis"),
+    view=SynthesisView,
     inputs=(PROMPTS_FILE,),
     outputs=(f"{PROBE_DIR}/{SYNTHESIZED_FILE}",),
     run=_run,

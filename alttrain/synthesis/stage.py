@@ -28,11 +28,11 @@ from alttrain.layout import (
 )
 from alttrain.quiet import library_output_to
 from alttrain.stage import Stage, StageContext
+from alttrain.synthesis.view import SynthesisView
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from alttrain.config import RunConfig
     from alttrain.scaleout.accounting import ScaleoutReport
     from alttrain.synthesis.batch_rounds import BatchRun
     from alttrain.synthesis.batch_state import BatchAccounting
@@ -74,7 +74,7 @@ class SynthesisResult:
 
 
 def run_synthesis(
-    config: RunConfig,
+    config: SynthesisView,
     run_dir: Path,
     reparse: bool = False,
     *,
@@ -85,7 +85,7 @@ def run_synthesis(
     """Ask the teacher for a trace per prompt of ``RUN/prompts.parquet``; write ``RUN/synthesized.parquet``.
 
     Args:
-        config: the run config (its ``synthesis`` and ``structure`` sections are used).
+        config: the ``structure`` and ``synthesis`` sections (a run config works too).
         run_dir: the run directory.
         reparse: rebuild every row from the cache alone, sending nothing.
         console: where to show progress (None: nowhere).
@@ -154,7 +154,7 @@ def run_synthesis(
 
 
 def _synthesize(
-    config: RunConfig, run_dir: Path, prompts: pl.DataFrame, cache_path: Path, console: Console | None, *,
+    config: SynthesisView, run_dir: Path, prompts: pl.DataFrame, cache_path: Path, console: Console | None, *,
     reparse: bool, export: bool, ingest: bool,
 ) -> tuple[SynthesisOutcome, BatchRun | None, ScaleoutReport | None]:  # fmt: skip
     """Run the engine online (with a progress bar; locally or on Ray), offline (``reparse``) or through batches."""
@@ -193,7 +193,7 @@ def _scaleout_report(
                           elapsed_s=round(outcome.elapsed_s, 3))
 
 
-def show_synthesis(console: Console, result: SynthesisResult, config: RunConfig) -> None:
+def show_synthesis(console: Console, result: SynthesisResult, config: SynthesisView) -> None:
     """Synthesis counts, quarantine reasons, the batch accounting and where the rows went."""
     title = "synthesis" + (" (re-parsed from the cache)" if result.reparsed else "")
     console.print(counts_table(title, {
@@ -242,7 +242,7 @@ def show_batch_accounting(console: Console, accounting: BatchAccounting) -> None
                      f"billed like {round(tokens * (1 - accounting.discount))} at online prices")
 
 
-def _run(context: StageContext) -> SynthesisResult:
+def _run(context: StageContext[SynthesisView]) -> SynthesisResult:
     flags = context.flags
     with library_output_to(context.run_dir / LOGS_DIR / "synthesize.log"):  # an in-process engine's chatter
         return run_synthesis(context.config, context.run_dir, REPARSE_FLAG in flags, console=context.console,
@@ -252,7 +252,7 @@ def _run(context: StageContext) -> SynthesisResult:
 SYNTHESIS_STAGE = Stage(
     name="synthesize",
     summary="Ask the teacher for traces in the AltTrain structure: RUN/synthesized.parquet.",
-    sections=("structure", "synthesis"),
+    view=SynthesisView,
     inputs=(PROMPTS_FILE,),
     outputs=(SYNTHESIZED_FILE,),
     run=_run,

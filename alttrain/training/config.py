@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 from alttrain.models.precision import PRECISION_HELP, Precision
-from alttrain.models.source import EMBEDDED_MODEL
+from alttrain.models.source import DEFAULT_MODEL_CACHE, EMBEDDED_MODEL
 
 BackendChoice = Literal["auto", "unsloth", "hf"]
 DataFormat = Literal["auto", "prompt_completion", "conversation"]
@@ -94,7 +94,7 @@ class TrainingConfig(BaseModel):
     backend: BackendChoice = "auto"
     preset: Literal["paper", "quick"] = "quick"
     model: str = EMBEDDED_MODEL
-    model_cache_dir: Path = Path("~/.cache/alttrain/models")
+    model_cache_dir: Path = DEFAULT_MODEL_CACHE
     chat_template: str = Field(
         default="auto", description="auto (the tokenizer's own, else chatml), a shipped name, or a .jinja path"
     )

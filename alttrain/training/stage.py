@@ -11,13 +11,13 @@ from alttrain.console import say
 from alttrain.layout import ADAPTER_DIR, DATASET_HF_DIR, LOGS_DIR, MODEL_DIR
 from alttrain.quiet import library_output_to
 from alttrain.stage import Stage
+from alttrain.training.view import TrainingView
 
 if TYPE_CHECKING:
-    from alttrain.config import RunConfig
     from alttrain.training.run import TrainingResult
 
 
-def run_training(config: RunConfig, run_dir: Path, *, console: Console | None = None) -> TrainingResult:
+def run_training(config: TrainingView, run_dir: Path, *, console: Console | None = None) -> TrainingResult:
     """LoRA SFT on ``RUN/dataset/hf``: ``RUN/model/`` (adapter, optional merged weights, report, loss plot).
 
     With a ``console``, a progress bar shows each step; library output goes to ``RUN/logs/train.log``.
@@ -32,7 +32,7 @@ def run_training(config: RunConfig, run_dir: Path, *, console: Console | None = 
         )
 
 
-def show_training(console: Console, result: TrainingResult, config: RunConfig) -> None:
+def show_training(console: Console, result: TrainingResult, config: TrainingView) -> None:
     """Steps, loss, trained tokens and where the adapter went."""
     loss = f"{result.final_loss:.4f}" if result.final_loss is not None else "n/a"
     dropped = ", ".join(f"{reason} {count}" for reason, count in result.dropped.items()) or "none"
@@ -46,7 +46,7 @@ def show_training(console: Console, result: TrainingResult, config: RunConfig) -
 TRAINING_STAGE = Stage(
     name="train",
     summary="LoRA/QLoRA SFT on the curated dataset: RUN/model/.",
-    sections=("structure", "training"),
+    view=TrainingView,
     inputs=(DATASET_HF_DIR,),
     outputs=(ADAPTER_DIR,),
     run=lambda context: run_training(context.config, context.run_dir, console=context.console),

@@ -1,7 +1,8 @@
 import pytest
 
-from alttrain.config import fingerprint, parse_config
+from alttrain.config import parse_config
 from alttrain.errors import ConfigError
+from alttrain.sections import fingerprint
 from alttrain.training.config import PRESETS, TrainingConfig
 
 PROMPTS = {"sources": [{"kind": "harmbench"}]}

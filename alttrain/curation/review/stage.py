@@ -15,38 +15,38 @@ from rich.console import Console
 
 from alttrain.console import counts_table, say
 from alttrain.curation.review.config import API_URL_ENV
+from alttrain.curation.review.view import ReviewView
 from alttrain.layout import CURATED_FILE, REVIEW_REPORT_FILE, REVIEWED_FILE
 from alttrain.stage import Stage, StageContext
 
 if TYPE_CHECKING:
-    from alttrain.config import RunConfig
     from alttrain.curation.review.pull import PullResult
     from alttrain.curation.review.push import PushResult
     from alttrain.services.argilla.local import LocalArgilla
 
 
-def run_review_push(config: RunConfig, run_dir: Path) -> PushResult:
+def run_review_push(config: ReviewView, run_dir: Path) -> PushResult:
     """Send ``RUN/curated.parquet`` to Argilla for human review (upserts by id: re-running never duplicates)."""
     from alttrain.curation.review.push import push_for_review
 
     return push_for_review(config.review, config.structure, run_dir, config.name)
 
 
-def run_review_pull(config: RunConfig, run_dir: Path) -> PullResult:
+def run_review_pull(config: ReviewView, run_dir: Path) -> PullResult:
     """Bring reviews back: ``RUN/reviewed.parquet``, review rejections, ``RUN/review_report.json``."""
     from alttrain.curation.review.pull import pull_reviews
 
     return pull_reviews(config.review, config.structure, run_dir, config.name)
 
 
-def show_review_push(console: Console, result: PushResult, config: RunConfig) -> None:
+def show_review_push(console: Console, result: PushResult, config: ReviewView) -> None:
     """Where the records went in Argilla."""
     action = "created" if result.created else "updated"
     say(console, f"pushed {result.pushed} records to {result.api_url} workspace {result.workspace!r}, dataset "
                  f"{result.dataset!r} ({action}; it holds {result.records_in_dataset} records)")
 
 
-def show_review_pull(console: Console, result: PullResult, config: RunConfig) -> None:
+def show_review_pull(console: Console, result: PullResult, config: ReviewView) -> None:
     """Review counts, rejections, edits and agreement."""
     report = result.report
     console.print(counts_table(f"review of {report['dataset']!r}", {
@@ -65,7 +65,7 @@ def show_review_pull(console: Console, result: PullResult, config: RunConfig) ->
     say(console, f"wrote {result.reviewed_path}, {result.rejected_path}, {result.report_path}")
 
 
-def start_argilla(config: RunConfig, console: Console | None) -> LocalArgilla:
+def start_argilla(config: ReviewView, console: Console | None) -> LocalArgilla:
     """Start the local Argilla of ``review.server`` and say how to reach it, without printing a secret.
 
     The owner's password and API key stay in ``<home>/credentials.json`` (0600); the URL and key for
@@ -105,7 +105,7 @@ class ReviewRound:
     pull: PullResult
 
 
-def run_review_round(context: StageContext) -> ReviewRound:
+def run_review_round(context: StageContext[ReviewView]) -> ReviewRound:
     """Push to Argilla (a local one unless an API URL is configured), wait for the reviewer, pull back."""
     config, run_dir = context.config, context.run_dir
     server = None
@@ -124,7 +124,7 @@ def run_review_round(context: StageContext) -> ReviewRound:
             server.stop()
 
 
-def show_review_round(console: Console, result: ReviewRound, config: RunConfig) -> None:
+def show_review_round(console: Console, result: ReviewRound, config: ReviewView) -> None:
     """The pull's counts (the push was shown before the wait)."""
     show_review_pull(console, result.pull, config)
 
@@ -132,7 +132,7 @@ def show_review_round(console: Console, result: ReviewRound, config: RunConfig) 
 REVIEW_STAGE = Stage(
     name="review",
     summary="Human review in Argilla: push candidates, pull verdicts and edits back.",
-    sections=("structure", "review"),
+    view=ReviewView,
     inputs=(CURATED_FILE,),
     outputs=(REVIEWED_FILE, REVIEW_REPORT_FILE),
     run=run_review_round,
