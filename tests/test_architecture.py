@@ -15,33 +15,15 @@ ROOT = PACKAGE.parent
 #: a module imports only from its own layer or below. ARCHITECTURE.md shows the same table. A name not on disk
 #: is allowed (``execution/`` arrives from another branch).
 LAYERS: dict[int, tuple[str, ...]] = {
-    1: ("errors", "layout", "records", "structure", "refusal", "measures", "neardup", "models", "processes",
+    1: ("errors", "layout", "sections", "records", "structure", "refusal", "measures", "neardup", "models", "processes",
         "console", "quiet", "hub_revision", "stage"),
     2: ("llm", "execution", "scaleout", "services", "prompt_sets"),
     3: ("sources", "synthesis", "curation", "datasheets", "training", "evaluation"),
-    4: ("config", "run_config", "pipeline", "cli", "__main__", ""),
+    4: ("config", "pipeline", "cli", "__main__", ""),
     5: ("testing",),  # helpers for tests and benches: nothing in the product imports them
 }
 LAYER_NAMES = {1: "spine", 2: "infrastructure", 3: "stages", 4: "assembly", 5: "test support"}
 STAGE_PACKAGES = set(LAYERS[3])
-#: upward edges that exist today: the stages read ``RunConfig`` from ``config.py``, which gathers every stage's
-#: section. #24 item 3 (branch wt-config) assembles ``RunConfig`` at the top and removes these; the list only
-#: shrinks (an entry that no longer exists fails ``test_pending_edges_still_exist``: delete it).
-PENDING: set[tuple[str, str]] = {
-    ("alttrain.stage", "alttrain.config"),
-    ("alttrain.sources.stage", "alttrain.config"),
-    ("alttrain.synthesis.probe", "alttrain.config"),
-    ("alttrain.synthesis.stage", "alttrain.config"),
-    ("alttrain.curation.stage", "alttrain.config"),
-    ("alttrain.curation.review.stage", "alttrain.config"),
-    ("alttrain.datasheets.build", "alttrain.config"),
-    ("alttrain.datasheets.provenance", "alttrain.config"),
-    ("alttrain.datasheets.stage", "alttrain.config"),
-    ("alttrain.training.stage", "alttrain.config"),
-    ("alttrain.evaluation.report", "alttrain.config"),
-    ("alttrain.evaluation.run", "alttrain.config"),
-    ("alttrain.evaluation.stage", "alttrain.config"),
-}
 
 
 def module_name(path: Path) -> str:
@@ -130,8 +112,8 @@ def test_the_graph_walker_finds_what_it_should() -> None:
     assert find_cycle({"a": {"b"}, "b": set()}) is None
     graph = import_graph()
     assert "alttrain.llm.client" in graph["alttrain.synthesis.engine"]
-    assert "alttrain.errors" in graph["alttrain.config"]
-    assert "alttrain.config" in graph["alttrain.evaluation.stage"]  # an import under TYPE_CHECKING counts
+    assert "alttrain.sections" in graph["alttrain.config"]
+    assert "alttrain.evaluation.report" in graph["alttrain.evaluation.stage"]  # an import under TYPE_CHECKING counts
     assert "alttrain.services.argilla.plugin.alttrain_sql_search" not in graph  # package data, not a module
     assert (PACKAGE / "services" / "argilla" / "plugin" / "alttrain_sql_search.py").is_file()
     assert upward_edges({"alttrain.llm.client": {"alttrain.curation.judge"}}) == {
@@ -148,11 +130,7 @@ def test_every_module_is_in_exactly_one_layer() -> None:
 
 
 def test_every_module_imports_only_its_own_layer_or_below() -> None:
-    assert sorted(upward_edges(import_graph()) - PENDING) == []
-
-
-def test_pending_edges_still_exist() -> None:
-    assert sorted(PENDING - upward_edges(import_graph())) == []
+    assert sorted(upward_edges(import_graph())) == []
 
 
 def test_architecture_md_shows_the_layer_table() -> None:

@@ -121,7 +121,8 @@ def test_a_new_stage_runs_through_the_same_machinery(tmp_path: Path) -> None:
 CHANGES = {
     "name": {"name": "renamed"},
     "structure": {"structure": {"verdict_prefix": "Judgement:"}},
-    "prompts": {"prompts": {**config()["prompts"], "seed": 3}},
+    "prompts": {"prompts": {"sources": [{"kind": "harmbench", "n": 15}, {"kind": "reasoning_gym", "size": 15,
+                                                                       "seed": 3}]}},
     "synthesis": {"synthesis": {"teacher": {"sampling": {"temperature": 0.2}}}},
     "curation": {"curation": {"tokenizer": {"pattern": r"\S+"}}},
     "review": {"review": {"workspace": "elsewhere"}},
@@ -162,13 +163,17 @@ def test_views_name_run_config_fields_and_hold_only_what_their_stage_reads() -> 
         view.training  # noqa: B018  (what a view lacks, its stage cannot read)
 
 
-def test_a_change_in_the_prompt_sources_reruns_evaluation(tmp_path: Path) -> None:
+def test_evaluation_reruns_for_the_training_problems_seeds_only(tmp_path: Path) -> None:
     evaluation = stage_named("eval")
-    base = parse_config(config())
-    seeded = parse_config({**config(), "prompts": {**config()["prompts"], "seed": 3}})
-    assert stage_fingerprint(evaluation, base.view(evaluation.view), tmp_path) != stage_fingerprint(
-        evaluation, seeded.view(evaluation.view), tmp_path
-    )
+
+    def fingerprint_with(prompts: dict) -> str:
+        cfg = parse_config({**config(), "prompts": {**config()["prompts"], **prompts}})
+        return stage_fingerprint(evaluation, cfg.view(evaluation.view), tmp_path)
+
+    base = fingerprint_with({})
+    assert fingerprint_with({"seed": 3}) == base  # the pool's sampling seed: evaluation does not read it
+    reseeded = [{"kind": "harmbench", "n": 15}, {"kind": "reasoning_gym", "size": 15, "seed": 3}]
+    assert fingerprint_with({"sources": reseeded}) != base
 
 
 def test_evaluation_reruns_for_training_base_model_only(tmp_path: Path) -> None:

@@ -37,7 +37,6 @@ from alttrain.layout import CACHE_FILE, EVAL_DIR, EVAL_SCALEOUT_FILE
 from alttrain.llm.cache import ResponseCache
 from alttrain.measures import TokenCounter, TokenizerConfig, make_counter
 from alttrain.models.source import resolve_model
-from alttrain.prompt_sets.builtin import ReasoningGymSource
 
 Progress = Callable[[str], None]
 
@@ -90,7 +89,7 @@ def check_eval_seeds(config: EvaluationView) -> None:
         ConfigError: naming the benchmark and the prompt source.
 
     """
-    training = {(s.task, s.seed) for s in config.prompts.sources if isinstance(s, ReasoningGymSource)}
+    training = set(config.prompts.generated_problems)
     for benchmark in config.evaluation.benchmarks:
         if isinstance(benchmark, ReasoningGymBenchmark) and (benchmark.task, benchmark.seed) in training:
             raise ConfigError(

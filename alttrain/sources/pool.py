@@ -27,6 +27,11 @@ class PromptsConfig(BaseModel):
     seed: int = 0
     sources: list[SourceConfig] = Field(min_length=1)
 
+    @property
+    def generated_problems(self) -> list[tuple[str, int]]:
+        """The ``(task, seed)`` of every reasoning-gym source: problems evaluation must not generate again."""
+        return [(source.task, source.seed) for source in self.sources if isinstance(source, ReasoningGymSource)]
+
 
 @dataclass(frozen=True)
 class SourceCount:
