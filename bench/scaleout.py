@@ -39,7 +39,7 @@ from alttrain.scaleout.accounting import ScaleoutReport
 from alttrain.structure import StructureSpec
 from alttrain.synthesis.config import SynthesisConfig
 from alttrain.synthesis.engine import synthesize_cached
-from alttrain.synthesis.ray_executor import synthesize_on_ray
+from alttrain.synthesis.job import synthesize_on_ray
 from alttrain.testing import FaultPlan, FaultServerProcess, teacher_config
 
 

@@ -16,12 +16,13 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from alttrain.errors import ConfigError, ServiceError, TeacherAccessError
+from alttrain.execution.jobs import ClientJob, RequestJob, Row, RowCallback
 from alttrain.llm.backends import backend_class
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import ClientStats, teacher_identity
@@ -31,12 +32,10 @@ from alttrain.scaleout.accounting import Ledger, ScaleoutReport
 from alttrain.scaleout.actor import ENTRY, PROBLEM, REFUSED, ROW, STATS, ClientActor, probe_key
 from alttrain.scaleout.config import RayConfig, actor_teacher, pool_shape
 from alttrain.scaleout.entries import Entry, merge_entries
-from alttrain.scaleout.jobs import ClientJob, RequestJob, Row
 from alttrain.scaleout.keys import DriverKey
 from alttrain.scaleout.nodes import clean, harvest, run_tag
 from alttrain.scaleout.prepass import Prepass, prepass
 
-RowCallback = Callable[[Row, ClientStats], None]  # each finished row, with the counts so far
 RAY_MISSING = "executor 'ray' needs Ray Data: pip install 'alttrain[ray]' (scripts/setup.sh installs it)"
 LOOPBACK = "127.0.0.1"
 #: Ray's switch that makes a node take the loopback address (its default on macOS and Windows), read at start-up
@@ -196,7 +195,7 @@ def complete_on_ray(
     conversations: list[list[dict[str, str]]], teacher: TeacherConfig, sampling: SamplingParams,
     cache: ResponseCache, settings: RayConfig,
 ) -> RayRun:  # fmt: skip
-    """Answer every conversation with ``teacher`` on the actor pool: :class:`~alttrain.scaleout.jobs.RequestJob` rows.
+    """Answer every conversation with ``teacher`` on the actor pool: :class:`~alttrain.execution.jobs.RequestJob` rows.
 
     Each row is ``{text, reasoning_content, prompt_tokens, completion_tokens, finish_reason, error}``, in
     order, under the same cache keys as ``TeacherClient.complete(TeacherRequest(messages, sampling))``.

@@ -23,8 +23,8 @@ import openai
 from openai.types import Batch
 
 from alttrain.errors import BatchError, ConfigError, TeacherAccessError
+from alttrain.execution.batch.lines import CHAT_URL, redact_line
 from alttrain.llm.backends.openai_backend import ACCESS_STATUSES, PLACEHOLDER_API_KEY, redact
-from alttrain.llm.batch_lines import CHAT_URL, redact_line
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.jsonl import stream_lines
 
