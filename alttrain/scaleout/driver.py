@@ -22,12 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from alttrain.errors import ConfigError, ServiceError, TeacherAccessError
-from alttrain.execution.jobs import ClientJob, RequestJob, Row, RowCallback
+from alttrain.execution.jobs import ClientJob, Row, RowCallback
 from alttrain.llm.backends import backend_class
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import ClientStats, teacher_identity
-from alttrain.llm.config import TeacherConfig
-from alttrain.llm.types import SamplingParams
 from alttrain.scaleout.accounting import Ledger, ScaleoutReport
 from alttrain.scaleout.actor import ENTRY, PROBLEM, REFUSED, ROW, STATS, ClientActor, probe_key
 from alttrain.scaleout.config import RayConfig, actor_teacher, pool_shape
@@ -189,19 +187,6 @@ def run_on_ray(
         per_actor=sorted(pool.ledger.actors.values(), key=lambda actor: actor.actor),
     )  # fmt: skip
     return RayRun([row for row in rows if row is not None], stats, report)
-
-
-def complete_on_ray(
-    conversations: list[list[dict[str, str]]], teacher: TeacherConfig, sampling: SamplingParams,
-    cache: ResponseCache, settings: RayConfig,
-) -> RayRun:  # fmt: skip
-    """Answer every conversation with ``teacher`` on the actor pool: :class:`~alttrain.execution.jobs.RequestJob` rows.
-
-    Each row is ``{text, reasoning_content, prompt_tokens, completion_tokens, finish_reason, error}``, in
-    order, under the same cache keys as ``TeacherClient.complete(TeacherRequest(messages, sampling))``.
-    """
-    return run_on_ray([{"messages": conversation} for conversation in conversations], RequestJob(teacher, sampling),
-                      cache, settings)
 
 
 def check_resources(settings: RayConfig, actors: int) -> None:
