@@ -116,7 +116,8 @@ def ray_session(settings: RayConfig) -> Iterator[None]:
             try:
                 ray.init(**options)
             except (ConnectionError, RuntimeError) as error:
-                raise ServiceError(f"ray.address {settings.address!r}: cannot join the cluster ({error})") from None
+                where = settings.address
+                raise ServiceError(f"executor.address {where!r}: cannot join the cluster ({error})") from None
             session.callback(ray.shutdown)
         with _quiet_data(DataContext.get_current()):
             yield
@@ -201,8 +202,9 @@ def check_resources(settings: RayConfig, actors: int) -> None:
     have = ray.cluster_resources()
     for name, each in (("CPU", settings.cpus_per_actor), ("GPU", settings.gpus_per_actor)):
         if each and have.get(name, 0.0) < actors * each:
-            raise ConfigError(f"ray: {actors} actors x {each} {name} (ray.actors, ray.{name.lower()}s_per_actor) "
-                              f"need {actors * each:g} {name}s; the cluster has {have.get(name, 0.0):g}")
+            raise ConfigError(f"ray: {actors} actors x {each} {name} (executor.actors, "
+                              f"executor.{name.lower()}s_per_actor) need {actors * each:g} {name}s; "
+                              f"the cluster has {have.get(name, 0.0):g}")
 
 
 class _Pool:

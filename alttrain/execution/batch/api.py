@@ -78,7 +78,7 @@ class BatchAPI:
         key = teacher.api_key()
         if key is None and teacher.base_url is None:
             raise ConfigError(
-                f"synthesis.batch: the OpenAI Batch API needs an API key in ${teacher.key_variable} "
+                f"executor batch: the OpenAI Batch API needs an API key in ${teacher.key_variable} "
                 "(the variable is not set)"
             )
         self._teacher = teacher

@@ -5,8 +5,8 @@ client that answers from the cache and defers every miss (:mod:`alttrain.executi
 rows whose requests are all cached are finished, every other row defers its next request (its first one,
 or the repair after a bad reply). The deferred requests are a *round*: ``RUN/batch/round-NNN.jsonl``, one
 line per request, ``{"custom_id": <cache key>, "method": "POST", "url": "/v1/chat/completions", "body":
-<the openai backend's own body>}`` (several files and batches when a round passes ``batch.max_requests``
-or ``batch.max_file_mb``). Each is recorded in ``RUN/batches.json``, uploaded (``files.create(purpose=
+<the openai backend's own body>}`` (several files and batches when a round passes ``max_requests``
+or ``max_file_mb``). Each is recorded in ``RUN/batches.json``, uploaded (``files.create(purpose=
 "batch")``), its batch created and the id recorded before any waiting, then polled
 (:mod:`alttrain.execution.batch.poll`). The output and error files are downloaded to ``RUN/batch/``, named
 after the round and a hash of the service's file id (:func:`download_path`; an id never becomes a path),
@@ -14,7 +14,7 @@ and every answer goes into the response cache under its key, so a later online r
 it. The next pass turns answers into rows and defers the repairs, up to the job's ``chained_requests``. A request
 a batch answered with an error (an error line, a non-200 status), with a line refused as unusable or as
 another model's answer, or left unanswered (an expired, failed or cancelled batch: reported, never
-dropped) is resubmitted in the next round, ``batch.max_resubmits`` times at most when the failure may
+dropped) is resubmitted in the next round, ``max_resubmits`` times at most when the failure may
 pass; then its row is quarantined ``teacher_error: <reason>``, as online. A session submits at most
 ``max_rounds`` rounds (by default the job's ``chained_requests`` (synthesis: 1 + ``max_repair_attempts``)
 x (1 + ``max_resubmits``), enough for every repair of every resubmission); rows still waiting then are
