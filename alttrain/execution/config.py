@@ -45,7 +45,7 @@ def upgrade_executor(data: Any, section: str) -> Any:
         data["executor"] = executor = {"kind": "batch", **batch}
     if isinstance(executor, str):
         options = ray if executor == "ray" and ray is not None else {}  # ray: was read with executor: ray only
-        moved = ", ...} with the options of ray:" if options else "}"
+        moved = ", ...} with the options of ray:" if options else "}" + ("; ray: was unused" if ray else "")
         _note(f"{section}.executor: {executor} is deprecated; write {section}.executor: {{kind: {executor}{moved}")
         data["executor"] = {"kind": executor, **options}
     elif ray is not None:
@@ -57,6 +57,9 @@ def upgrade_executor(data: Any, section: str) -> Any:
     return data
 
 
+_NOTED: dict[Any, Any] = {}  # the warnings registry of these notes: each is shown once per process
+
+
 def _note(message: str) -> None:
-    """One line on the deprecated form (Python shows a warning once per message)."""
-    warnings.warn(message, FutureWarning, stacklevel=2)
+    """One line on stderr about a deprecated form (``alttrain-config: FutureWarning: ...``), once per message."""
+    warnings.warn_explicit(message, FutureWarning, "alttrain-config", 0, module="alttrain.config", registry=_NOTED)

@@ -30,13 +30,7 @@ class LocalSettings(BaseModel):
 
 
 class LocalExecutor(Executor[LocalSettings]):
-    """One client in this process; ``offline``: answers from the cache alone and sends nothing (``--reparse``).
-
-    Raises (from :meth:`run`):
-        CacheMissError: offline, for records the cache cannot answer (saying so when its entries were
-            written under an older cache-key version, which never match).
-
-    """
+    """One client in this process; ``offline``: answers from the cache alone and sends nothing (``--reparse``)."""
 
     kind = "local"
     settings_class = LocalSettings
@@ -48,7 +42,13 @@ class LocalExecutor(Executor[LocalSettings]):
 
     def run(self, records: list[Row], job: ClientJob, cache: ResponseCache, *,
             on_row: RowCallback | None = None) -> Execution:  # fmt: skip
-        """Run ``job`` over every record with one client; the report is None offline (nothing sent)."""
+        """Run ``job`` over every record with one client; the report is None offline (nothing sent).
+
+        Raises:
+            CacheMissError: offline, for records the cache cannot answer (saying so when its entries were
+                written under an older cache-key version, which never match).
+
+        """
         rows, stats, elapsed = asyncio.run(self._run(records, job, cache, on_row))
         report = None if self.offline else ScaleoutReport(
             executor=self.kind, rows=len(rows), requests_sent=stats.sent, elapsed_s=round(elapsed, 3))

@@ -91,3 +91,14 @@ def test_evaluation_takes_only_executors_that_answer_while_it_waits() -> None:
         parse_config({"name": "x", "evaluation": {"models": {"base": TEACHER_MODEL}, "executor": {"kind": "batch"}}})
     with pytest.raises(ConfigError, match="executor 'ray' runs models with backend 'teacher'"):
         parse_config({"name": "x", "evaluation": {"executor": {"kind": "ray"}}})
+
+
+def test_a_note_is_one_line_shown_once_however_often_the_config_is_read() -> None:
+    old = {"executor": "ray", "ray": {"actors": 2}}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # Python's own setting for FutureWarning: once per place and message
+        for _ in range(3):
+            SynthesisConfig.model_validate(old)
+    assert len(caught) == 1 and caught[0].category is FutureWarning
+    shown = warnings.formatwarning(caught[0].message, caught[0].category, caught[0].filename, caught[0].lineno)
+    assert shown.count("\n") == 1 and "synthesis.executor: ray is deprecated" in shown  # one line, no source
