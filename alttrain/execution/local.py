@@ -62,10 +62,13 @@ class LocalExecutor(Executor[LocalSettings]):
                 rows = await job.run(records, client, partial=False, on_row=on_row)
                 return rows, client.stats, time.perf_counter() - started
         except CacheMissError as error:
-            stale = cache.stale_entries()
-            if not stale:
-                raise
-            raise CacheMissError(
-                f"{error}; the cache holds {stale} answers written by an older alttrain under another cache-key "
-                f"version (v{CACHE_KEY_VERSION} now), which are not reused"
-            ) from None
+            raise with_stale_note(error, cache) from None
+
+
+def with_stale_note(error: CacheMissError, cache: ResponseCache) -> CacheMissError:
+    """``error``, saying so when the cache holds answers of an older cache-key version (they never match)."""
+    stale = cache.stale_entries()
+    if not stale:
+        return error
+    return CacheMissError(f"{error}; the cache holds {stale} answers written by an older alttrain under another "
+                          f"cache-key version (v{CACHE_KEY_VERSION} now), which are not reused")

@@ -27,7 +27,8 @@ import polars as pl
 
 from alttrain.errors import CacheMissError, TeacherAccessError
 from alttrain.execution.jobs import RowCallback
-from alttrain.llm.cache import CACHE_KEY_VERSION, ResponseCache
+from alttrain.execution.local import with_stale_note
+from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import ClientStats, TeacherClient
 from alttrain.llm.repair import Failure, Reply, ReplyParseError, ask_until_parsed
 from alttrain.llm.types import TeacherResponse
@@ -302,10 +303,5 @@ async def synthesize_cached(
             async with TeacherClient(config.teacher, cache, offline=offline) as client:
                 outcome = await synthesize(prompts, config, spec, client, on_row)
         except CacheMissError as error:
-            if not stale:
-                raise
-            raise CacheMissError(
-                f"{error}; the cache holds {stale} answers written by an older alttrain under another cache-key "
-                f"version (v{CACHE_KEY_VERSION} now), which are not reused"
-            ) from None
+            raise with_stale_note(error, cache) from None
     return replace(outcome, stale_cache_entries=stale)
