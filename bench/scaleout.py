@@ -34,12 +34,14 @@ import polars as pl
 import ray
 import ray.data  # noqa: F401 - imported once per process: not part of any run's time
 
+from alttrain.execution.ray import RayExecutor, RaySettings
+from alttrain.llm.cache import ResponseCache
 from alttrain.records import conform
 from alttrain.scaleout.accounting import ScaleoutReport
 from alttrain.structure import StructureSpec
 from alttrain.synthesis.config import SynthesisConfig
 from alttrain.synthesis.engine import synthesize_cached
-from alttrain.synthesis.ray_executor import synthesize_on_ray
+from alttrain.synthesis.job import SynthesisJob
 from alttrain.testing import FaultPlan, FaultServerProcess, teacher_config
 
 
@@ -58,14 +60,17 @@ def run_local(config: SynthesisConfig, prompts: pl.DataFrame, folder: Path) -> f
     return time.perf_counter() - started
 
 
-def run_ray(config: SynthesisConfig, prompts: pl.DataFrame, folder: Path, actors: int) -> tuple[float, ScaleoutReport]:
+def run_ray(
+    config: SynthesisConfig, prompts: pl.DataFrame, folder: Path, actors: int, batch_size: int
+) -> tuple[float, ScaleoutReport]:
     """Seconds for the Ray executor with ``actors`` actors, and its report."""
-    settings = config.ray.model_copy(update={"actors": actors, "node_cache_dir": folder / "nodes"})
-    config = config.model_copy(update={"executor": "ray", "ray": settings})
+    settings = RaySettings(actors=actors, batch_size=batch_size, node_cache_dir=folder / "nodes")
     started = time.perf_counter()
-    outcome, report = synthesize_on_ray(prompts, config, StructureSpec(), folder / f"ray-{actors}.sqlite")
-    assert (outcome.frame["status"] == "ok").all() and outcome.stats.sent == prompts.height
-    return time.perf_counter() - started, report
+    with ResponseCache(folder / f"ray-{actors}.sqlite") as cache:
+        execution = RayExecutor(settings, folder).run(prompts.to_dicts(), SynthesisJob(config, StructureSpec()), cache)
+    assert all(row is not None and row["status"] == "ok" for row in execution.rows)
+    assert execution.stats.sent == prompts.height and execution.report is not None
+    return time.perf_counter() - started, execution.report
 
 
 def main() -> None:
@@ -83,14 +88,15 @@ def main() -> None:
           f"(ideal {ideal:.0f} rows/s)")
     with FaultServerProcess(FaultPlan(latency_s=latency)) as server, tempfile.TemporaryDirectory() as folder:
         teacher = teacher_config(server.base_url, concurrency=concurrency, requests_per_minute=per_minute)
-        config = SynthesisConfig(teacher=teacher, ray={"batch_size": arguments.batch_size})
+        config = SynthesisConfig(teacher=teacher)
         started = time.perf_counter()
         ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
         print(f"cluster start (not counted): {time.perf_counter() - started:.1f} s")
         local = run_local(config, neutral_prompts(n, "local"), Path(folder))
         print(f"local:     {local:6.1f} s  {n / local:6.0f} rows/s")
         for actors in (1, 2):
-            seconds, report = run_ray(config, neutral_prompts(n, f"ray{actors}"), Path(folder), actors)
+            seconds, report = run_ray(config, neutral_prompts(n, f"ray{actors}"), Path(folder), actors,
+                                      arguments.batch_size)
             busy = max(actor.busy_s for actor in report.per_actor)
             work = ", ".join(f"{actor.rows} rows in {actor.batches} batches" for actor in report.per_actor)
             print(f"ray x{actors}:    {seconds:6.1f} s  {n / seconds:6.0f} rows/s  (busiest actor in batches "

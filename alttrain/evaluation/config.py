@@ -11,7 +11,7 @@ server).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
@@ -27,6 +27,9 @@ from alttrain.evaluation.hub_benchmarks import (
     WildJailbreakBenchmark,
     XSTestBenchmark,
 )
+from alttrain.execution.config import InteractiveExecutorSettings, upgrade_executor
+from alttrain.execution.local import LocalSettings
+from alttrain.execution.registry import executor_class
 from alttrain.layout import ADAPTER_DIR
 from alttrain.llm.backends import backend_class
 from alttrain.llm.config import SamplingConfig, TeacherConfig, VLLMOptions
@@ -34,7 +37,6 @@ from alttrain.measures import TokenizerConfig
 from alttrain.models.precision import PRECISION_HELP, Precision
 from alttrain.models.source import DEFAULT_MODEL_CACHE, EMBEDDED_MODEL
 from alttrain.neardup import DedupConfig
-from alttrain.scaleout.config import RayConfig
 
 BenchmarkConfig = Annotated[
     HarmBenchBenchmark
@@ -175,10 +177,15 @@ class EvaluationConfig(_Section):
     confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
     seed: int = 0
     cache_path: Path | None = None  # default: RUN/eval/cache.sqlite
-    # ray: the models under test with backend 'teacher' answer on a Ray Data actor pool (evaluation.ray), one
-    # teacher client per actor; transformers and vllm models still generate in this process
-    executor: Literal["local", "ray"] = "local"
-    ray: RayConfig = Field(default_factory=RayConfig)
+    # {kind: ray, ...}: the models under test with backend 'teacher' answer on a Ray Data actor pool, one teacher
+    # client per actor; transformers and vllm models still generate in this process
+    executor: InteractiveExecutorSettings = Field(default_factory=LocalSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_executor_forms(cls, data: Any) -> Any:
+        """``executor: local|ray`` with ``ray:``: read as ``executor: {kind: ...}`` (noted once)."""
+        return upgrade_executor(data, "evaluation")
 
     @model_validator(mode="after")
     def _baseline_is_a_model(self) -> EvaluationConfig:
@@ -189,8 +196,10 @@ class EvaluationConfig(_Section):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"benchmarks listed twice: {duplicates}")
-        if self.executor == "ray" and not any(model.backend == "teacher" for model in self.models.values()):
-            raise ValueError("executor 'ray' runs models with backend 'teacher' on actors; no model here has it")
+        distributed = executor_class(self.executor).distributed
+        if distributed and not any(model.backend == "teacher" for model in self.models.values()):
+            raise ValueError(f"executor {self.executor.kind!r} runs models with backend 'teacher' away from this "
+                             "process; no model here has it")
         return self
 
     @property

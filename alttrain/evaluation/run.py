@@ -33,10 +33,13 @@ from alttrain.evaluation.judges import ClassifierAccuracy, refusal_heuristic_acc
 from alttrain.evaluation.metrics import compute_metrics
 from alttrain.evaluation.scoring import score_outputs
 from alttrain.evaluation.view import EvaluationView
+from alttrain.execution.base import Execution
+from alttrain.execution.registry import executor_class, make_executor
 from alttrain.layout import CACHE_FILE, EVAL_DIR, EVAL_SCALEOUT_FILE
 from alttrain.llm.cache import ResponseCache
 from alttrain.measures import TokenCounter, TokenizerConfig, make_counter
 from alttrain.models.source import resolve_model
+from alttrain.scaleout.accounting import ScaleoutReport
 
 Progress = Callable[[str], None]
 
@@ -131,18 +134,22 @@ def conversation(prompt: str, system_prompt: str | None) -> list[dict[str, str]]
     return [*system, {"role": "user", "content": prompt}]
 
 
-def make_generator(model: ModelUnderTest, config: EvaluationView, run_dir: Path, cache: ResponseCache) -> Generator:
-    """The generator for one model under test."""
+def make_generator(
+    model: ModelUnderTest, config: EvaluationView, run_dir: Path, cache: ResponseCache,
+    on_execution: Callable[[Execution], None] = lambda execution: None,
+) -> Generator:  # fmt: skip
+    """The generator for one model under test (``on_execution``: what ``evaluation.executor`` did for it)."""
     evaluation = config.evaluation
     sampling = evaluation.sampling.to_params()
     if model.max_tokens is not None:
         sampling = replace(sampling, max_tokens=model.max_tokens)
     if model.backend == "teacher":
         assert model.teacher is not None  # checked by the config
-        if evaluation.executor == "ray":
-            from alttrain.evaluation.ray_generation import RayTeacherGenerator
+        if executor_class(evaluation.executor).distributed:
+            from alttrain.evaluation.ray_generation import ExecutorTeacherGenerator
 
-            return RayTeacherGenerator(model.teacher, sampling, cache, evaluation.ray)
+            executor = make_executor(evaluation.executor, run_dir / EVAL_DIR)
+            return ExecutorTeacherGenerator(model.teacher, sampling, cache, executor, on_execution)
         return TeacherGenerator(model.teacher, sampling, cache)
     name = model.model or evaluation.base_model
     adapter = None if model.adapter is None else run_dir / model.adapter  # an absolute adapter path stays as is
@@ -154,15 +161,23 @@ def make_generator(model: ModelUnderTest, config: EvaluationView, run_dir: Path,
                                  threads=evaluation.threads, precision=evaluation.precision, **rendering)
 
 
-def distinct_generators(config: EvaluationView, run_dir: Path, cache: ResponseCache) -> dict[str, Generator]:
+def distinct_generators(
+    config: EvaluationView, run_dir: Path, cache: ResponseCache, reports: dict[str, ScaleoutReport] | None = None
+) -> dict[str, Generator]:
     """A generator per model (nothing loaded yet); two models with one identity would share cache entries.
+
+    ``reports`` receives, per model, the report of the executor that generated away from this process.
 
     Raises:
         ConfigError: naming the models whose identities (``backend:model`` for a teacher) coincide.
 
     """
-    models = config.evaluation.models
-    generators = {name: make_generator(model, config, run_dir, cache) for name, model in models.items()}
+    models, kept = config.evaluation.models, {} if reports is None else reports
+
+    def keep(name: str) -> Callable[[Execution], None]:
+        return lambda execution: kept.update({name: execution.report} if execution.report is not None else {})
+
+    generators = {name: make_generator(model, config, run_dir, cache, keep(name)) for name, model in models.items()}
     seen: dict[str, str] = {}
     for name, generator in generators.items():
         if generator.identity in seen:
@@ -219,17 +234,16 @@ def evaluate(config: EvaluationView, run_dir: Path, progress: Progress | None = 
     counter, counter_description = token_counter(config)
     cache = ResponseCache(evaluation.cache_path or run_dir / EVAL_DIR / CACHE_FILE)
     try:
-        generators = distinct_generators(config, run_dir, cache)
-        frames, runs, scaleout = [], [], {}
+        reports: dict[str, ScaleoutReport] = {}
+        generators = distinct_generators(config, run_dir, cache, reports)
+        frames, runs = [], []
         for name in list(generators):
             say(f"generating with {name}")
             generator = generators.pop(name)
             frames.append(generate_rows(items, name, generator, config))
-            if (report := getattr(generator, "report", None)) is not None:
-                scaleout[name] = report.as_json("eval")
             del generator
             gc.collect()  # the model just used is no longer referenced
-        _write_scaleout(run_dir / EVAL_SCALEOUT_FILE, scaleout)
+        _write_scaleout(run_dir / EVAL_SCALEOUT_FILE, evaluation.executor.kind, reports)
         rows = pl.concat(frames)
         ok = rows.filter(pl.col("error").is_null())
         scored = score_outputs(ok, config.structure, counter)
@@ -250,13 +264,14 @@ def evaluate(config: EvaluationView, run_dir: Path, progress: Progress | None = 
                              counter_description)
 
 
-def _write_scaleout(path: Path, reports: dict[str, dict]) -> None:
-    """Write the Ray pools' accounting per model (``RUN/eval/scaleout.json``); a local run removes an old one."""
+def _write_scaleout(path: Path, executor: str, reports: dict[str, ScaleoutReport]) -> None:
+    """Write the pools' accounting per model (``RUN/eval/scaleout.json``); a local run removes an old one."""
     if not reports:
         path.unlink(missing_ok=True)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"stage": "eval", "executor": "ray", "models": reports}, indent=2) + "\n")
+    models = {name: report.as_json("eval") for name, report in reports.items()}
+    path.write_text(json.dumps({"stage": "eval", "executor": executor, "models": models}, indent=2) + "\n")
 
 
 def _model_run(name: str, rows: pl.DataFrame, max_tokens: int) -> ModelRun:

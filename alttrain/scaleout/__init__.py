@@ -1,6 +1,7 @@
 """Scale-out on Ray Data: rows through alttrain's own engine on an actor pool, one teacher client per actor.
 
 Layer 2, beside :mod:`alttrain.llm`: it imports the LLM layer and the spine, never a stage. A stage
-describes its work as a :class:`~alttrain.scaleout.jobs.ClientJob`; :func:`~alttrain.scaleout.driver.run_on_ray`
-runs it with the same cache keys, the same row outcomes and the same resume guarantees as a local run.
+describes its work as a :class:`~alttrain.execution.jobs.ClientJob`; the ray executor
+(:mod:`alttrain.execution.ray`) hands it to :func:`~alttrain.scaleout.driver.run_on_ray`, which runs it with
+the same cache keys, the same row outcomes and the same resume guarantees as a local run.
 """

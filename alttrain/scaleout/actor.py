@@ -27,13 +27,13 @@ from typing import Any
 import pyarrow as pa
 
 from alttrain.errors import TeacherAccessError
+from alttrain.execution.jobs import ClientJob
 from alttrain.llm.cache import keyed_request
 from alttrain.llm.client import TeacherClient, backend_class, teacher_identity
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import SamplingParams, TeacherRequest
 from alttrain.scaleout.config import RayConfig
 from alttrain.scaleout.entries import BatchLedger, Entry, RecordingCache
-from alttrain.scaleout.jobs import ClientJob
 from alttrain.scaleout.keys import DriverKey
 from alttrain.scaleout.nodes import DRILL_MARKER, node_dir
 

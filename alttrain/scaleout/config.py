@@ -1,4 +1,4 @@
-"""Config of the Ray executor: where the cluster is, how many actors, what each one gets, how rows are batched."""
+"""Options of the Ray executor: where the cluster is, how many actors, what each one gets, how rows are batched."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from alttrain.llm.config import TeacherConfig
 
 
 class RayConfig(BaseModel):
-    """The ``ray`` section of a stage that can run on Ray (``synthesis.ray``).
+    """The options of ``executor: {kind: ray, ...}`` (:class:`~alttrain.execution.ray.RaySettings`).
 
     Each actor owns one teacher client (an in-process vLLM engine on its GPUs, or a client of an
     OpenAI-compatible endpoint) and caches every answer on its node's local disk (``node_cache_dir``,

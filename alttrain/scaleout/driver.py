@@ -16,27 +16,24 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from alttrain.errors import ConfigError, ServiceError, TeacherAccessError
+from alttrain.execution.jobs import ClientJob, Row, RowCallback
 from alttrain.llm.backends import backend_class
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import ClientStats, teacher_identity
-from alttrain.llm.config import TeacherConfig
-from alttrain.llm.types import SamplingParams
 from alttrain.scaleout.accounting import Ledger, ScaleoutReport
 from alttrain.scaleout.actor import ENTRY, PROBLEM, REFUSED, ROW, STATS, ClientActor, probe_key
 from alttrain.scaleout.config import RayConfig, actor_teacher, pool_shape
 from alttrain.scaleout.entries import Entry, merge_entries
-from alttrain.scaleout.jobs import ClientJob, RequestJob, Row
 from alttrain.scaleout.keys import DriverKey
 from alttrain.scaleout.nodes import clean, harvest, run_tag
 from alttrain.scaleout.prepass import Prepass, prepass
 
-RowCallback = Callable[[Row, ClientStats], None]  # each finished row, with the counts so far
 RAY_MISSING = "executor 'ray' needs Ray Data: pip install 'alttrain[ray]' (scripts/setup.sh installs it)"
 LOOPBACK = "127.0.0.1"
 #: Ray's switch that makes a node take the loopback address (its default on macOS and Windows), read at start-up
@@ -119,7 +116,8 @@ def ray_session(settings: RayConfig) -> Iterator[None]:
             try:
                 ray.init(**options)
             except (ConnectionError, RuntimeError) as error:
-                raise ServiceError(f"ray.address {settings.address!r}: cannot join the cluster ({error})") from None
+                where = settings.address
+                raise ServiceError(f"executor.address {where!r}: cannot join the cluster ({error})") from None
             session.callback(ray.shutdown)
         with _quiet_data(DataContext.get_current()):
             yield
@@ -192,19 +190,6 @@ def run_on_ray(
     return RayRun([row for row in rows if row is not None], stats, report)
 
 
-def complete_on_ray(
-    conversations: list[list[dict[str, str]]], teacher: TeacherConfig, sampling: SamplingParams,
-    cache: ResponseCache, settings: RayConfig,
-) -> RayRun:  # fmt: skip
-    """Answer every conversation with ``teacher`` on the actor pool: :class:`~alttrain.scaleout.jobs.RequestJob` rows.
-
-    Each row is ``{text, reasoning_content, prompt_tokens, completion_tokens, finish_reason, error}``, in
-    order, under the same cache keys as ``TeacherClient.complete(TeacherRequest(messages, sampling))``.
-    """
-    return run_on_ray([{"messages": conversation} for conversation in conversations], RequestJob(teacher, sampling),
-                      cache, settings)
-
-
 def check_resources(settings: RayConfig, actors: int) -> None:
     """Refuse a pool the cluster cannot hold (Ray Data would wait for it without end).
 
@@ -217,8 +202,9 @@ def check_resources(settings: RayConfig, actors: int) -> None:
     have = ray.cluster_resources()
     for name, each in (("CPU", settings.cpus_per_actor), ("GPU", settings.gpus_per_actor)):
         if each and have.get(name, 0.0) < actors * each:
-            raise ConfigError(f"ray: {actors} actors x {each} {name} (ray.actors, ray.{name.lower()}s_per_actor) "
-                              f"need {actors * each:g} {name}s; the cluster has {have.get(name, 0.0):g}")
+            raise ConfigError(f"ray: {actors} actors x {each} {name} (executor.actors, "
+                              f"executor.{name.lower()}s_per_actor) need {actors * each:g} {name}s; "
+                              f"the cluster has {have.get(name, 0.0):g}")
 
 
 class _Pool:

@@ -65,7 +65,7 @@ def _private_folder(path: Path, forbidden: int) -> Path:
     )  # fmt: skip
     if problem is not None:
         raise ConfigError(f"node cache folder {path} {problem}: alttrain neither reads nor writes it (its answers "
-                          "could be forged or read); remove it, or set ray.node_cache_dir to a folder of your own")
+                          "could be forged or read); remove it, or set executor.node_cache_dir to a folder of your own")
     return path
 
 

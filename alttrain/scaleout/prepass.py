@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from alttrain.execution.jobs import ClientJob, Row
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import TeacherClient
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import TeacherRequest, TeacherResponse
 from alttrain.scaleout.entries import Entry
-from alttrain.scaleout.jobs import ClientJob, Row
 
 
 class SeedingClient(TeacherClient):

@@ -9,7 +9,7 @@ A teacher that keeps failing quarantines the row too; nothing raises out of a ro
 
 Rows run concurrently on a pool of workers; the client bounds what is in flight. Offline (re-parse)
 runs answer from the cache only and fail naming the rows whose requests it does not hold; a ``partial``
-pass (the batch teacher's, :mod:`alttrain.synthesis.batch`) leaves those rows out instead.
+pass (the batch executor's, :mod:`alttrain.execution.batch`) leaves those rows out instead.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,7 +26,9 @@ from typing import Any
 import polars as pl
 
 from alttrain.errors import CacheMissError, TeacherAccessError
-from alttrain.llm.cache import CACHE_KEY_VERSION, ResponseCache
+from alttrain.execution.jobs import RowCallback
+from alttrain.execution.local import with_stale_note
+from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import ClientStats, TeacherClient
 from alttrain.llm.repair import Failure, Reply, ReplyParseError, ask_until_parsed
 from alttrain.llm.types import TeacherResponse
@@ -43,8 +45,6 @@ GC_YOUNG_THRESHOLD = 10_000
 REASON_TEACHER_ERROR = "teacher_error"
 REASON_INVALID = "invalid_trace"
 REASON_BAD_INPUT = "bad_input"
-
-RowCallback = Callable[[Mapping[str, Any], ClientStats], None]  # each finished row, with the client's counts
 
 
 @dataclass(frozen=True)
@@ -303,10 +303,5 @@ async def synthesize_cached(
             async with TeacherClient(config.teacher, cache, offline=offline) as client:
                 outcome = await synthesize(prompts, config, spec, client, on_row)
         except CacheMissError as error:
-            if not stale:
-                raise
-            raise CacheMissError(
-                f"{error}; the cache holds {stale} answers written by an older alttrain under another cache-key "
-                f"version (v{CACHE_KEY_VERSION} now), which are not reused"
-            ) from None
+            raise with_stale_note(error, cache) from None
     return replace(outcome, stale_cache_entries=stale)

@@ -1,24 +1,23 @@
 """The ``synthesize`` stage: a trace per prompt of ``RUN/prompts.parquet`` into ``RUN/synthesized.parquet``.
 
-Requests go to the teacher one by one, or, with ``synthesis.batch`` set, as Batch API batches; ``--export``
-and ``--ingest`` take the offline batch path through ``vllm run-batch`` (see :mod:`alttrain.synthesis.batch`).
-With ``synthesis.executor: ray`` the one-by-one path runs on a Ray Data actor pool
-(:mod:`alttrain.synthesis.ray_executor`). Every run that sends writes ``RUN/scaleout.json``: the executor,
-the actors and their accounting (a re-parse leaves it as the run that made the answers wrote it).
+The engine runs as a job (:class:`~alttrain.synthesis.job.SynthesisJob`) on the executor ``synthesis.executor``
+names (:mod:`alttrain.execution`): locally, on a Ray Data actor pool, or as Batch API batches. ``--reparse``
+runs it on the local executor over the cache alone; ``--export`` and ``--ingest`` on the batch executor's
+files for ``vllm run-batch``. Every run that sends writes ``RUN/scaleout.json``: the executor, the actors and
+their accounting (a re-parse leaves it as the run that made the answers wrote it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from alttrain.console import counts_table, say
 from alttrain.errors import ConfigError, MissingInputError
 from alttrain.layout import (
-    BATCHES_FILE,
     CACHE_FILE,
     CONFIG_FILE,
     LOGS_DIR,
@@ -31,12 +30,9 @@ from alttrain.stage import Stage, StageContext
 from alttrain.synthesis.view import SynthesisView
 
 if TYPE_CHECKING:
-    import polars as pl
-
+    from alttrain.execution.base import Execution, Executor
+    from alttrain.execution.batch.state import BatchAccounting
     from alttrain.scaleout.accounting import ScaleoutReport
-    from alttrain.synthesis.batch_rounds import BatchRun
-    from alttrain.synthesis.batch_state import BatchAccounting
-    from alttrain.synthesis.engine import SynthesisOutcome
 
 REPARSE_FLAG = "reparse"
 EXPORT_FLAG = "export"
@@ -65,12 +61,29 @@ class SynthesisResult:
     elapsed_s: float
     reparsed: bool = False
     stale_cache_entries: int = 0  # cached answers under an older cache-key version (never reused)
-    batch: BatchAccounting | None = None  # the batch teacher's accounting over the run (RUN/batches.json)
     pending_rows: int = 0  # --export: rows whose requests wait in ``batch_input``
-    pending_requests: int = 0
-    batch_input: Path | None = None
     executor: str = "local"  # local | ray | batch: where this invocation made the rows (a re-parse: local)
-    scaleout: ScaleoutReport | None = None  # ray: the pool and the per-actor accounting (RUN/scaleout.json)
+    execution: Execution | None = None  # what the executor returned (its accounting)
+
+    @property
+    def scaleout(self) -> ScaleoutReport | None:
+        """What ``RUN/scaleout.json`` holds (None: nothing was sent)."""
+        return None if self.execution is None else self.execution.report
+
+    @property
+    def batch(self) -> BatchAccounting | None:
+        """The batch executor's accounting over the run (``RUN/batches.json``)."""
+        return None if self.execution is None else self.execution.batches
+
+    @property
+    def pending_requests(self) -> int:
+        """``--export``: requests waiting in ``batch_input`` for `vllm run-batch`."""
+        return 0 if self.execution is None else self.execution.pending_requests
+
+    @property
+    def batch_input(self) -> Path | None:
+        """``--export``: the file those requests wait in."""
+        return None if self.execution is None else self.execution.pending_file
 
 
 def run_synthesis(
@@ -99,12 +112,13 @@ def run_synthesis(
         ConfigError: ``reparse`` with ``export`` or ``ingest``.
 
     """
-    import time
+    import polars as pl
 
-    from alttrain.records import STATUS_OK, read_stage, write_stage
-    from alttrain.synthesis.batch_state import BatchState
+    from alttrain.llm.cache import ResponseCache
+    from alttrain.records import STATUS_OK, SYNTHESIZED_SCHEMA, read_stage, write_stage
+    from alttrain.synthesis.job import SynthesisJob
+    from alttrain.synthesis.progress import SynthesisProgress
 
-    started = time.perf_counter()
     prompts = read_stage(run_dir / PROMPTS_FILE, "prompts")
     if config.synthesis.limit is not None:
         prompts = prompts.head(config.synthesis.limit)
@@ -113,20 +127,23 @@ def run_synthesis(
         raise ConfigError("--reparse builds rows from the cache alone; it cannot be combined with --export or --ingest")
     if reparse and not cache_path.exists():
         raise MissingInputError(f"{cache_path}: no cache to re-parse (run `alttrain synthesize` first)")
-    outcome, batch, scaleout = _synthesize(config, run_dir, prompts, cache_path, console, reparse=reparse,
-                                           export=export, ingest=ingest)
-    frame, path = outcome.frame, run_dir / SYNTHESIZED_FILE
-    if batch is not None and batch.pending:
+    executor = _executor(config, run_dir, console, reparse=reparse, export=export, ingest=ingest)
+    job = SynthesisJob(config.synthesis, config.structure)
+    shown = console is not None and executor.streams_rows
+    with ResponseCache(cache_path) as cache, SynthesisProgress(prompts.height, enabled=shown, console=console) as bar:
+        stale = cache.stale_entries()
+        execution = executor.run(prompts.to_dicts(), job, cache, on_row=bar)
+    rows = [row for row in execution.rows if row is not None]
+    frame, path = pl.DataFrame(rows, schema=SYNTHESIZED_SCHEMA), run_dir / SYNTHESIZED_FILE
+    if execution.pending_rows:
         path.unlink(missing_ok=True)  # rows of an older config would pass for this one's (the stage stamp)
     elif frame.height != prompts.height:
         raise RuntimeError(f"synthesis lost rows: {prompts.height} prompts, {frame.height} rows")
     else:
         write_stage(frame, path, "synthesized")
-        if batch is not None:
-            BatchState.mark_finished(run_dir / BATCHES_FILE)
-        if not reparse:
-            report = _scaleout_report(scaleout, batch, outcome, frame.height)
-            report.write(run_dir / SCALEOUT_FILE, SYNTHESIS_STAGE.name)
+        executor.rows_written()
+        if execution.report is not None:
+            execution.report.write(run_dir / SCALEOUT_FILE, SYNTHESIS_STAGE.name)
     ok = frame.filter(frame["status"] == STATUS_OK).height
     kinds = frame["reason"].drop_nulls().str.split(":").list.first().value_counts()
     return SynthesisResult(
@@ -136,61 +153,34 @@ def run_synthesis(
         ok=ok,
         quarantined=frame.height - ok,
         reasons=dict(zip(kinds["reason"].to_list(), kinds["count"].to_list(), strict=True)),
-        requests_sent=batch.submitted if batch is not None else outcome.stats.sent,
-        cache_hits=outcome.stats.cache_hits,
-        retries=outcome.stats.retries,
+        requests_sent=execution.requests_sent,
+        cache_hits=execution.stats.cache_hits,
+        retries=execution.stats.retries,
         prompt_tokens=int(frame["prompt_tokens"].sum()),
         completion_tokens=int(frame["completion_tokens"].sum()),
-        elapsed_s=outcome.elapsed_s if batch is None else time.perf_counter() - started,
+        elapsed_s=execution.elapsed_s,
         reparsed=reparse,
-        stale_cache_entries=outcome.stale_cache_entries,
-        batch=batch.accounting if batch is not None else None,
-        pending_rows=len(outcome.unfinished),
-        pending_requests=batch.pending if batch is not None else 0,
-        batch_input=batch.input_file if batch is not None else None,
-        executor="batch" if batch is not None else "ray" if scaleout is not None else "local",
-        scaleout=scaleout,
+        stale_cache_entries=stale,
+        pending_rows=execution.pending_rows,
+        executor=executor.kind,
+        execution=execution,
     )
 
 
-def _synthesize(
-    config: SynthesisView, run_dir: Path, prompts: pl.DataFrame, cache_path: Path, console: Console | None, *,
-    reparse: bool, export: bool, ingest: bool,
-) -> tuple[SynthesisOutcome, BatchRun | None, ScaleoutReport | None]:  # fmt: skip
-    """Run the engine online (with a progress bar; locally or on Ray), offline (``reparse``) or through batches."""
-    import asyncio
+def _executor(
+    config: SynthesisView, run_dir: Path, console: Console | None, *, reparse: bool, export: bool, ingest: bool
+) -> Executor[Any]:
+    """``synthesis.executor``; ``--reparse``: the local one, cache only; ``--export``/``--ingest``: batch files."""
+    from alttrain.execution.batch.executor import BatchExecutor
+    from alttrain.execution.local import LocalExecutor, LocalSettings
+    from alttrain.execution.registry import make_executor
 
-    from alttrain.synthesis.batch import synthesize_in_batches
-    from alttrain.synthesis.engine import synthesize_cached
-    from alttrain.synthesis.progress import SynthesisProgress
-
-    synthesis, spec = config.synthesis, config.structure
-    if not reparse and (export or ingest or synthesis.batch is not None):
-        run = synthesize_in_batches(prompts, synthesis, spec, run_dir, cache_path, files=export or ingest,
-                                    ingest=ingest, console=console)
-        batch = asyncio.run(run)
-        return batch.outcome, batch, None
-    with SynthesisProgress(prompts.height, enabled=console is not None, console=console) as on_row:
-        if not reparse and synthesis.executor == "ray":
-            from alttrain.synthesis.ray_executor import synthesize_on_ray
-
-            outcome, scaleout = synthesize_on_ray(prompts, synthesis, spec, cache_path, on_row=on_row)
-            return outcome, None, scaleout
-        outcome = asyncio.run(synthesize_cached(prompts, synthesis, spec, cache_path, offline=reparse, on_row=on_row))
-    return outcome, None, None
-
-
-def _scaleout_report(
-    scaleout: ScaleoutReport | None, batch: BatchRun | None, outcome: SynthesisOutcome, rows: int
-) -> ScaleoutReport:
-    """The Ray run's report, or the one a local or batch run makes (one process, no actors)."""
-    from alttrain.scaleout.accounting import ScaleoutReport
-
-    if scaleout is not None:
-        return scaleout
-    sent = batch.submitted if batch is not None else outcome.stats.sent
-    return ScaleoutReport(executor="batch" if batch is not None else "local", rows=rows, requests_sent=sent,
-                          elapsed_s=round(outcome.elapsed_s, 3))
+    settings = config.synthesis.executor
+    if reparse:
+        return LocalExecutor(LocalSettings(), run_dir, console, offline=True)
+    if export or ingest:
+        return BatchExecutor.for_files(settings, run_dir, console, "ingest" if ingest else "export")
+    return make_executor(settings, run_dir, console)
 
 
 def show_synthesis(console: Console, result: SynthesisResult, config: SynthesisView) -> None:
@@ -203,17 +193,15 @@ def show_synthesis(console: Console, result: SynthesisResult, config: SynthesisV
     }))  # fmt: skip
     for kind, rows in sorted(result.reasons.items()):
         say(console, f"  quarantined {rows} x {kind}")
-    if result.batch is not None:
-        show_batch_accounting(console, result.batch)
-    if result.scaleout is not None:
-        from alttrain.scaleout.view import show_scaleout
+    if result.execution is not None:
+        from alttrain.execution.registry import EXECUTORS
 
-        show_scaleout(console, result.scaleout)
+        EXECUTORS[result.executor].show(console, result.execution)
     if result.stale_cache_entries:
         say(console, f"  note: the cache holds {result.stale_cache_entries} answers from an older alttrain (another "
                      "cache-key version); they were not reused")
     if result.pending_requests:
-        from alttrain.synthesis.batch_files import vllm_command
+        from alttrain.execution.batch.files import vllm_command
 
         run_dir = result.path.parent
         command = vllm_command(run_dir, config.synthesis.teacher.model)
@@ -226,20 +214,6 @@ def show_synthesis(console: Console, result: SynthesisResult, config: SynthesisV
         f"wrote {result.path} ({result.rows} rows = {result.ok} ok + {result.quarantined} quarantined) "
         f"in {result.elapsed_s:.1f} s; cache {result.cache_path}",
     )
-
-
-def show_batch_accounting(console: Console, accounting: BatchAccounting) -> None:
-    """The batch teacher's counts, tokens and discount (over every batch of the run)."""
-    console.print(counts_table("batch teacher (RUN/batches.json)", {
-        "rounds": accounting.rounds, "batches": accounting.batches, "requests": accounting.requests,
-        "resubmitted": accounting.resubmitted, "answered": accounting.answered, "failed": accounting.failed,
-        "unanswered": accounting.unanswered, "prompt tokens": accounting.prompt_tokens,
-        "completion tokens": accounting.completion_tokens,
-    }))  # fmt: skip
-    if accounting.discount is not None:
-        tokens = accounting.prompt_tokens + accounting.completion_tokens
-        say(console, f"  batch discount {accounting.discount:.0%} ({accounting.discount_source}): {tokens} tokens "
-                     f"billed like {round(tokens * (1 - accounting.discount))} at online prices")
 
 
 def _run(context: StageContext[SynthesisView]) -> SynthesisResult:

@@ -1,4 +1,4 @@
-"""evaluation.executor: ray on a real single-node Ray cluster (loopback only) against the real fault server."""
+"""evaluation.executor: {kind: ray} on a real single-node Ray cluster (loopback only) against the real fault server."""
 
 import os
 
@@ -32,6 +32,7 @@ def cluster() -> Iterator[None]:
 
 
 def config(steady: str, flaky: str, tmp_path: Path, executor: str) -> RunConfig:
+    pool = {"actors": 2, "batch_size": 3, "node_cache_dir": str(tmp_path / "nodes"), "local_cpus": 2}
     return parse_config({
         "name": "ray-eval",
         "prompts": {"sources": [{"kind": "harmbench", "n": 5}]},
@@ -42,8 +43,7 @@ def config(steady: str, flaky: str, tmp_path: Path, executor: str) -> RunConfig:
             "baseline": "steady",
             "benchmarks": [{"kind": "harmbench", "n": 6}, {"kind": "reasoning_gym", "n": 4}],
             "bootstrap_resamples": 100,
-            "executor": executor,
-            "ray": {"actors": 2, "batch_size": 3, "node_cache_dir": str(tmp_path / "nodes"), "local_cpus": 2},
+            "executor": {"kind": executor, **pool} if executor == "ray" else {"kind": executor},
         },
     })
 
@@ -92,4 +92,4 @@ def test_ray_generation_matches_the_local_run_and_accounts_per_actor(tmp_path: P
 
 def test_ray_needs_a_teacher_model() -> None:
     with pytest.raises(ValueError, match="executor 'ray' runs models with backend 'teacher'"):
-        parse_config({"name": "x", "evaluation": {"executor": "ray"}})
+        parse_config({"name": "x", "evaluation": {"executor": {"kind": "ray"}}})

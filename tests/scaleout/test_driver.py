@@ -8,10 +8,11 @@ import pytest
 import ray
 
 from alttrain.errors import ConfigError
+from alttrain.execution.jobs import RequestJob
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.types import SamplingParams
 from alttrain.scaleout.config import RayConfig
-from alttrain.scaleout.driver import LOOPBACK_SWITCH, complete_on_ray, ray_session
+from alttrain.scaleout.driver import LOOPBACK_SWITCH, ray_session, run_on_ray
 from alttrain.testing import FaultServer, teacher_config
 
 LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1"}
@@ -39,6 +40,7 @@ def test_an_unset_key_variable_stops_the_run_before_ray_starts(tmp_path: Path, m
     with FaultServer() as server, ResponseCache(tmp_path / "cache.sqlite") as cache:
         teacher = teacher_config(server.base_url, api_key_env="ALTTRAIN_TEST_KEY")
         with pytest.raises(ConfigError, match=r"the key variable \$ALTTRAIN_TEST_KEY is not set"):
-            complete_on_ray([[{"role": "user", "content": "hi"}]], teacher, SamplingParams(), cache, RayConfig())
+            records = [{"messages": [{"role": "user", "content": "hi"}]}]
+            run_on_ray(records, RequestJob(teacher, SamplingParams()), cache, RayConfig())
         assert server.stats().completions == 0
     assert not ray.is_initialized()

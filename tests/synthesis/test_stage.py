@@ -221,3 +221,24 @@ def test_export_prints_commands_that_run_as_printed(tmp_path: Path) -> None:
     result = runner.invoke(app, shlex.split(ingest.group(1)))  # as printed: config and run directory included
     assert result.exit_code == 2
     assert f"{run_dir / 'batch' / 'vllm_output.jsonl'}: not found" in " ".join(result.output.split())
+
+
+def test_the_stage_runs_the_executor_its_section_names_and_writes_its_accounting(tmp_path: Path) -> None:
+    """``executor: {kind: batch}``: the rows as a local run makes them, scaleout.json and a finished batches.json."""
+    import json
+
+    with FaultServer() as server:
+        local = load_config(write_config(tmp_path, server.base_url, limit=6))
+        run_prompts(local, tmp_path / "local")
+        run_synthesis(local, tmp_path / "local")
+        batch = load_config(write_config(tmp_path, server.base_url, limit=6,
+                                         executor={"kind": "batch", "poll_interval_s": 0.02}))
+        run_prompts(batch, tmp_path / "batch")
+        result = run_synthesis(batch, tmp_path / "batch")
+    assert result.executor == "batch" and result.batch is not None and result.batch.requests == 6
+    assert read_stage(result.path, "synthesized").equals(read_stage(tmp_path / "local" / "synthesized.parquet",
+                                                                    "synthesized"))  # fmt: skip
+    report = json.loads((tmp_path / "batch" / "scaleout.json").read_text())
+    assert (report["executor"], report["rows"], report["requests_sent"]) == ("batch", 6, 6)
+    assert json.loads((tmp_path / "batch" / "batches.json").read_text())["finished"]
+    assert json.loads((tmp_path / "local" / "scaleout.json").read_text())["executor"] == "local"

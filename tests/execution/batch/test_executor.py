@@ -1,11 +1,11 @@
-"""The batch teacher against the fault server's Batch API: the same rows as online, batch faults, keys, vLLM files."""
+"""The batch executor against the fault server's Batch API: the same rows as online, batch faults, keys, vLLM files."""
 
 import asyncio
 import json
 import re
 import urllib.error
 import urllib.request
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import polars as pl
@@ -16,16 +16,18 @@ from hypothesis import strategies as st
 
 from alttrain.config import parse_config
 from alttrain.errors import BatchError, ConfigError, MissingInputError
+from alttrain.execution.base import Execution
+from alttrain.execution.batch.executor import BatchExecutor, Files
+from alttrain.execution.batch.state import BatchAccounting
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.config import TeacherConfig
 from alttrain.prompt_sets.builtin import HarmBenchSource, ReasoningGymSource
-from alttrain.records import conform, record_id, write_stage
+from alttrain.records import SYNTHESIZED_SCHEMA, conform, record_id, write_stage
 from alttrain.sources.pool import PromptsConfig, build_prompt_pool
 from alttrain.structure import StructureSpec
-from alttrain.synthesis.batch import synthesize_in_batches
-from alttrain.synthesis.batch_rounds import BatchRun
 from alttrain.synthesis.config import SynthesisConfig
 from alttrain.synthesis.engine import synthesize_cached
+from alttrain.synthesis.job import SynthesisJob
 from alttrain.synthesis.stage import run_synthesis
 from alttrain.testing import BatchFault, FaultPlan, FaultServer, teacher_config
 from alttrain.testing.answers import BENIGN_TRACE
@@ -47,13 +49,36 @@ def stand_ins(*prompts: str, label: str = "benign") -> pl.DataFrame:
     return conform(pl.DataFrame(rows), "prompts")
 
 
-def settings(teacher: TeacherConfig, **synthesis: object) -> SynthesisConfig:
-    return SynthesisConfig.model_validate({"teacher": teacher.model_dump(), "batch": BATCH, **synthesis})
+@dataclass(frozen=True)
+class Batched:
+    """The synthesis job run by the batch executor: the rows built so far, and what the executor returned."""
+
+    frame: pl.DataFrame
+    execution: Execution
+
+    @property
+    def accounting(self) -> BatchAccounting:
+        assert self.execution.batches is not None
+        return self.execution.batches
 
 
-def batch_run(prompts: pl.DataFrame, teacher: TeacherConfig, run_dir: Path, **synthesis: object) -> BatchRun:
-    config = settings(teacher, **synthesis)
-    return asyncio.run(synthesize_in_batches(prompts, config, SPEC, run_dir, run_dir / "cache.sqlite"))
+def settings(teacher: TeacherConfig, batch: dict = BATCH, **synthesis: object) -> SynthesisConfig:
+    executor = {"kind": "batch", **batch}
+    return SynthesisConfig.model_validate({"teacher": teacher.model_dump(), "executor": executor, **synthesis})
+
+
+def batched(prompts: pl.DataFrame, config: SynthesisConfig, run_dir: Path, files: Files | None = None) -> Batched:
+    """One invocation of the batch executor over the synthesis job (``files``: --export or --ingest)."""
+    assert isinstance(config.executor, BatchExecutor.settings_class)
+    with ResponseCache(run_dir / "cache.sqlite") as cache:
+        execution = BatchExecutor(config.executor, run_dir, files=files).run(
+            prompts.to_dicts(), SynthesisJob(config, SPEC), cache)
+    rows = [row for row in execution.rows if row is not None]
+    return Batched(pl.DataFrame(rows, schema=SYNTHESIZED_SCHEMA), execution)
+
+
+def batch_run(prompts: pl.DataFrame, teacher: TeacherConfig, run_dir: Path, **synthesis: object) -> Batched:
+    return batched(prompts, settings(teacher, **synthesis), run_dir)
 
 
 def online(prompts: pl.DataFrame, teacher: TeacherConfig, cache: Path, offline: bool = False) -> pl.DataFrame:
@@ -80,7 +105,7 @@ def test_batch_rows_equal_the_online_rows_for_the_same_prompts_and_faults(tmp_pa
     with FaultServer(FaultPlan(record_requests=True)) as server:
         run = batch_run(prompts, teacher_config(server.base_url), tmp_path / "run", max_repair_attempts=2)
         stats, batch_bodies = server.stats(), {json.dumps(r.body, sort_keys=True) for r in server.recorded()}
-    frame = run.outcome.frame
+    frame = run.frame
     assert frame.height == prompts.height and set(frame["status"]) == {"ok", "quarantined"}
     quarantined = frame.filter(pl.col("status") == "quarantined")
     assert quarantined["reason"].str.contains(r"^(teacher_error|invalid_trace): ").all()
@@ -88,7 +113,7 @@ def test_batch_rows_equal_the_online_rows_for_the_same_prompts_and_faults(tmp_pa
     assert batch_bodies == online_bodies  # every request body exactly as the openai backend sends it online
     assert stats.completions == 0 and stats.batches_created == len(state(tmp_path / "run")["batches"]) == 3
     accounting = run.accounting
-    assert accounting.requests == stats.batch_lines == run.submitted
+    assert accounting.requests == stats.batch_lines == run.execution.requests_sent
     assert accounting.prompt_tokens == frame["prompt_tokens"].sum() > 0  # each answer is one attempt of one row
     assert (accounting.discount, accounting.discount_source) == (0.5, "assumed")
     refused = frame.filter(pl.col("prompt") == "refused [[fault:bad_request]]").row(0, named=True)
@@ -99,7 +124,7 @@ def test_online_runs_and_reparse_hit_the_answers_a_batch_cached(tmp_path: Path) 
     prompts = pl.concat([pool(), stand_ins("repaired [[faults:empty]]", "resent [[faults:server_error]]")])
     run_dir = tmp_path / "run"
     with FaultServer() as server:
-        built = batch_run(prompts, teacher_config(server.base_url), run_dir).outcome.frame
+        built = batch_run(prompts, teacher_config(server.base_url), run_dir).frame
         reparsed = online(prompts, teacher_config(server.base_url), run_dir / "cache.sqlite", offline=True)
         rerun = online(prompts, teacher_config(server.base_url), run_dir / "cache.sqlite")
         assert server.stats().completions == 0
@@ -123,7 +148,7 @@ def test_a_batch_fault_is_reported_and_its_unanswered_requests_resubmitted(
     with FaultServer(FaultPlan(batch_faults={1: fault})) as server:
         run = batch_run(prompts, teacher_config(server.base_url), tmp_path)
         stats = server.stats()
-    frame = run.outcome.frame
+    frame = run.frame
     assert set(frame["status"]) == {"ok"} and frame["attempts"].to_list() == [1] * 6
     rounds = state(tmp_path)["batches"]
     assert {name: rounds[0][name] for name in round_one} == round_one
@@ -140,7 +165,7 @@ def test_a_round_over_the_limits_goes_out_as_several_batches(tmp_path: Path) -> 
     with FaultServer() as server:
         run = batch_run(prompts, teacher_config(server.base_url), tmp_path, batch={**BATCH, "max_requests": 4})
         assert server.stats().batches_created == 4 and server.stats().batch_lines == 11
-    assert set(run.outcome.frame["status"]) == {"ok"}
+    assert set(run.frame["status"]) == {"ok"}
     batches = state(tmp_path)["batches"]
     assert [(b["round"], b["part"], b["parts"], b["requests"]) for b in batches] == [
         (1, 1, 3, 4), (1, 2, 3, 4), (1, 3, 3, 2), (2, 1, 1, 1)]
@@ -154,7 +179,7 @@ def test_a_batch_that_keeps_failing_quarantines_its_rows_after_the_resubmits(tmp
     with FaultServer(FaultPlan(batch_faults=failing)) as server:
         frame = batch_run(prompts, teacher_config(server.base_url), tmp_path, batch={**BATCH, "max_resubmits": 1})
         assert server.stats().batches_created == 2  # the first submission and one resubmission
-    assert frame.outcome.frame["reason"].to_list() == [
+    assert frame.frame["reason"].to_list() == [
         "teacher_error: batch batch_2 failed: invalid_request: injected validation failure"] * 2
     assert state(tmp_path)["failures"] and not state(tmp_path)["finished"]
 
@@ -165,7 +190,7 @@ def test_the_key_never_reaches_the_run_directory_or_the_rows(tmp_path: Path, mon
     prompts = stand_ins("fine", "refused [[fault:bad_request]]")  # the service echoes the key in its error
     with FaultServer(FaultPlan(api_key=secret, record_requests=True)) as server:
         teacher = teacher_config(server.base_url, api_key_env="ALTTRAIN_TEST_KEY")
-        frame = batch_run(prompts, teacher, tmp_path).outcome.frame
+        frame = batch_run(prompts, teacher, tmp_path).frame
         assert {r.authorization for r in server.recorded()} == {f"Bearer {secret}"}
     assert frame["status"].to_list() == ["ok", "quarantined"]
     assert (tmp_path / "batch").is_dir() and (tmp_path / "batches.json").exists()
@@ -225,9 +250,13 @@ def test_export_then_vllm_run_batch_then_ingest_builds_the_online_rows(tmp_path:
         assert len(cache) == prompts.height + 1  # one answer per prompt, plus the repaired reply
 
 
-def test_a_batch_section_needs_the_openai_backend() -> None:
-    with pytest.raises(ConfigError, match=r"synthesis: .*batch: needs a teacher backend with a Batch API, not 'templ"):
-        parse_config({"prompts": {"sources": [{"kind": "harmbench", "n": 1}]}, "synthesis": {"batch": {}}})
+def test_the_batch_executor_needs_a_teacher_backend_with_a_batch_api() -> None:
+    prompts = {"sources": [{"kind": "harmbench", "n": 1}]}
+    refused = r"synthesis: .*executor batch: needs a teacher backend with a Batch API, not 'templ"
+    with pytest.raises(ConfigError, match=refused):
+        parse_config({"prompts": prompts, "synthesis": {"executor": {"kind": "batch"}}})
+    with pytest.raises(ConfigError, match=refused), pytest.warns(FutureWarning, match="synthesis.batch: is deprec"):
+        parse_config({"prompts": prompts, "synthesis": {"batch": {}}})
 
 
 # every string str.splitlines (and httpx's line iterator) ends a line at; JSON Lines ends lines at "\n" only
@@ -245,15 +274,14 @@ def broken_text(draw: st.DrawFn) -> str:
 
 def exported_and_ingested(
     prompts: pl.DataFrame, teacher: TeacherConfig, run_dir: Path, server: FaultServer
-) -> BatchRun:
+) -> Batched:
     """``--export``, `vllm run-batch` against the server, then ``--ingest``, until nothing is pending."""
     config = settings(teacher)
-    run = asyncio.run(synthesize_in_batches(prompts, config, SPEC, run_dir, run_dir / "cache.sqlite", files=True))
-    while run.pending:
-        assert run.input_file is not None
-        vllm_run_batch(server, run.input_file, run_dir / "batch" / "vllm_output.jsonl")
-        run = asyncio.run(synthesize_in_batches(prompts, config, SPEC, run_dir, run_dir / "cache.sqlite",
-                                                files=True, ingest=True))
+    run = batched(prompts, config, run_dir, files="export")
+    while run.execution.pending_requests:
+        assert run.execution.pending_file is not None
+        vllm_run_batch(server, run.execution.pending_file, run_dir / "batch" / "vllm_output.jsonl")
+        run = batched(prompts, config, run_dir, files="ingest")
     return run
 
 
@@ -274,7 +302,7 @@ def test_every_line_break_character_survives_export_ingest_and_the_batch_api(
     with FaultServer(plan) as server:
         files = exported_and_ingested(prompts, teacher_config(server.base_url), folder / "files", server)
     assert set(expected["status"]) == {"ok"} and reply in expected["answer"][0]
-    assert api.outcome.frame.equals(expected) and files.outcome.frame.equals(expected)
+    assert api.frame.equals(expected) and files.frame.equals(expected)
     assert api.accounting.requests == files.accounting.requests == 2  # each request went out once: no line broke
 
 
@@ -295,7 +323,7 @@ def test_a_wrongly_typed_or_foreign_line_is_refused_with_its_reason_and_sent_aga
     prompts = stand_ins("typed [[faults:wrong_types]]", "foreign once [[faults:other_model]]",
                         "foreign always [[fault:other_model]]", "fine")
     with FaultServer() as server:
-        frame = batch_run(prompts, teacher_config(server.base_url), tmp_path).outcome.frame
+        frame = batch_run(prompts, teacher_config(server.base_url), tmp_path).frame
         assert server.stats().batch_lines == 4 + 3 + 1  # the always foreign one went 1 + max_resubmits times
     assert frame["status"].to_list() == ["ok", "ok", "quarantined", "ok"]
     assert frame["reason"][2] == "teacher_error: answered by model 'some-other-model', not 'fault-teacher'"
@@ -313,7 +341,7 @@ def test_an_answer_from_a_dated_snapshot_or_a_listed_model_is_taken(tmp_path: Pa
     with FaultServer() as server:
         teacher = teacher_config(server.base_url)
         frame = batch_run(prompts, teacher, tmp_path, batch={**BATCH, "answer_models": ["some-other-model"]})
-    assert frame.outcome.frame["status"].to_list() == ["ok"]
+    assert frame.frame["status"].to_list() == ["ok"]
 
 
 def test_rounds_are_counted_as_rounds_and_a_spent_limit_quarantines(tmp_path: Path) -> None:
@@ -321,19 +349,19 @@ def test_rounds_are_counted_as_rounds_and_a_spent_limit_quarantines(tmp_path: Pa
     with FaultServer() as server:
         failing = batch_run(stand_ins("down [[fault:server_error]]"), teacher_config(server.base_url),
                             tmp_path / "once", **once)
-    assert failing.outcome.frame["reason"][0].startswith("teacher_error: HTTP 500: injected server_error")
+    assert failing.frame["reason"][0].startswith("teacher_error: HTTP 500: injected server_error")
     assert failing.accounting.rounds == 2
 
     slowest = ",".join(["server_error", "server_error", "empty"] * 2 + ["server_error", "server_error"])
     with FaultServer() as server:  # the defaults allow (1 + 2 repairs) x (1 + 2 resubmits) = 9 rounds
         longest = batch_run(stand_ins(f"slow [[faults:{slowest}]]"), teacher_config(server.base_url), tmp_path / "9")
-    assert longest.outcome.frame["status"].to_list() == ["ok"] and longest.accounting.rounds == 9
+    assert longest.frame["status"].to_list() == ["ok"] and longest.accounting.rounds == 9
 
     with FaultServer() as server:
         limited = batch_run(stand_ins("repaired [[faults:empty]]", "fine"), teacher_config(server.base_url),
                             tmp_path / "limited", batch={**BATCH, "max_rounds": 1})
-    assert limited.outcome.frame["status"].to_list() == ["quarantined", "ok"]
-    assert limited.outcome.frame["reason"][0] == (
+    assert limited.frame["status"].to_list() == ["quarantined", "ok"]
+    assert limited.frame["reason"][0] == (
         "teacher_error: no answer within 1 batch rounds (synthesis.batch.max_rounds, by default "
         "(1 + max_repair_attempts) x (1 + max_resubmits))")
     assert limited.accounting.rounds == 1

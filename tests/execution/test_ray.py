@@ -1,4 +1,4 @@
-"""synthesis.executor: ray on a real single-node Ray cluster (loopback only) against the real fault server."""
+"""The ray executor on a real single-node Ray cluster (loopback only) against the real fault server."""
 
 import os
 
@@ -26,13 +26,16 @@ from rich.console import Console
 
 from alttrain.config import parse_config
 from alttrain.errors import CacheMissError, ConfigError, TeacherAccessError
+from alttrain.execution.base import Execution
+from alttrain.execution.jobs import RequestJob
+from alttrain.execution.ray import RayExecutor, RaySettings
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import TeacherClient
+from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import SamplingParams, TeacherRequest
 from alttrain.prompt_sets.builtin import HarmBenchSource, ReasoningGymSource
 from alttrain.records import conform, read_stage, record_id, write_stage
 from alttrain.scaleout.config import RayConfig
-from alttrain.scaleout.driver import complete_on_ray
 from alttrain.scaleout.entries import Entry, merge_entries
 from alttrain.scaleout.nodes import node_dir, run_tag
 from alttrain.scaleout.view import show_scaleout
@@ -73,8 +76,8 @@ def config(base_url: str | None, tmp_path: Path, *, executor: str = "ray", **ray
         **teacher_config(base_url, concurrency=4, max_retries=2).model_dump(mode="json"),
     }  # fmt: skip
     ray_section = {"actors": 2, "batch_size": 4, "node_cache_dir": str(tmp_path / "nodes"), "local_cpus": 2}
-    synthesis = {"teacher": teacher, "max_repair_attempts": 1, "executor": executor,
-                 "ray": {**ray_section, **ray_settings}}  # fmt: skip
+    options = {**ray_section, **ray_settings} if executor == "ray" else {}
+    synthesis = {"teacher": teacher, "max_repair_attempts": 1, "executor": {"kind": executor, **options}}
     return {"name": "ray", "prompts": {"sources": [{"kind": "harmbench", "n": 1}]}, "synthesis": synthesis}
 
 
@@ -152,7 +155,7 @@ def test_reparse_and_a_local_rerun_after_a_ray_run_send_only_what_was_never_answ
     assert rows(run_dir).equals(first.filter(~pl.col("id").is_in(failed)))
     assert runs.server.stats().completions == runs.ray_completions
     del data["synthesis"]["limit"]
-    data["synthesis"]["executor"] = "local"
+    data["synthesis"]["executor"] = {"kind": "local"}
     local = run_synthesis(parse_config(data), run_dir)
     assert local.requests_sent == 3 + 1  # only the two that failed (one retried twice): failures are not cached
     assert local.cache_hits == len(cached_keys(runs.ray.cache_path))  # every answer the actors received
@@ -318,19 +321,28 @@ def test_a_key_exported_after_the_cluster_started_reaches_the_actors(
     assert written and not [path for path in written if b"sk-right-key" in path.read_bytes()]
 
 
+def on_ray(conversations: list[list[dict[str, str]]], teacher: TeacherConfig, sampling: SamplingParams,
+           cache: ResponseCache, settings: RaySettings) -> Execution:  # fmt: skip
+    """A :class:`RequestJob` (one request per conversation) through the ray executor."""
+    records = [{"messages": conversation} for conversation in conversations]
+    execution = RayExecutor(settings, cache.path.parent).run(records, RequestJob(teacher, sampling), cache)
+    assert execution.report is not None
+    return execution
+
+
 def test_requests_on_ray_answer_as_the_client_does_and_fill_its_cache(tmp_path: Path) -> None:
-    """The path evaluation's generation reuses: one request per conversation, errors as rows."""
+    """The path evaluation's generation takes: one request per conversation, errors as rows."""
     conversations = [[{"role": "user", "content": f"[[reply:hello]] say hello {i}"}] for i in range(5)]
     conversations.append([{"role": "user", "content": "[[fault:bad_request]] fail"}])
     sampling = SamplingParams(temperature=0.0, max_tokens=16)
-    settings = RayConfig(actors=2, batch_size=2, node_cache_dir=tmp_path / "nodes")
+    settings = RaySettings(actors=2, batch_size=2, node_cache_dir=tmp_path / "nodes")
     with FaultServer(FaultPlan(replies={"hello": "hello!"})) as server:
         teacher = teacher_config(server.base_url, max_retries=0)
         with ResponseCache(tmp_path / "c.sqlite") as cache:
-            run = complete_on_ray(conversations, teacher, sampling, cache, settings)
+            run = on_ray(conversations, teacher, sampling, cache, settings)
         assert [row["text"] for row in run.rows] == ["hello!"] * 5 + [""]
         assert run.rows[-1]["error"].startswith("PermanentTeacherError: HTTP 400")
-        assert run.report.merged_entries == 5 and run.stats.sent == 6
+        assert run.report is not None and run.report.merged_entries == 5 and run.stats.sent == 6
 
         async def locally() -> list[str]:
             with ResponseCache(tmp_path / "c.sqlite") as cache:
@@ -340,5 +352,6 @@ def test_requests_on_ray_answer_as_the_client_does_and_fill_its_cache(tmp_path: 
 
         assert asyncio.run(locally()) == ["hello!"]  # the same key as a local client's
         with ResponseCache(tmp_path / "c.sqlite") as cache:
-            again = complete_on_ray(conversations, teacher, sampling, cache, settings)
-        assert again.report.rows_from_cache == 5 and again.stats.sent == 1  # only the failed one is asked again
+            again = on_ray(conversations, teacher, sampling, cache, settings)
+        assert again.report is not None and again.report.rows_from_cache == 5
+        assert again.stats.sent == 1  # only the failed one is asked again

@@ -30,7 +30,7 @@ def write_config(tmp_path: Path, base_url: str, **batch: object) -> Path:
     data = {
         "name": "resume",
         "prompts": {"sources": [{"kind": "harmbench", "n": 3}, {"kind": "reasoning_gym", "size": 3}]},
-        "synthesis": {"teacher": teacher, "batch": {"poll_interval_s": 0.05, **batch}},
+        "synthesis": {"teacher": teacher, "executor": {"kind": "batch", "poll_interval_s": 0.05, **batch}},
     }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(data))

@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from alttrain.errors import BatchError
-from alttrain.llm.batch_api import BatchAPI, batch_metadata, checked_id, upload_name
+from alttrain.execution.batch.api import BatchAPI, batch_metadata, checked_id, upload_name
 from alttrain.testing import FaultPlan, FaultServer, teacher_config
 
 SHA = "ab" * 32

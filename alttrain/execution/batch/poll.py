@@ -19,8 +19,8 @@ from openai.types import Batch
 from rich.console import Console
 
 from alttrain.console import say
-from alttrain.llm.batch_api import TERMINAL_STATUSES, BatchAPI
-from alttrain.synthesis.batch_state import BatchRecord
+from alttrain.execution.batch.api import TERMINAL_STATUSES, BatchAPI
+from alttrain.execution.batch.state import BatchRecord
 
 
 def clock(seconds: float) -> str:

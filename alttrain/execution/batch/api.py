@@ -23,8 +23,8 @@ import openai
 from openai.types import Batch
 
 from alttrain.errors import BatchError, ConfigError, TeacherAccessError
+from alttrain.execution.batch.lines import CHAT_URL, redact_line
 from alttrain.llm.backends.openai_backend import ACCESS_STATUSES, PLACEHOLDER_API_KEY, redact
-from alttrain.llm.batch_lines import CHAT_URL, redact_line
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.jsonl import stream_lines
 
@@ -78,7 +78,7 @@ class BatchAPI:
         key = teacher.api_key()
         if key is None and teacher.base_url is None:
             raise ConfigError(
-                f"synthesis.batch: the OpenAI Batch API needs an API key in ${teacher.key_variable} "
+                f"executor batch: the OpenAI Batch API needs an API key in ${teacher.key_variable} "
                 "(the variable is not set)"
             )
         self._teacher = teacher

@@ -1,6 +1,5 @@
-"""A damaged ``RUN/batches.json`` stops the batch teacher with one clear error that says how to go on."""
+"""A damaged ``RUN/batches.json`` stops the batch executor with one clear error that says how to go on."""
 
-import asyncio
 import re
 import shlex
 from collections.abc import Callable
@@ -10,21 +9,25 @@ import polars as pl
 import pytest
 
 from alttrain.errors import BatchStateError
+from alttrain.execution.base import Execution
+from alttrain.execution.batch.config import BatchSettings
+from alttrain.execution.batch.executor import BatchExecutor
+from alttrain.llm.cache import ResponseCache
 from alttrain.records import conform, record_id
 from alttrain.structure import StructureSpec
-from alttrain.synthesis.batch import synthesize_in_batches
-from alttrain.synthesis.batch_rounds import BatchRun
 from alttrain.synthesis.config import SynthesisConfig
+from alttrain.synthesis.job import SynthesisJob
 from alttrain.testing import FaultServer, teacher_config
 
 PROMPTS = conform(pl.DataFrame([{"id": record_id("test", p), "prompt": p, "label": "benign", "category": "test",
                                  "source": "test", "license": "none"} for p in ("one", "two")]), "prompts")
 
 
-def batch_run(base_url: str, run_dir: Path) -> BatchRun:
-    config = SynthesisConfig.model_validate({"teacher": teacher_config(base_url).model_dump(),
-                                             "batch": {"poll_interval_s": 0.02}})
-    return asyncio.run(synthesize_in_batches(PROMPTS, config, StructureSpec(), run_dir, run_dir / "cache.sqlite"))
+def batch_run(base_url: str, run_dir: Path) -> Execution:
+    config = SynthesisConfig.model_validate({"teacher": teacher_config(base_url).model_dump()})
+    with ResponseCache(run_dir / "cache.sqlite") as cache:
+        executor = BatchExecutor(BatchSettings(poll_interval_s=0.02), run_dir)
+        return executor.run(PROMPTS.to_dicts(), SynthesisJob(config, StructureSpec()), cache)
 
 
 @pytest.mark.parametrize(
@@ -57,4 +60,4 @@ def test_a_damaged_state_file_is_one_error_naming_it_and_the_way_on(
         path.rename(f"{path}.damaged")  # what the message says to do
         again = batch_run(server.base_url, run_dir)
         assert server.stats().batches_created == created
-    assert again.outcome.frame.equals(first.outcome.frame)
+    assert again.rows == first.rows

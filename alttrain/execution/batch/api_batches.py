@@ -1,26 +1,27 @@
-"""The batch teacher: the run's requests as OpenAI Batch API batches (half price, within a day), or as files for vLLM.
+"""The Batch API path of the batch executor: the run's requests as OpenAI Batch API batches (half price, within a day).
 
-One engine builds every row, exactly as online. Each pass runs :func:`~alttrain.synthesis.engine.synthesize`
-with a client that answers from the cache and defers every miss (:mod:`alttrain.synthesis.batch_rounds`):
+One job builds every row, exactly as online. Each pass runs the job (for synthesis, the engine) with a
+client that answers from the cache and defers every miss (:mod:`alttrain.execution.batch.rounds`):
 rows whose requests are all cached are finished, every other row defers its next request (its first one,
 or the repair after a bad reply). The deferred requests are a *round*: ``RUN/batch/round-NNN.jsonl``, one
 line per request, ``{"custom_id": <cache key>, "method": "POST", "url": "/v1/chat/completions", "body":
-<the openai backend's own body>}`` (several files and batches when a round passes ``batch.max_requests``
-or ``batch.max_file_mb``). Each is recorded in ``RUN/batches.json``, uploaded (``files.create(purpose=
+<the openai backend's own body>}`` (several files and batches when a round passes ``max_requests``
+or ``max_file_mb``). Each is recorded in ``RUN/batches.json``, uploaded (``files.create(purpose=
 "batch")``), its batch created and the id recorded before any waiting, then polled
-(:mod:`alttrain.synthesis.batch_poll`). The output and error files are downloaded to ``RUN/batch/``, named
+(:mod:`alttrain.execution.batch.poll`). The output and error files are downloaded to ``RUN/batch/``, named
 after the round and a hash of the service's file id (:func:`download_path`; an id never becomes a path),
 and every answer goes into the response cache under its key, so a later online run or ``--reparse`` hits
-it. The next pass turns answers into rows and defers the repairs, up to ``max_repair_attempts``. A request
+it. The next pass turns answers into rows and defers the repairs, up to the job's ``chained_requests``. A request
 a batch answered with an error (an error line, a non-200 status), with a line refused as unusable or as
 another model's answer, or left unanswered (an expired, failed or cancelled batch: reported, never
-dropped) is resubmitted in the next round, ``batch.max_resubmits`` times at most when the failure may
+dropped) is resubmitted in the next round, ``max_resubmits`` times at most when the failure may
 pass; then its row is quarantined ``teacher_error: <reason>``, as online. A session submits at most
-``batch.max_rounds`` rounds (by default (1 + ``max_repair_attempts``) x (1 + ``max_resubmits``), enough
-for every repair of every resubmission); rows still waiting then are quarantined with that reason.
+``max_rounds`` rounds (by default the job's ``chained_requests`` (synthesis: 1 + ``max_repair_attempts``)
+x (1 + ``max_resubmits``), enough for every repair of every resubmission); rows still waiting then are
+quarantined with that reason.
 
 Resuming: a rerun after a kill at any point first adopts any batch created but not recorded (found
-through its upload, named after its content's hash: :func:`~alttrain.llm.batch_api.upload_name`), waits
+through its upload, named after its content's hash: :func:`~alttrain.execution.batch.api.upload_name`), waits
 for the recorded batches, and never submits again what a created batch holds. An input file written but
 not submitted is reused when the same requests are pending (else written again), and so is its upload
 (recorded, or found at the service by name); otherwise the file is uploaded again. Before creating a
@@ -28,7 +29,7 @@ batch it looks through the service's batches (every page) for one of the same re
 upload or carrying their hash in its metadata, that ``batches.json`` does not record, and adopts it: a
 run whose ``batches.json`` was deleted pays for no batch twice.
 
-A local GPU takes the same files through ``vllm run-batch`` (:mod:`alttrain.synthesis.batch_files`)::
+A local GPU takes the same files through ``vllm run-batch`` (:mod:`alttrain.execution.batch.files`)::
 
     alttrain synthesize -c CONFIG --export
     vllm run-batch -i RUN/batch/vllm_input.jsonl -o RUN/batch/vllm_output.jsonl --model <synthesis.teacher.model>
@@ -41,23 +42,17 @@ import hashlib
 import itertools
 from pathlib import Path
 
-import polars as pl
 from openai.types import Batch
-from rich.console import Console
 
+from alttrain.execution.batch.api import BatchAPI, batch_metadata, upload_name
+from alttrain.execution.batch.lines import input_parts
+from alttrain.execution.batch.poll import wait_for
+from alttrain.execution.batch.rounds import BatchRounds, BatchRun
+from alttrain.execution.batch.state import BatchRecord, write_atomically
+from alttrain.execution.jobs import Row
 from alttrain.layout import BATCH_DIR
 from alttrain.llm.backends.openai_backend import redact
-from alttrain.llm.batch_api import BatchAPI, batch_metadata, upload_name
-from alttrain.llm.batch_lines import input_parts
-from alttrain.llm.cache import ResponseCache
 from alttrain.llm.jsonl import read_lines
-from alttrain.structure import StructureSpec
-from alttrain.synthesis.batch_files import FileBatches
-from alttrain.synthesis.batch_poll import wait_for
-from alttrain.synthesis.batch_rounds import BatchRounds, BatchRun
-from alttrain.synthesis.batch_state import BatchRecord, write_atomically
-from alttrain.synthesis.config import SynthesisConfig
-from alttrain.synthesis.engine import SynthesisOutcome
 
 #: why a request of a finished batch has no line, by the batch's status
 MISSING = {
@@ -80,16 +75,16 @@ class ApiBatches(BatchRounds):
         api = BatchAPI(self.teacher)
         try:
             await self._reconcile(api)
-            outcome = await self.pass_()
+            rows = await self.pass_()
             rounds = 0
             while True:
                 waiting = self.state.waiting("api")
                 if waiting:
                     for record in waiting:
                         await self._finish(api, record)
-                    outcome = await self.pass_()
+                    rows = await self.pass_()
                 elif not self.deferred:
-                    return self.result(outcome)
+                    return self.result(rows)
                 elif rounds < self._round_limit():
                     await self._submit(api)
                     rounds += 1
@@ -111,7 +106,7 @@ class ApiBatches(BatchRounds):
                 self.say(f"{record.name}: found {batch.id}, created before an interruption; not submitting again")
             self.state.save()
 
-    async def _give_up(self) -> SynthesisOutcome:
+    async def _give_up(self) -> list[Row | None]:
         """Quarantine the rows of every request still deferred: this session's rounds are spent."""
         limit = self._round_limit()
         reason = (f"no answer within {limit} batch rounds (synthesis.batch.max_rounds, by default "
@@ -208,8 +203,8 @@ class ApiBatches(BatchRounds):
         return line
 
     def _round_limit(self) -> int:
-        """Rounds one session may submit: ``batch.max_rounds``, or enough for every repair of every resubmission."""
-        return self.settings.max_rounds or (1 + self.config.max_repair_attempts) * (1 + self.settings.max_resubmits)
+        """Rounds one session may submit: ``max_rounds``, or enough for every repair of every resubmission."""
+        return self.settings.max_rounds or self.job.chained_requests * (1 + self.settings.max_resubmits)
 
 
 def download_path(run_dir: Path, record: BatchRecord, file_id: str, kind: str) -> Path:
@@ -217,13 +212,3 @@ def download_path(run_dir: Path, record: BatchRecord, file_id: str, kind: str) -
     digest = hashlib.sha256(file_id.encode()).hexdigest()[:16]
     return run_dir / BATCH_DIR / f"{Path(record.input_file).stem}-{kind}-{digest}.jsonl"
 
-
-async def synthesize_in_batches(
-    prompts: pl.DataFrame, config: SynthesisConfig, spec: StructureSpec, run_dir: Path, cache_path: Path, *,
-    files: bool = False, ingest: bool = False, console: Console | None = None,
-) -> BatchRun:  # fmt: skip
-    """Run the batch teacher: through the Batch API, or (``files``) through `vllm run-batch` files."""
-    with ResponseCache(cache_path) as cache:
-        if files:
-            return await FileBatches(prompts, config, spec, run_dir, cache, console).run(ingest)
-        return await ApiBatches(prompts, config, spec, run_dir, cache, console).run()

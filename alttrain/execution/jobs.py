@@ -1,6 +1,8 @@
-"""The work a stage hands to the Ray executor: records in, one output row per record, through one teacher client.
+"""The work a stage hands to an executor: records in, one output row per record, through one teacher client.
 
-A job runs twice over: on the driver with an offline client over the run's cache (``partial``: rows the
+Every executor (:mod:`alttrain.execution.registry`) runs the same job: the local one with one client, the
+batch one with a client that defers misses to batches, the Ray one on an actor pool. On Ray a job runs
+twice over: on the driver with an offline client over the run's cache (``partial``: rows the
 cache answers whole are finished there, the others left as None), and on the actors with an online client
 over the node-local cache. Rows must be JSON-serialisable. A request that carries its record's ``id`` in
 ``request.record`` is seeded: the answers the driver holds for an unfinished row travel with it, so an actor
@@ -12,15 +14,16 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from alttrain.errors import CacheMissError
-from alttrain.llm.client import TeacherClient
+from alttrain.llm.client import ClientStats, TeacherClient
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import SamplingParams, TeacherError, TeacherRequest, TeacherResponse
 
 Row = dict[str, Any]
+RowCallback = Callable[[Mapping[str, Any], ClientStats], None]  # each finished row, with the client's counts so far
 
 
 class ClientJob(ABC):
@@ -31,9 +34,18 @@ class ClientJob(ABC):
     def teacher(self) -> TeacherConfig:
         """The teacher every client of this job is built from."""
 
+    @property
+    def chained_requests(self) -> int:
+        """Requests one record may need one after another (a reply, then repairs): its batch rounds at most."""
+        return 1
+
     @abstractmethod
-    async def run(self, records: list[Row], client: TeacherClient, *, partial: bool) -> list[Row | None]:
+    async def run(
+        self, records: list[Row], client: TeacherClient, *, partial: bool, on_row: RowCallback | None = None
+    ) -> list[Row | None]:
         """One row per record, in order; with ``partial``, None where the client raised :class:`CacheMissError`.
+
+        ``on_row`` is called with each row as it is finished (the local executor's progress).
 
         Raises:
             TeacherAccessError: the endpoint refused the run.
@@ -63,20 +75,25 @@ class RequestJob(ClientJob):
         """The teacher config."""
         return self._teacher
 
-    async def run(self, records: list[Row], client: TeacherClient, *, partial: bool) -> list[Row | None]:
+    async def run(
+        self, records: list[Row], client: TeacherClient, *, partial: bool, on_row: RowCallback | None = None
+    ) -> list[Row | None]:
         """Send every record's request concurrently (the client bounds what is in flight)."""
-        return list(await asyncio.gather(*(self._one(client, record, partial) for record in records)))
+        return list(await asyncio.gather(*(self._one(client, record, partial, on_row) for record in records)))
 
-    async def _one(self, client: TeacherClient, record: Row, partial: bool) -> Row | None:
+    async def _one(self, client: TeacherClient, record: Row, partial: bool, on_row: RowCallback | None) -> Row | None:
         request = TeacherRequest(messages=record["messages"], sampling=self._sampling)
         try:
-            return answer_row(await client.complete(request))
+            row = answer_row(await client.complete(request))
         except CacheMissError:
             if partial:
                 return None
             raise
         except TeacherError as error:
-            return answer_row(TeacherResponse(""), f"{type(error).__name__}: {error}")
+            row = answer_row(TeacherResponse(""), f"{type(error).__name__}: {error}")
+        if on_row is not None:
+            on_row(row, client.stats)
+        return row
 
 
 def answer_row(response: TeacherResponse, error: str | None = None) -> Row:

@@ -1,7 +1,7 @@
-"""What both batch paths share: engine passes that defer misses, request bodies, and ingesting returned lines.
+"""What both batch paths share: job passes that defer misses, request bodies, and ingesting returned lines.
 
-A pass (:meth:`BatchRounds.pass_`) runs the ordinary engine with a
-:class:`~alttrain.llm.deferred.DeferringClient`; the requests it defers are the next batch. Ingesting
+A pass (:meth:`BatchRounds.pass_`) runs the job (:class:`~alttrain.execution.jobs.ClientJob`, partial) with a
+:class:`~alttrain.execution.batch.deferred.DeferringClient`; the requests it defers are the next batch. Ingesting
 (:meth:`BatchRounds.ingest`) puts each answered line in the response cache under its ``custom_id`` (the
 cache key), and counts an error line, a line refused as unusable or foreign (another model's answer), or
 a request without any line, as a failure of that request in ``RUN/batches.json``; a pass quarantines it
@@ -10,33 +10,32 @@ as ``teacher_error`` once it may not be resubmitted. One bad line never stops an
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import polars as pl
 from rich.console import Console
 
 from alttrain.console import say
-from alttrain.errors import ConfigError
+from alttrain.execution.batch.config import BatchSettings
+from alttrain.execution.batch.deferred import DeferredRequest, DeferringClient
+from alttrain.execution.batch.lines import input_keys, read_results
+from alttrain.execution.batch.state import BatchAccounting, BatchRecord, BatchState, Mode
+from alttrain.execution.jobs import ClientJob, Row
 from alttrain.layout import BATCHES_FILE
-from alttrain.llm.backends import backend_class
 from alttrain.llm.backends.openai_backend import PLACEHOLDER_API_KEY, OpenAIBackend
-from alttrain.llm.batch_lines import input_keys, read_results
 from alttrain.llm.cache import ResponseCache
-from alttrain.llm.client import teacher_identity
-from alttrain.llm.deferred import DeferredRequest, DeferringClient
-from alttrain.structure import StructureSpec
-from alttrain.synthesis.batch_state import BatchAccounting, BatchRecord, BatchState, Mode
-from alttrain.synthesis.config import BatchConfig, SynthesisConfig
-from alttrain.synthesis.engine import SynthesisOutcome, synthesize
+from alttrain.llm.client import ClientStats, teacher_identity
 
 
 @dataclass(frozen=True)
 class BatchRun:
-    """What the batch teacher did: the rows built, the accounting, and what is still pending (``--export``)."""
+    """What the batch executor did: the rows (None: waiting), the accounting, and what is still pending."""
 
-    outcome: SynthesisOutcome  # every row, unless requests are pending
+    rows: list[Row | None]  # one per record; every row, unless requests are pending (``--export``)
+    stats: ClientStats  # the last pass's client counts (cache hits, failures)
+    pass_s: float  # the last pass's duration
     accounting: BatchAccounting
     submitted: int  # requests submitted (or ingested, offline) by this invocation
     pending: int = 0  # requests written to ``input_file`` for `vllm run-batch`; their rows are not built yet
@@ -47,44 +46,40 @@ class BatchRounds:
     """One invocation of a batch path over one run directory.
 
     Args:
-        prompts: the prompt rows.
-        config: the ``synthesis`` section (``batch`` may be unset for ``--export``/``--ingest``).
-        spec: the structure every trace is rendered in.
+        records: the job's records.
+        job: the work (its teacher's backend has a Batch API: checked by the executor).
+        settings: the batch executor's options.
         run_dir: the run directory (``batches.json`` and ``batch/`` live there).
         cache: the open response cache.
         console: where progress lines go (None: nowhere).
 
-    Raises:
-        ConfigError: for a teacher whose requests are not the ``openai`` backend's.
-
     """
 
     def __init__(
-        self, prompts: pl.DataFrame, config: SynthesisConfig, spec: StructureSpec, run_dir: Path,
-        cache: ResponseCache, console: Console | None,
+        self, records: list[Row], job: ClientJob, settings: BatchSettings, run_dir: Path, cache: ResponseCache,
+        console: Console | None,
     ) -> None:  # fmt: skip
-        if not backend_class(config.teacher.backend).supports_batch:
-            raise ConfigError(f"synthesis.teacher: backend {config.teacher.backend!r} has no Batch API; it cannot be "
-                              "batched")
-        self.prompts, self.config, self.spec, self.run_dir = prompts, config, spec, run_dir
+        self.records, self.job, self.settings, self.run_dir = records, job, settings, run_dir
         self.cache, self.console = cache, console
-        self.teacher = config.teacher
-        self.settings = config.batch or BatchConfig()
-        self.identity = teacher_identity(config.teacher)
-        self.state = BatchState.load(run_dir / BATCHES_FILE, self.identity, config.teacher.endpoint)
-        self.state.discount = self.settings.discount
-        self.secrets = tuple(s for s in (config.teacher.api_key(),) if s)
-        self.models = (config.teacher.model, *self.settings.answer_models)  # an answer from any other is refused
+        self.teacher = job.teacher
+        self.identity = teacher_identity(self.teacher)
+        self.state = BatchState.load(run_dir / BATCHES_FILE, self.identity, self.teacher.endpoint)
+        self.state.discount = settings.discount
+        self.secrets = tuple(s for s in (self.teacher.api_key(),) if s)
+        self.models = (self.teacher.model, *settings.answer_models)  # an answer from any other is refused
         self.deferred: dict[str, DeferredRequest] = {}
         self.submitted = 0
+        self.stats = ClientStats()
+        self.pass_s = 0.0
 
-    async def pass_(self) -> SynthesisOutcome:
+    async def pass_(self) -> list[Row | None]:
         """Build every row the cache can answer; remember the requests the others wait for."""
+        started = time.perf_counter()
         failed = self.state.final_failures(self.settings.max_resubmits)
         async with DeferringClient(self.teacher, self.cache, failed) as client:
-            outcome = await synthesize(self.prompts, self.config, self.spec, client, partial=True)
-        self.deferred = client.deferred
-        return outcome
+            rows = await self.job.run(self.records, client, partial=True)
+        self.deferred, self.stats, self.pass_s = client.deferred, client.stats, time.perf_counter() - started
+        return rows
 
     async def bodies(self) -> dict[str, dict[str, object]]:
         """The chat body of every deferred request, as the ``openai`` backend posts it online."""
@@ -138,9 +133,9 @@ class BatchRounds:
             record.errors.append(f"{len(reasons)} {flaw} lines refused (first: {reasons[0]})")
         record.ingested = True
 
-    def result(self, outcome: SynthesisOutcome, pending: int = 0, input_file: Path | None = None) -> BatchRun:
+    def result(self, rows: list[Row | None], pending: int = 0, input_file: Path | None = None) -> BatchRun:
         """What this invocation did."""
-        return BatchRun(outcome, self.state.accounting(), self.submitted, pending, input_file)
+        return BatchRun(rows, self.stats, self.pass_s, self.state.accounting(), self.submitted, pending, input_file)
 
     def say(self, message: str) -> None:
         """Print a progress line when there is a console."""

@@ -23,11 +23,11 @@ import sys
 from pathlib import Path
 
 from alttrain.errors import MissingInputError
+from alttrain.execution.batch.lines import file_sha256, input_parts
+from alttrain.execution.batch.rounds import BatchRounds, BatchRun
+from alttrain.execution.batch.state import write_atomically
 from alttrain.layout import BATCH_DIR, VLLM_INPUT_NAME, VLLM_OUTPUT_NAME
-from alttrain.llm.batch_lines import file_sha256, input_parts
 from alttrain.llm.jsonl import read_lines
-from alttrain.synthesis.batch_rounds import BatchRounds, BatchRun
-from alttrain.synthesis.batch_state import write_atomically
 
 #: vLLM's `run-batch` through its module (the `vllm` command needs the distribution named `vllm`)
 VLLM_RUN_BATCH = "VLLM_NO_USAGE_STATS=1 python -m vllm.entrypoints.openai.run_batch"
@@ -44,11 +44,11 @@ class FileBatches(BatchRounds):
 
     async def run(self, ingest: bool) -> BatchRun:
         """Ingest ``vllm_output.jsonl`` (``ingest``), then build the rows or write ``vllm_input.jsonl``."""
-        outcome = await self.pass_()
+        rows = await self.pass_()
         if ingest and self._ingest_output():
-            outcome = await self.pass_()
+            rows = await self.pass_()
         if not self.deferred:
-            return self.result(outcome)
+            return self.result(rows)
         path = self.run_dir / BATCH_DIR / VLLM_INPUT_NAME
         ((keys, text),) = input_parts(await self.bodies(), sys.maxsize, sys.maxsize)  # vLLM takes any size
         sha = hashlib.sha256(text.encode()).hexdigest()
@@ -62,7 +62,7 @@ class FileBatches(BatchRounds):
             write_atomically(path, text)
             self.state.save()
         self.say(f"{record.name}: {len(keys)} requests for vllm run-batch in {path}")
-        return self.result(outcome, len(keys), path)
+        return self.result(rows, len(keys), path)
 
     def _ingest_output(self) -> bool:
         """Ingest ``vllm_output.jsonl`` into the waiting round; False when there was nothing new.

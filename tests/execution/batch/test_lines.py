@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from alttrain.llm.batch_lines import answered_by, input_keys, input_parts, read_result
+from alttrain.execution.batch.lines import answered_by, input_keys, input_parts, read_result
 
 GOOD = {"model": "gpt-4o", "choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 3, "completion_tokens": 1}}
