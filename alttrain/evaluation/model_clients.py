@@ -1,0 +1,102 @@
+"""The models under test as clients of the one LLM client (:class:`~alttrain.llm.client.TeacherClient`).
+
+Each model becomes a :class:`~alttrain.llm.config.TeacherConfig` of its registered backend, so it shares
+the teacher's cache, keys, accounting and quiet output. A backend that loads a checkpoint
+(``supports_lora``) gets the training base model by default, the adapter under the run directory, the
+chat template training used, and evaluation's batching, threads and precision. Its conversations are
+answered as :class:`~alttrain.scaleout.jobs.RequestJob` rows: in this process through
+:meth:`~alttrain.llm.client.TeacherClient.complete_many` (the backend sees every uncached request at
+once: transformers' padded batches), or on a Ray Data actor pool (``evaluation.executor: ray``) for a
+backend that ``supports_ray``. Either way every answer lands in the evaluation cache under the same key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from alttrain.config import RunConfig
+from alttrain.errors import ConfigError
+from alttrain.evaluation.config import ModelUnderTest
+from alttrain.llm.backends import backend_class
+from alttrain.llm.cache import ResponseCache
+from alttrain.llm.client import TeacherClient, teacher_identity
+from alttrain.llm.config import CheckpointOptions, ClientOptions, TeacherConfig, TransformersOptions
+from alttrain.llm.types import SamplingParams
+from alttrain.scaleout.config import RayConfig
+from alttrain.scaleout.jobs import RequestJob, Row
+
+if TYPE_CHECKING:
+    from alttrain.scaleout.accounting import ScaleoutReport
+
+
+def client_config(model: ModelUnderTest, config: RunConfig, run_dir: Path) -> TeacherConfig:
+    """The client config of one model under test."""
+    evaluation, training = config.evaluation, config.training
+    options = model.model_dump(include=set(ClientOptions.model_fields))
+    teacher = TeacherConfig(backend=model.backend, model=model.model or training.model, **options)
+    if not backend_class(model.backend).supports_lora:
+        return teacher
+    adapter = None if model.adapter is None else run_dir / model.adapter  # an absolute adapter path stays as is
+    checkpoint = CheckpointOptions(adapter=adapter, chat_template=training.chat_template,
+                                   think_open=config.structure.think_open, cache_dir=training.cache_dir)  # fmt: skip
+    generation = TransformersOptions(precision=evaluation.precision, threads=evaluation.threads,
+                                     batch_size=evaluation.batch_size)  # fmt: skip
+    return teacher.model_copy(update={"checkpoint": checkpoint, "transformers": generation})
+
+
+def model_sampling(model: ModelUnderTest, config: RunConfig) -> SamplingParams:
+    """``evaluation.sampling``, with the model's own ``max_tokens`` when it sets one."""
+    sampling = config.evaluation.sampling.to_params()
+    return sampling if model.max_tokens is None else replace(sampling, max_tokens=model.max_tokens)
+
+
+def distinct_clients(config: RunConfig, run_dir: Path) -> dict[str, TeacherConfig]:
+    """A client config per model (nothing loaded yet); two models with one identity would share cache entries.
+
+    Raises:
+        ConfigError: naming the models whose identities (``backend:model``, plus file hashes for a
+            checkpoint) coincide.
+        MissingInputError: a configured adapter directory holds no adapter.
+
+    """
+    clients = {name: client_config(model, config, run_dir) for name, model in config.evaluation.models.items()}
+    seen: dict[str, str] = {}
+    for name, teacher in clients.items():
+        identity = teacher_identity(teacher)
+        if identity in seen:
+            raise ConfigError(
+                f"evaluation.models: {seen[identity]!r} and {name!r} are the same model ({identity}); give them "
+                "distinct model names or weights"
+            )
+        seen[identity] = name
+    return clients
+
+
+def answer(
+    conversations: list[list[dict[str, str]]], teacher: TeacherConfig, sampling: SamplingParams,
+    cache: ResponseCache | None, ray: RayConfig | None = None,
+) -> tuple[list[Row], ScaleoutReport | None]:  # fmt: skip
+    """One :class:`RequestJob` row per conversation, in order, and the Ray pool's accounting when one ran.
+
+    A request that failed (after the client's retries) is a row with ``error`` set and no text. With
+    ``ray`` (``evaluation.executor: ray``), a backend that supports Ray answers on the actor pool, whose
+    answers are merged into ``cache``; any other answers in this process.
+    """
+    if ray is not None and backend_class(teacher.backend).supports_ray:
+        from alttrain.scaleout.driver import complete_on_ray  # Ray and its driver only for a Ray run
+
+        assert cache is not None  # the actors' answers are merged into the run's cache
+        run = complete_on_ray(conversations, teacher, sampling, cache, ray)
+        return run.rows, run.report
+    records: list[Row] = [{"messages": conversation} for conversation in conversations]
+    return asyncio.run(_answer_here(records, RequestJob(teacher, sampling), cache)), None
+
+
+async def _answer_here(records: list[Row], job: RequestJob, cache: ResponseCache | None) -> list[Row]:
+    """The job's rows through one client in this process (started for them, closed after)."""
+    async with TeacherClient(job.teacher, cache) as client:
+        rows = await job.run(records, client, partial=False)
+    return [row for row in rows if row is not None]
