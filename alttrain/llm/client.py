@@ -19,7 +19,7 @@ from types import TracebackType
 
 from aiolimiter import AsyncLimiter
 
-from alttrain.errors import CacheMissError, TeacherAccessError
+from alttrain.errors import CacheMissError, ConfigError, TeacherAccessError
 from alttrain.llm.backends import backend_class
 from alttrain.llm.backends.base import Outcome, TeacherBackend
 from alttrain.llm.cache import ResponseCache, keyed_request
@@ -96,6 +96,9 @@ class TeacherClient:
 
     Use as ``async with TeacherClient(...) as client:`` so the backend is started and closed.
 
+    Raises:
+        ConfigError: ``teacher.checkpoint`` is set for a backend that loads no checkpoint (``supports_lora``).
+
     """
 
     def __init__(self, teacher: TeacherConfig, cache: ResponseCache | None, *, offline: bool = False) -> None:
@@ -105,6 +108,8 @@ class TeacherClient:
         self.identity = teacher_identity(teacher)
         self.stats = ClientStats()
         backend = backend_class(teacher.backend)
+        if teacher.checkpoint is not None and not backend.supports_lora:
+            raise ConfigError(f"backend {teacher.backend!r} loads no checkpoint or adapter; drop 'checkpoint'")
         self._key_options = backend.key_options(teacher)
         self._record_fields = backend.record_fields
         self._cache = cache

@@ -12,7 +12,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
-from alttrain.llm.backends import backend_class
 from alttrain.llm.registry import BACKENDS
 from alttrain.llm.types import SamplingParams
 from alttrain.models.precision import PRECISION_HELP, Precision
@@ -201,16 +200,10 @@ class TeacherConfig(ClientOptions):
     model: str = "template-v1"
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     template: TemplateOptions = Field(default_factory=TemplateOptions)
-    # a model under test loaded from its checkpoint (backends that support_lora); None: the backend's own way
+    # a model under test loaded from its checkpoint (backends that support_lora; the client refuses it for
+    # others); None: the backend's own way
     checkpoint: CheckpointOptions | None = None
     transformers: TransformersOptions = Field(default_factory=TransformersOptions)
-
-    @model_validator(mode="after")
-    def _checkpoint_needs_a_backend_that_loads_one(self) -> TeacherConfig:
-        """Only a backend that loads a checkpoint with an adapter (``supports_lora``) reads ``checkpoint``."""
-        if self.checkpoint is not None and not backend_class(self.backend).supports_lora:
-            raise ValueError(f"backend {self.backend!r} loads no checkpoint or adapter; drop 'checkpoint'")
-        return self
 
     @property
     def key_variable(self) -> str | None:
