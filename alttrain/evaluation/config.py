@@ -75,7 +75,6 @@ class ModelUnderTest(ClientOptions):
     """
 
     backend: BackendName = "transformers"
-    model: str | None = None
     adapter: Path | None = None
     # this model's limit on new tokens instead of evaluation.sampling.max_tokens (the report lists both): a
     # base model that never stops can be judged on its first few hundred tokens

@@ -13,13 +13,12 @@ backend that ``supports_ray``. Either way every answer lands in the evaluation c
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from alttrain.config import RunConfig
 from alttrain.errors import ConfigError
-from alttrain.evaluation.config import ModelUnderTest
+from alttrain.evaluation.config import EvaluationConfig, ModelUnderTest
 from alttrain.llm.backends import backend_class
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import TeacherClient, teacher_identity
@@ -32,28 +31,39 @@ if TYPE_CHECKING:
     from alttrain.scaleout.accounting import ScaleoutReport
 
 
-def client_config(model: ModelUnderTest, config: RunConfig, run_dir: Path) -> TeacherConfig:
+@dataclass(frozen=True)
+class Checkpoints:
+    """What a checkpoint model under test takes from training: its base model and how its data was rendered.
+
+    ``rendering`` holds the chat-template setting, the think marker and where ``smollm2-embedded`` is converted
+    (no adapter: each model names its own).
+    """
+
+    base_model: str
+    rendering: CheckpointOptions
+
+
+def client_config(model: ModelUnderTest, evaluation: EvaluationConfig, checkpoints: Checkpoints,
+                  run_dir: Path) -> TeacherConfig:  # fmt: skip
     """The client config of one model under test."""
-    evaluation, training = config.evaluation, config.training
-    options = model.model_dump(include=set(ClientOptions.model_fields))
-    teacher = TeacherConfig(backend=model.backend, model=model.model or training.model, **options)
+    options = model.model_dump(include=set(ClientOptions.model_fields) - {"model"})
+    teacher = TeacherConfig(model=model.model or checkpoints.base_model, **options)
     if not backend_class(model.backend).supports_lora:
         return teacher
     adapter = None if model.adapter is None else run_dir / model.adapter  # an absolute adapter path stays as is
-    checkpoint = CheckpointOptions(adapter=adapter, chat_template=training.chat_template,
-                                   think_open=config.structure.think_open, cache_dir=training.cache_dir)  # fmt: skip
     generation = TransformersOptions(precision=evaluation.precision, threads=evaluation.threads,
                                      batch_size=evaluation.batch_size)  # fmt: skip
-    return teacher.model_copy(update={"checkpoint": checkpoint, "transformers": generation})
+    return teacher.model_copy(update={"checkpoint": checkpoints.rendering.model_copy(update={"adapter": adapter}),
+                                      "transformers": generation})  # fmt: skip
 
 
-def model_sampling(model: ModelUnderTest, config: RunConfig) -> SamplingParams:
+def model_sampling(model: ModelUnderTest, evaluation: EvaluationConfig) -> SamplingParams:
     """``evaluation.sampling``, with the model's own ``max_tokens`` when it sets one."""
-    sampling = config.evaluation.sampling.to_params()
+    sampling = evaluation.sampling.to_params()
     return sampling if model.max_tokens is None else replace(sampling, max_tokens=model.max_tokens)
 
 
-def distinct_clients(config: RunConfig, run_dir: Path) -> dict[str, TeacherConfig]:
+def distinct_clients(evaluation: EvaluationConfig, checkpoints: Checkpoints, run_dir: Path) -> dict[str, TeacherConfig]:
     """A client config per model (nothing loaded yet); two models with one identity would share cache entries.
 
     Raises:
@@ -62,7 +72,8 @@ def distinct_clients(config: RunConfig, run_dir: Path) -> dict[str, TeacherConfi
         MissingInputError: a configured adapter directory holds no adapter.
 
     """
-    clients = {name: client_config(model, config, run_dir) for name, model in config.evaluation.models.items()}
+    models = evaluation.models
+    clients = {name: client_config(model, evaluation, checkpoints, run_dir) for name, model in models.items()}
     seen: dict[str, str] = {}
     for name, teacher in clients.items():
         identity = teacher_identity(teacher)

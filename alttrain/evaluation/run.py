@@ -32,13 +32,13 @@ from alttrain.evaluation.heldout import (
 from alttrain.evaluation.judge_rows import run_judges
 from alttrain.evaluation.judges import ClassifierAccuracy, refusal_heuristic_accuracy
 from alttrain.evaluation.metrics import compute_metrics
-from alttrain.evaluation.model_clients import answer, distinct_clients, model_sampling
+from alttrain.evaluation.model_clients import Checkpoints, answer, distinct_clients, model_sampling
 from alttrain.evaluation.scoring import score_outputs
 from alttrain.layout import CACHE_FILE, EVAL_DIR, EVAL_SCALEOUT_FILE
 from alttrain.llm.backends import backend_class
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import teacher_identity
-from alttrain.llm.config import TeacherConfig
+from alttrain.llm.config import CheckpointOptions, TeacherConfig
 from alttrain.llm.types import SamplingParams
 from alttrain.measures import TokenCounter, TokenizerConfig, make_counter
 from alttrain.models.source import resolve_model
@@ -140,6 +140,14 @@ def conversation(prompt: str, system_prompt: str | None) -> list[dict[str, str]]
     return [*system, {"role": "user", "content": prompt}]
 
 
+def checkpoints(config: RunConfig) -> Checkpoints:
+    """What checkpoint models take from training: the base model, its chat template, where it is converted to."""
+    training = config.training
+    rendering = CheckpointOptions(chat_template=training.chat_template, think_open=config.structure.think_open,
+                                  cache_dir=training.cache_dir)  # fmt: skip
+    return Checkpoints(training.model, rendering)
+
+
 def generate_rows(
     items: pl.DataFrame, name: str, teacher: TeacherConfig, sampling: SamplingParams, cache: ResponseCache,
     config: RunConfig,
@@ -191,11 +199,11 @@ def evaluate(config: RunConfig, run_dir: Path, progress: Progress | None = None)
     counter, counter_description = token_counter(config)
     cache = ResponseCache(evaluation.cache_path or run_dir / EVAL_DIR / CACHE_FILE)
     try:
-        clients = distinct_clients(config, run_dir)
+        clients = distinct_clients(evaluation, checkpoints(config), run_dir)
         frames, runs, scaleout = [], [], {}
         for name, teacher in clients.items():
             say(f"generating with {name}")
-            sampling = model_sampling(evaluation.models[name], config)
+            sampling = model_sampling(evaluation.models[name], evaluation)
             rows, report = generate_rows(items, name, teacher, sampling, cache, config)
             frames.append(rows)
             if report is not None:

@@ -162,8 +162,10 @@ class CircuitOptions(_Section):
 
 
 class ClientOptions(_Section):
-    """How a client reaches its model, shared by the teacher and the models under test (``evaluation.models``)."""
+    """A client's backend and how it reaches its model: shared by the teacher and the models under test."""
 
+    backend: BackendName = "template"
+    model: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
     concurrency: PositiveInt = 32
@@ -196,7 +198,6 @@ class TeacherConfig(ClientOptions):
     ``circuit``, not by long waits per request. A retry takes the next free slot, ahead of first tries.
     """
 
-    backend: BackendName = "template"
     model: str = "template-v1"
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     template: TemplateOptions = Field(default_factory=TemplateOptions)

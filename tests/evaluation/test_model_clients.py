@@ -8,6 +8,7 @@ import pytest
 from alttrain.config import RunConfig, parse_config
 from alttrain.errors import ConfigError
 from alttrain.evaluation.model_clients import answer, client_config, distinct_clients, model_sampling
+from alttrain.evaluation.run import checkpoints
 from alttrain.llm.backends.checkpoint import model_identity
 from alttrain.llm.backends.vllm_backend import VLLMBackend
 from alttrain.llm.cache import ResponseCache
@@ -25,16 +26,20 @@ def config(models: dict, **training) -> RunConfig:
                          "training": training, "evaluation": {"models": models, "baseline": next(iter(models))}})
 
 
+def client(run: RunConfig, name: str, run_dir: Path = Path("run")) -> TeacherConfig:
+    return client_config(run.evaluation.models[name], run.evaluation, checkpoints(run), run_dir)
+
+
 def test_a_checkpoint_model_gets_the_training_model_template_and_generation_settings(tmp_path: Path) -> None:
     run = config({"tuned": {"adapter": "model/adapter", "max_tokens": 64}}, model="some/model",
                  chat_template="deepseek_r1_distill")
     run = run.model_copy(update={"evaluation": run.evaluation.model_copy(update={"batch_size": 4})})
-    teacher = client_config(run.evaluation.models["tuned"], run, tmp_path)
+    teacher = client(run, "tuned", tmp_path)
     assert (teacher.backend, teacher.model) == ("transformers", "some/model")
     assert teacher.checkpoint is not None and teacher.checkpoint.adapter == tmp_path / "model" / "adapter"
     assert teacher.checkpoint.chat_template == "deepseek_r1_distill"
     assert teacher.checkpoint.cache_dir == run.training.cache_dir and teacher.transformers.batch_size == 4
-    assert model_sampling(run.evaluation.models["tuned"], run).max_tokens == 64
+    assert model_sampling(run.evaluation.models["tuned"], run.evaluation).max_tokens == 64
 
 
 def test_a_vllm_model_serves_its_adapter_through_lora_under_the_old_keys(tiny_chat_model: Path, tmp_path: Path) -> None:
@@ -46,7 +51,7 @@ def test_a_vllm_model_serves_its_adapter_through_lora_under_the_old_keys(tiny_ch
     model.save_pretrained(tmp_path / "model" / "adapter")
     run = config({"tuned": {"backend": "vllm", "adapter": "model/adapter", "vllm": {"enforce_eager": True}}},
                  model=str(tiny_chat_model))
-    teacher = client_config(run.evaluation.models["tuned"], run, tmp_path)
+    teacher = client(run, "tuned", tmp_path)
     adapter = tmp_path / "model" / "adapter"
     identity = model_identity(str(tiny_chat_model), str(tiny_chat_model), adapter, "auto", "vllm")
     assert teacher_identity(teacher) == identity and "+adapter@" in identity
@@ -57,7 +62,7 @@ def test_a_vllm_model_serves_its_adapter_through_lora_under_the_old_keys(tiny_ch
 
 def test_an_endpoint_model_is_its_client_config() -> None:
     run = config({"api": ENDPOINT})
-    teacher = client_config(run.evaluation.models["api"], run, Path("run"))
+    teacher = client(run, "api")
     assert teacher == TeacherConfig.model_validate(ENDPOINT)
     assert teacher.checkpoint is None and teacher_identity(teacher) == "openai:fault-teacher"
 
@@ -69,7 +74,7 @@ def test_the_old_teacher_form_reads_as_the_new_one_with_the_same_keys() -> None:
     new = config({"api": ENDPOINT})
     assert old.evaluation == new.evaluation
     request = TeacherRequest(messages=[{"role": "user", "content": "hi"}], sampling=GREEDY)
-    keys = [TeacherClient(client_config(c.evaluation.models["api"], c, Path("run")), None).cache_key(request)
+    keys = [TeacherClient(client(c, "api"), None).cache_key(request)
             for c in (old, new)]
     assert keys[0] == keys[1]
 
@@ -88,7 +93,7 @@ def test_a_model_reads_only_what_its_backend_takes(model: dict, message: str) ->
 def test_two_models_with_one_identity_are_refused(tmp_path: Path) -> None:
     run = config({"a": ENDPOINT, "b": {**ENDPOINT, "max_retries": 3}})
     with pytest.raises(ConfigError, match="'a' and 'b' are the same model \\(openai:fault-teacher\\)"):
-        distinct_clients(run, tmp_path)
+        distinct_clients(run.evaluation, checkpoints(run), tmp_path)
 
 
 def test_endpoint_answers_keep_failures_as_row_errors(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ def cluster() -> Iterator[None]:
 
 def endpoint_model(base_url: str, **overrides: object) -> dict:
     """A model under test at the fault server, written as a teacher client is (no sampling: evaluation's)."""
-    return teacher_config(base_url, **overrides).model_dump(include={"backend", "model", *ClientOptions.model_fields})
+    return teacher_config(base_url, **overrides).model_dump(include=set(ClientOptions.model_fields))
 
 
 def config(steady: str, flaky: str, tmp_path: Path, executor: str) -> RunConfig:
