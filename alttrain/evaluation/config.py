@@ -99,7 +99,8 @@ class ModelUnderTest(ClientOptions):
         warnings.warn("evaluation.models: 'backend: teacher' with a 'teacher' section is deprecated; write the "
                       f"teacher's fields in the model itself (backend: {fields['backend']})", FutureWarning,
                       stacklevel=2)  # fmt: skip
-        fields.pop("sampling", None)
+        for unread in set(TeacherConfig.model_fields) - set(ClientOptions.model_fields):  # sampling, template, ...
+            fields.pop(unread, None)
         rest = {key: value for key, value in data.items() if key not in {"backend", "teacher"}}
         return {**fields, **rest}
 

@@ -48,7 +48,8 @@ class VLLMBackend(TeacherBackend):
     def __init__(self, teacher: TeacherConfig) -> None:
         self._teacher = teacher
         self._checkpoint = None if teacher.checkpoint is None else Checkpoint(teacher.model, teacher.checkpoint)
-        self._engine = VLLMEngine(teacher.model, engine_options(teacher))
+        where = "synthesis.teacher" if teacher.checkpoint is None else "evaluation.models"  # named in its errors
+        self._engine = VLLMEngine(teacher.model, engine_options(teacher), where=where)
         self._starting = asyncio.Lock()
         self._start_failure: Exception | None = None  # an engine that failed to start is not tried again
         self._rendering: tuple[Any, str] | None = None  # a checkpoint's tokenizer and chat template
