@@ -202,9 +202,11 @@ class TeacherConfig(ClientOptions):
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     template: TemplateOptions = Field(default_factory=TemplateOptions)
     # a model under test loaded from its checkpoint (backends that support_lora; the client refuses it for
-    # others); None: the backend's own way
-    checkpoint: CheckpointOptions | None = None
-    transformers: TransformersOptions = Field(default_factory=TransformersOptions)
+    # others); None: the backend's own way. Both are left out of a dump while unused, so the fingerprint of a
+    # teacher written before they existed stays the same.
+    checkpoint: CheckpointOptions | None = Field(default=None, exclude_if=lambda options: options is None)
+    transformers: TransformersOptions = Field(default_factory=TransformersOptions,
+                                              exclude_if=lambda options: options == TransformersOptions())
 
     @property
     def key_variable(self) -> str | None:
