@@ -235,3 +235,10 @@ def test_complete_many_answers_from_the_cache_first_and_keeps_failures_in_place(
     assert (stats.cache_hits, stats.sent, stats.answered, stats.retries, stats.failures) == (1, 4, 2, 1, 1)
     assert [type(o).__name__ for o in offline] == ["TeacherResponse", "TeacherResponse", "CacheMissError",
                                                    "TeacherResponse"]
+
+
+def test_a_teacher_dump_leaves_the_model_under_test_options_out_until_used() -> None:
+    """A teacher written before ``checkpoint``/``transformers`` existed keeps its dump, and so its fingerprint."""
+    assert {"checkpoint", "transformers"}.isdisjoint(TeacherConfig(backend="openai", model="m").model_dump())
+    used = TeacherConfig(backend="transformers", model="m", checkpoint={}, transformers={"batch_size": 2})
+    assert TeacherConfig.model_validate(used.model_dump()) == used
