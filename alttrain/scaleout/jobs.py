@@ -69,6 +69,7 @@ class RequestJob(ClientJob):
 
     @staticmethod
     def _row(outcome: TeacherResponse | TeacherError | CacheMissError, partial: bool) -> Row | None:
+        """The row of one outcome; a cache miss is None with ``partial`` and raised without."""
         if isinstance(outcome, CacheMissError):
             if partial:
                 return None
