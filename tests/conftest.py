@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from alttrain.models.source import EMBEDDED_MODEL, resolve_model
+from alttrain.testing.random_model import build_random_model
 from alttrain.training.config import TrainingConfig
 
 
@@ -13,6 +14,27 @@ from alttrain.training.config import TrainingConfig
 def smollm2_path() -> Path:
     """The SmolLM2-135M-Instruct checkpoint, converted from the embedded GGUF into the default cache once."""
     return Path(resolve_model(EMBEDDED_MODEL, TrainingConfig().cache_dir))
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_model(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer random Llama with SmolLM2's tokenizer and chat template: generates in milliseconds.
+
+    Its matrices are redrawn wider (std 0.2) than the default init, whose near-flat logits make greedy
+    decoding emit one newline token over and over: outputs then differ from prompt to prompt.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    path = build_random_model(tmp_path_factory.mktemp("tiny") / "model", smollm2_path, shape="tiny")
+    model = AutoModelForCausalLM.from_pretrained(str(path))
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.dim() > 1:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.2)
+    model.save_pretrained(path)
+    return path
 
 
 @pytest.fixture(autouse=True)

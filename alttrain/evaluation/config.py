@@ -1,17 +1,18 @@
 """Config of the ``eval`` stage: the models to compare, the benchmarks, the judges and generation.
 
 By default two models are compared on the four offline benchmarks: ``base`` (the training base model)
-and ``tuned`` (the same model with the LoRA adapter training wrote to ``RUN/model/adapter``). A model
-is generated from with transformers on this machine (``backend: transformers``, batched greedy
-decoding), with vLLM on this machine (``backend: vllm``), or through the teacher client
-(``backend: teacher``: any OpenAI-compatible endpoint, an in-process vLLM engine, or the embedded local
-server).
+and ``tuned`` (the same model with the LoRA adapter training wrote to ``RUN/model/adapter``). Every model
+under test is a client of the registered backends (:data:`alttrain.llm.registry.BACKENDS`), as the teacher
+is: transformers on this machine (``backend: transformers``, batched greedy decoding), vLLM on this
+machine (``backend: vllm``, the adapter through vLLM's LoRA support), any OpenAI-compatible endpoint
+(``backend: openai``) or the embedded local server (``backend: local``).
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
@@ -32,7 +33,7 @@ from alttrain.execution.local import LocalSettings
 from alttrain.execution.registry import executor_class
 from alttrain.layout import ADAPTER_DIR
 from alttrain.llm.backends import backend_class
-from alttrain.llm.config import SamplingConfig, TeacherConfig, VLLMOptions
+from alttrain.llm.config import BackendName, ClientOptions, SamplingConfig, TeacherConfig
 from alttrain.measures import TokenizerConfig
 from alttrain.models.precision import PRECISION_HELP, Precision
 from alttrain.models.source import DEFAULT_MODEL_CACHE, EMBEDDED_MODEL
@@ -60,48 +61,65 @@ def _greedy() -> SamplingConfig:
     return SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=512, seed=0)
 
 
-class ModelUnderTest(_Section):
-    """One model to evaluate.
+#: the old form of an endpoint model under test, read with a deprecation note
+LEGACY_TEACHER = "teacher"
 
-    ``backend: transformers`` loads ``model`` (default: ``evaluation.base_model``, ``smollm2-embedded``
-    included) plus an optional PEFT ``adapter`` (relative paths are under the run directory).
-    ``backend: vllm`` generates from the same model and adapter with vLLM's async engine in this process
-    (the adapter through vLLM's LoRA support), with the engine options in ``vllm``.
-    ``backend: teacher`` sends every prompt through the teacher client configured in ``teacher`` (how to
-    reach the model; its ``sampling`` is not used: every model under test decodes with
-    ``evaluation.sampling``).
+
+class ModelUnderTest(ClientOptions):
+    """One model to evaluate: a backend from the registry, and how its client reaches it (as the teacher's).
+
+    A backend that loads a checkpoint (``supports_lora``: ``transformers``, ``vllm``) loads ``model``
+    (default: ``evaluation.base_model``, training's unless set; ``smollm2-embedded`` included) plus an
+    optional PEFT ``adapter`` (relative paths are under the run directory), prompted with
+    ``evaluation.chat_template`` (training's unless set); ``vllm`` takes
+    its engine options from ``vllm``. Another backend (``openai``, ``local``) needs ``model`` and takes a
+    teacher's client options (``base_url``, ``api_key_env``, limits, retries, ``local``). Every model
+    decodes with ``evaluation.sampling``. The old ``backend: teacher`` with a ``teacher:`` section is read
+    as that teacher's fields (its ``sampling`` was never used), with a deprecation note.
     """
 
-    backend: Literal["transformers", "vllm", "teacher"] = "transformers"
-    model: str | None = None
+    backend: BackendName = "transformers"
     adapter: Path | None = None
-    teacher: TeacherConfig | None = None
-    vllm: VLLMOptions | None = None  # backend vllm: the engine options (default: VLLMOptions())
     # this model's limit on new tokens instead of evaluation.sampling.max_tokens (the report lists both): a
     # base model that never stops can be judged on its first few hundred tokens
     max_tokens: PositiveInt | None = None
 
-    @model_validator(mode="after")
-    def _backend_needs_its_fields(self) -> ModelUnderTest:
-        """A teacher model needs a teacher config; a transformers model must not name one."""
-        if self.backend == "teacher":
-            if self.teacher is None:
-                raise ValueError("backend 'teacher' needs a 'teacher' section")
-            if not backend_class(self.teacher.backend).is_model:
-                raise ValueError(f"teacher backend {self.teacher.backend!r} writes traces from rules; it is no model "
-                                 "to test")
-            if self.adapter is not None or self.model is not None:
-                raise ValueError("backend 'teacher' takes its model from 'teacher'; drop 'model'/'adapter'")
-        elif self.teacher is not None:
+    @model_validator(mode="before")
+    @classmethod
+    def _read_the_teacher_form(cls, data: Any) -> Any:
+        """``backend: teacher`` + ``teacher: {...}`` (deprecated): the teacher's fields, less its sampling."""
+        if not isinstance(data, dict) or "teacher" not in data and data.get("backend") != LEGACY_TEACHER:
+            return data
+        if data.get("backend") != LEGACY_TEACHER:
             raise ValueError("'teacher' is only read with backend 'teacher'")
-        if self.vllm is not None and self.backend != "vllm":
-            raise ValueError("'vllm' (engine options) is only read with backend 'vllm'")
-        return self
+        if data.get("teacher") is None:
+            raise ValueError("backend 'teacher' needs a 'teacher' section")
+        if data.get("model") is not None or data.get("adapter") is not None:
+            raise ValueError("backend 'teacher' takes its model from 'teacher'; drop 'model'/'adapter'")
+        teacher = data["teacher"]
+        fields = teacher.model_dump(exclude_unset=True) if isinstance(teacher, TeacherConfig) else dict(teacher)
+        fields.setdefault("backend", TeacherConfig.model_fields["backend"].default)
+        fields.setdefault("model", TeacherConfig.model_fields["model"].default)
+        warnings.warn("evaluation.models: 'backend: teacher' with a 'teacher' section is deprecated; write the "
+                      f"teacher's fields in the model itself (backend: {fields['backend']})", FutureWarning,
+                      stacklevel=2)  # fmt: skip
+        for unread in set(TeacherConfig.model_fields) - set(ClientOptions.model_fields):  # sampling, template, ...
+            fields.pop(unread, None)
+        rest = {key: value for key, value in data.items() if key not in {"backend", "teacher"}}
+        return {**fields, **rest}
 
-    @property
-    def vllm_options(self) -> VLLMOptions:
-        """The vLLM engine options (backend vllm): the configured ones, else the defaults."""
-        return self.vllm or VLLMOptions()
+    @model_validator(mode="after")
+    def _backend_reads_its_fields(self) -> ModelUnderTest:
+        """A model, not rules; ``model`` for a backend without a checkpoint; an adapter only where one loads."""
+        backend = backend_class(self.backend)
+        if not backend.is_model:
+            raise ValueError(f"backend {self.backend!r} writes traces from rules; it is no model to test")
+        if not backend.supports_lora:
+            if self.model is None:
+                raise ValueError(f"backend {self.backend!r} needs 'model' (only a checkpoint defaults to training's)")
+            if self.adapter is not None:
+                raise ValueError(f"backend {self.backend!r} loads no adapter; drop 'adapter'")
+        return self
 
 
 def _default_models() -> dict[str, ModelUnderTest]:
@@ -177,8 +195,8 @@ class EvaluationConfig(_Section):
     confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
     seed: int = 0
     cache_path: Path | None = None  # default: RUN/eval/cache.sqlite
-    # {kind: ray, ...}: the models under test with backend 'teacher' answer on a Ray Data actor pool, one teacher
-    # client per actor; transformers and vllm models still generate in this process
+    # {kind: ray, ...}: the models under test whose backend supports_ray answer on a Ray Data actor pool, one
+    # client per actor; transformers models still generate in this process (their batches decide their outputs)
     executor: InteractiveExecutorSettings = Field(default_factory=LocalSettings)
 
     @model_validator(mode="before")
@@ -197,9 +215,9 @@ class EvaluationConfig(_Section):
         if duplicates:
             raise ValueError(f"benchmarks listed twice: {duplicates}")
         distributed = executor_class(self.executor).distributed
-        if distributed and not any(model.backend == "teacher" for model in self.models.values()):
-            raise ValueError(f"executor {self.executor.kind!r} runs models with backend 'teacher' away from this "
-                             "process; no model here has it")
+        if distributed and not any(backend_class(m.backend).supports_ray for m in self.models.values()):
+            raise ValueError(f"executor {self.executor.kind!r} runs models whose backend supports Ray (not "
+                             "transformers) away from this process; no model here has one")
         return self
 
     @property

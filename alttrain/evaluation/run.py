@@ -11,15 +11,15 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from alttrain.errors import ConfigError
 from alttrain.evaluation.benchmarks import ReasoningGymBenchmark, select_subset
-from alttrain.evaluation.config import EvaluationConfig, ModelUnderTest
-from alttrain.evaluation.generation import Generator, TeacherGenerator, TransformersGenerator, VLLMGenerator
+from alttrain.evaluation.config import EvaluationConfig
 from alttrain.evaluation.heldout import (
     OVERLAP_ID,
     OVERLAP_NEAR_DUP,
@@ -31,15 +31,23 @@ from alttrain.evaluation.heldout import (
 from alttrain.evaluation.judge_rows import run_judges
 from alttrain.evaluation.judges import ClassifierAccuracy, refusal_heuristic_accuracy
 from alttrain.evaluation.metrics import compute_metrics
+from alttrain.evaluation.model_clients import Checkpoints, answer, distinct_clients, model_sampling
 from alttrain.evaluation.scoring import score_outputs
 from alttrain.evaluation.view import EvaluationView
-from alttrain.execution.base import Execution
+from alttrain.execution.local import LocalSettings
 from alttrain.execution.registry import executor_class, make_executor
 from alttrain.layout import CACHE_FILE, EVAL_DIR, EVAL_SCALEOUT_FILE
+from alttrain.llm.backends import backend_class
 from alttrain.llm.cache import ResponseCache
+from alttrain.llm.client import teacher_identity
+from alttrain.llm.config import CheckpointOptions, TeacherConfig
+from alttrain.llm.types import SamplingParams
 from alttrain.measures import TokenCounter, TokenizerConfig, make_counter
 from alttrain.models.source import resolve_model
-from alttrain.scaleout.accounting import ScaleoutReport
+
+if TYPE_CHECKING:
+    from alttrain.execution.base import Executor
+    from alttrain.scaleout.accounting import ScaleoutReport
 
 Progress = Callable[[str], None]
 
@@ -134,78 +142,47 @@ def conversation(prompt: str, system_prompt: str | None) -> list[dict[str, str]]
     return [*system, {"role": "user", "content": prompt}]
 
 
-def make_generator(
-    model: ModelUnderTest, config: EvaluationView, run_dir: Path, cache: ResponseCache,
-    on_execution: Callable[[Execution], None] = lambda execution: None,
-) -> Generator:  # fmt: skip
-    """The generator for one model under test (``on_execution``: what ``evaluation.executor`` did for it)."""
+def checkpoints(config: EvaluationView) -> Checkpoints:
+    """What checkpoint models take from the run: the base model, its chat template, where it is converted to."""
     evaluation = config.evaluation
-    sampling = evaluation.sampling.to_params()
-    if model.max_tokens is not None:
-        sampling = replace(sampling, max_tokens=model.max_tokens)
-    if model.backend == "teacher":
-        assert model.teacher is not None  # checked by the config
-        if executor_class(evaluation.executor).distributed:
-            from alttrain.evaluation.ray_generation import ExecutorTeacherGenerator
-
-            executor = make_executor(evaluation.executor, run_dir / EVAL_DIR)
-            return ExecutorTeacherGenerator(model.teacher, sampling, cache, executor, on_execution)
-        return TeacherGenerator(model.teacher, sampling, cache)
-    name = model.model or evaluation.base_model
-    adapter = None if model.adapter is None else run_dir / model.adapter  # an absolute adapter path stays as is
-    resolved = resolve_model(name, evaluation.cache_dir)
-    rendering = {"chat_template": evaluation.chat_template, "think_open": config.structure.think_open}
-    if model.backend == "vllm":
-        return VLLMGenerator(name, resolved, adapter, sampling, cache, options=model.vllm_options, **rendering)
-    return TransformersGenerator(name, resolved, adapter, sampling, evaluation.batch_size, cache,
-                                 threads=evaluation.threads, precision=evaluation.precision, **rendering)
+    rendering = CheckpointOptions(chat_template=evaluation.chat_template, think_open=config.structure.think_open,
+                                  cache_dir=evaluation.cache_dir)  # fmt: skip
+    return Checkpoints(evaluation.base_model, rendering)
 
 
-def distinct_generators(
-    config: EvaluationView, run_dir: Path, cache: ResponseCache, reports: dict[str, ScaleoutReport] | None = None
-) -> dict[str, Generator]:
-    """A generator per model (nothing loaded yet); two models with one identity would share cache entries.
+def model_executor(config: EvaluationView, teacher: TeacherConfig, run_dir: Path) -> Executor[Any]:
+    """``evaluation.executor`` for a model whose backend runs there; else this process (transformers batches)."""
+    settings = config.evaluation.executor
+    if executor_class(settings).distributed and not backend_class(teacher.backend).supports_ray:
+        settings = LocalSettings()
+    return make_executor(settings, run_dir / EVAL_DIR)
 
-    ``reports`` receives, per model, the report of the executor that generated away from this process.
 
-    Raises:
-        ConfigError: naming the models whose identities (``backend:model`` for a teacher) coincide.
+def generate_rows(
+    items: pl.DataFrame, name: str, teacher: TeacherConfig, sampling: SamplingParams, cache: ResponseCache,
+    config: EvaluationView, executor: Executor[Any],
+) -> tuple[pl.DataFrame, ScaleoutReport | None]:  # fmt: skip
+    """One row per item: the model's output (its reasoning channel put back in the think block).
 
+    Also returns the report of an executor that ran away from this process (None here).
     """
-    models, kept = config.evaluation.models, {} if reports is None else reports
-
-    def keep(name: str) -> Callable[[Execution], None]:
-        return lambda execution: kept.update({name: execution.report} if execution.report is not None else {})
-
-    generators = {name: make_generator(model, config, run_dir, cache, keep(name)) for name, model in models.items()}
-    seen: dict[str, str] = {}
-    for name, generator in generators.items():
-        if generator.identity in seen:
-            raise ConfigError(
-                f"evaluation.models: {seen[generator.identity]!r} and {name!r} are the same model "
-                f"({generator.identity}); give them distinct model names or weights"
-            )
-        seen[generator.identity] = name
-    return generators
-
-
-def generate_rows(items: pl.DataFrame, name: str, generator: Generator, config: EvaluationView) -> pl.DataFrame:
-    """One row per item: the model's output (its reasoning channel put back in the think block)."""
     spec = config.structure
     chats = [conversation(prompt, config.evaluation.system_prompt) for prompt in items["prompt"]]
-    generations = generator.generate(chats)
+    answers, report = answer(chats, teacher, sampling, cache, executor)
     outputs = [
-        f"{spec.think_open}\n{g.reasoning.strip()}\n{spec.think_close}\n{g.text}" if g.reasoning else g.text
-        for g in generations
+        f"{spec.think_open}\n{a['reasoning_content'].strip()}\n{spec.think_close}\n{a['text']}"
+        if a["reasoning_content"] else a["text"]
+        for a in answers
     ]
-    return items.with_columns(
+    rows = items.with_columns(
         pl.lit(name).alias("model"),
-        pl.lit(generator.identity).alias("model_identity"),
+        pl.lit(teacher_identity(teacher)).alias("model_identity"),
         pl.Series("output", outputs, dtype=pl.String),
-        pl.Series("completion_tokens", [g.completion_tokens for g in generations], dtype=pl.Int64),
-        pl.Series("finish_reason", [g.finish_reason for g in generations], dtype=pl.String),
-        pl.Series("error", [g.error for g in generations], dtype=pl.String),
+        pl.Series("completion_tokens", [a["completion_tokens"] for a in answers], dtype=pl.Int64),
+        pl.Series("finish_reason", [a["finish_reason"] for a in answers], dtype=pl.String),
+        pl.Series("error", [a["error"] for a in answers], dtype=pl.String),
     )
+    return rows, report
 
 
 def token_counter(config: EvaluationView) -> tuple[TokenCounter, str]:
@@ -215,7 +192,7 @@ def token_counter(config: EvaluationView) -> tuple[TokenCounter, str]:
     if setting is None:
         baseline = evaluation.models[evaluation.baseline]
         resolved = None
-        if baseline.backend == "transformers":
+        if backend_class(baseline.backend).supports_lora:  # a checkpoint on this machine: its tokenizer
             resolved = Path(resolve_model(baseline.model or evaluation.base_model, evaluation.cache_dir))
         setting = TokenizerConfig(kind="hf", path=resolved) if resolved and resolved.is_dir() else TokenizerConfig()
     description = f"hf tokenizer at {setting.path}" if setting.kind == "hf" else f"regex {setting.pattern!r}"
@@ -234,14 +211,16 @@ def evaluate(config: EvaluationView, run_dir: Path, progress: Progress | None = 
     counter, counter_description = token_counter(config)
     cache = ResponseCache(evaluation.cache_path or run_dir / EVAL_DIR / CACHE_FILE)
     try:
-        reports: dict[str, ScaleoutReport] = {}
-        generators = distinct_generators(config, run_dir, cache, reports)
-        frames, runs = [], []
-        for name in list(generators):
+        clients = distinct_clients(evaluation, checkpoints(config), run_dir)
+        frames, runs, reports = [], [], {}
+        for name, teacher in clients.items():
             say(f"generating with {name}")
-            generator = generators.pop(name)
-            frames.append(generate_rows(items, name, generator, config))
-            del generator
+            sampling = model_sampling(evaluation.models[name], evaluation)
+            executor = model_executor(config, teacher, run_dir)
+            rows, report = generate_rows(items, name, teacher, sampling, cache, config, executor)
+            frames.append(rows)
+            if report is not None:
+                reports[name] = report
             gc.collect()  # the model just used is no longer referenced
         _write_scaleout(run_dir / EVAL_SCALEOUT_FILE, evaluation.executor.kind, reports)
         rows = pl.concat(frames)

@@ -11,7 +11,6 @@ never asks again what the run already knows.
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -59,7 +58,7 @@ class RequestJob(ClientJob):
 
     The row is ``{text, reasoning_content, prompt_tokens, completion_tokens, finish_reason, error}``; a request
     that fails at the backend (after the client's retries) gives ``text == ""`` and ``error`` set to
-    ``"<ErrorClass>: <message>"``, as evaluation's teacher generation does.
+    ``"<ErrorClass>: <message>"`` (evaluation's rows for every model under test).
 
     Args:
         teacher: the client's teacher config.
@@ -78,22 +77,25 @@ class RequestJob(ClientJob):
     async def run(
         self, records: list[Row], client: TeacherClient, *, partial: bool, on_row: RowCallback | None = None
     ) -> list[Row | None]:
-        """Send every record's request concurrently (the client bounds what is in flight)."""
-        return list(await asyncio.gather(*(self._one(client, record, partial, on_row) for record in records)))
+        """Answer every record's request through :meth:`TeacherClient.complete_many` (the backend sees them all)."""
+        requests = [TeacherRequest(messages=record["messages"], sampling=self._sampling) for record in records]
+        rows = [self._row(outcome, partial) for outcome in await client.complete_many(requests)]
+        if on_row is not None:
+            for row in rows:
+                if row is not None:
+                    on_row(row, client.stats)
+        return rows
 
-    async def _one(self, client: TeacherClient, record: Row, partial: bool, on_row: RowCallback | None) -> Row | None:
-        request = TeacherRequest(messages=record["messages"], sampling=self._sampling)
-        try:
-            row = answer_row(await client.complete(request))
-        except CacheMissError:
+    @staticmethod
+    def _row(outcome: TeacherResponse | TeacherError | CacheMissError, partial: bool) -> Row | None:
+        """The row of one outcome; a cache miss is None with ``partial`` and raised without."""
+        if isinstance(outcome, CacheMissError):
             if partial:
                 return None
-            raise
-        except TeacherError as error:
-            row = answer_row(TeacherResponse(""), f"{type(error).__name__}: {error}")
-        if on_row is not None:
-            on_row(row, client.stats)
-        return row
+            raise outcome
+        if isinstance(outcome, TeacherError):
+            return answer_row(TeacherResponse(""), f"{type(outcome).__name__}: {outcome}")
+        return answer_row(outcome)
 
 
 def answer_row(response: TeacherResponse, error: str | None = None) -> Row:

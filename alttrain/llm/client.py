@@ -1,11 +1,14 @@
 """The one teacher client: backend choice, cache, concurrency, rate limits, retries and token accounting.
 
-Every request goes through :meth:`TeacherClient.complete`: a cache hit returns at once and sends
-nothing; otherwise the request passes the endpoint's circuit, waits for a concurrency slot and the
-rate limiters, goes to the backend, is retried on :class:`TransientTeacherError` up to ``max_retries``
+Every request goes through :meth:`TeacherClient.complete` (or, for a list answered together,
+:meth:`TeacherClient.complete_many`): a cache hit returns at once and sends nothing; otherwise the
+request passes the endpoint's circuit, waits for a concurrency slot and the rate limiters, goes to the
+backend, is retried on :class:`TransientTeacherError` up to ``max_retries``
 times (the wait is :func:`~alttrain.llm.retry.retry_delay`'s, spent without a slot; then the retry takes
 the next free slot, ahead of first tries), and its response is committed to the cache as soon as it
-returns. Offline clients (``--reparse``) answer from the cache only.
+returns. Offline clients (``--reparse``) answer from the cache only. A model under test is a backend
+like any other (``transformers``, ``vllm`` with a LoRA adapter, an endpoint): the same cache, keys and
+accounting.
 """
 
 from __future__ import annotations
@@ -16,14 +19,14 @@ from types import TracebackType
 
 from aiolimiter import AsyncLimiter
 
-from alttrain.errors import CacheMissError, TeacherAccessError
+from alttrain.errors import CacheMissError, ConfigError, TeacherAccessError
 from alttrain.llm.backends import backend_class
-from alttrain.llm.backends.base import TeacherBackend
+from alttrain.llm.backends.base import Outcome, TeacherBackend
 from alttrain.llm.cache import ResponseCache, keyed_request
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.retry import EndpointCircuit, blames_server, retry_delay
 from alttrain.llm.slots import Slots
-from alttrain.llm.types import TeacherRequest, TeacherResponse, TransientTeacherError
+from alttrain.llm.types import TeacherError, TeacherRequest, TeacherResponse, TransientTeacherError
 
 #: rough characters per token, to charge prompts against ``tokens_per_minute`` before they are sent
 CHARS_PER_TOKEN = 4
@@ -35,8 +38,11 @@ def make_backend(teacher: TeacherConfig) -> TeacherBackend:
 
 
 def teacher_identity(teacher: TeacherConfig) -> str:
-    """``backend:model``: the teacher as the cache key and every row name it (known without a backend)."""
-    return f"{teacher.backend}:{teacher.model}"
+    """The teacher as the cache key and every row name it (known without a backend): ``backend:model`` mostly.
+
+    A model under test loaded from a checkpoint adds hashes of its files (:mod:`alttrain.llm.backends.checkpoint`).
+    """
+    return backend_class(teacher.backend).identity(teacher)
 
 
 @dataclass
@@ -90,6 +96,9 @@ class TeacherClient:
 
     Use as ``async with TeacherClient(...) as client:`` so the backend is started and closed.
 
+    Raises:
+        ConfigError: ``teacher.checkpoint`` is set for a backend that loads no checkpoint (``supports_lora``).
+
     """
 
     def __init__(self, teacher: TeacherConfig, cache: ResponseCache | None, *, offline: bool = False) -> None:
@@ -99,6 +108,8 @@ class TeacherClient:
         self.identity = teacher_identity(teacher)
         self.stats = ClientStats()
         backend = backend_class(teacher.backend)
+        if teacher.checkpoint is not None and not backend.supports_lora:
+            raise ConfigError(f"backend {teacher.backend!r} loads no checkpoint or adapter; drop 'checkpoint'")
         self._key_options = backend.key_options(teacher)
         self._record_fields = backend.record_fields
         self._cache = cache
@@ -150,6 +161,56 @@ class TeacherClient:
         if self._cache is not None:
             self._cache.put(key, self.identity, request_json, response)
         return response
+
+    async def complete_many(self, requests: list[TeacherRequest]) -> list[Outcome | CacheMissError]:
+        """Answer every request, in order: from the cache first, the rest through the backend together.
+
+        The misses go to the backend's ``complete_many`` (by default each sent as :meth:`complete` sends it;
+        transformers decodes them in padded batches); each answer is cached as it arrives. A request that
+        failed at the backend gives its :class:`TeacherError`, and offline a miss its :class:`CacheMissError`,
+        in its place.
+
+        Raises:
+            TeacherAccessError: the endpoint refused the run.
+
+        """
+        keyed = [self.cache_key(request) for request in requests]
+        outcomes: list[Outcome | CacheMissError | None] = [None] * len(requests)
+        for index, (key, _) in enumerate(keyed):
+            cached = self._cache.get(key) if self._cache is not None else None
+            if cached is not None:
+                self.stats.cache_hits += 1
+                outcomes[index] = cached
+        missing = [index for index, outcome in enumerate(outcomes) if outcome is None]
+        if self._backend is None:
+            for index in missing:
+                outcomes[index] = CacheMissError(f"no cached response for request {keyed[index][0]}")
+        elif missing:
+            backend, through_send = self._backend, set()
+
+            async def send(request: TeacherRequest) -> TeacherResponse:
+                through_send.add(id(request))
+                return await self._send_with_retries(backend, request)
+
+            pending = [requests[index] for index in missing]
+            async for position, outcome in backend.complete_many(pending, send):
+                index = missing[position]
+                if id(pending[position]) not in through_send:  # answered by the backend itself: count it here
+                    self._count(outcome)
+                if isinstance(outcome, TeacherResponse) and self._cache is not None:
+                    self._cache.put(keyed[index][0], self.identity, keyed[index][1], outcome)
+                outcomes[index] = outcome
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _count(self, outcome: Outcome) -> None:
+        """Count one request a backend answered together with others (sent once, answered or failed)."""
+        self.stats.sent += 1
+        if isinstance(outcome, TeacherError):
+            self.stats.failures += 1
+            return
+        self.stats.answered += 1
+        self.stats.prompt_tokens += outcome.prompt_tokens
+        self.stats.completion_tokens += outcome.completion_tokens
 
     def cache_key(self, request: TeacherRequest) -> tuple[str, str]:
         """The cache key of ``request`` for this teacher, and the canonical JSON it hashes."""

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator,
 
 from alttrain.llm.registry import BACKENDS
 from alttrain.llm.types import SamplingParams
+from alttrain.models.precision import PRECISION_HELP, Precision
 
 BackendName = Literal[tuple(BACKENDS)]  # the registered backends (llm/registry.py)
 #: where ``backend: openai`` sends requests when no ``base_url`` is set, and the variable its key is read from
@@ -117,6 +118,33 @@ class TemplateOptions(_Section):
         return value
 
 
+class CheckpointOptions(_Section):
+    """A model under test on this machine (backends that ``supports_lora``: transformers, vllm).
+
+    The model is loaded from its checkpoint (``smollm2-embedded`` converted once into ``cache_dir``), an
+    optional PEFT ``adapter`` on top, and prompted with the chat template training used (``chat_template``:
+    ``auto``, a shipped name or a file); ``think_open`` is put back in front of an output whose template
+    pre-fills it. Its cache identity hashes the checkpoint's and the adapter's files.
+    """
+
+    adapter: Path | None = None
+    chat_template: str = "auto"
+    think_open: str = "<think>"
+    cache_dir: Path = Path("~/.cache/alttrain/models")
+
+
+class TransformersOptions(_Section):
+    """Generation with transformers on this machine: length-sorted, left-padded batches of ``batch_size``.
+
+    ``precision`` is part of every cache key (greedy outputs differ between precisions); ``threads`` sets
+    torch's CPU threads (None: torch's choice).
+    """
+
+    precision: Precision = Field(default="auto", description=PRECISION_HELP)
+    threads: PositiveInt | None = None
+    batch_size: PositiveInt = 8
+
+
 class CircuitOptions(_Section):
     """The endpoint's circuit: when the server struggles, everyone waits, not each request on its own.
 
@@ -133,7 +161,28 @@ class CircuitOptions(_Section):
     cooldown_max_s: float = Field(default=30.0, gt=0.0)
 
 
-class TeacherConfig(_Section):
+class ClientOptions(_Section):
+    """A client's backend and how it reaches its model: shared by the teacher and the models under test."""
+
+    backend: BackendName = "template"
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    concurrency: PositiveInt = 32
+    requests_per_minute: PositiveInt | None = None
+    tokens_per_minute: PositiveInt | None = None
+    timeout_s: float = Field(default=120.0, gt=0.0)
+    max_retries: int = Field(default=6, ge=0)
+    backoff_base_s: float = Field(default=0.25, gt=0.0)
+    backoff_max_s: float = Field(default=8.0, gt=0.0)
+    retry_after_max_s: float = Field(default=60.0, ge=0.0)
+    circuit: CircuitOptions = Field(default_factory=CircuitOptions)
+    structured_output: bool = True
+    vllm: VLLMOptions = Field(default_factory=VLLMOptions)
+    local: LocalOptions = Field(default_factory=LocalOptions)
+
+
+class TeacherConfig(ClientOptions):
     """One teacher client; ``backend`` picks how it is reached.
 
     The API key is read from the environment variable named by ``api_key_env`` at call time and is
@@ -149,24 +198,15 @@ class TeacherConfig(_Section):
     ``circuit``, not by long waits per request. A retry takes the next free slot, ahead of first tries.
     """
 
-    backend: BackendName = "template"
     model: str = "template-v1"
-    base_url: str | None = None
-    api_key_env: str | None = None
-    concurrency: PositiveInt = 32
-    requests_per_minute: PositiveInt | None = None
-    tokens_per_minute: PositiveInt | None = None
-    timeout_s: float = Field(default=120.0, gt=0.0)
-    max_retries: int = Field(default=6, ge=0)
-    backoff_base_s: float = Field(default=0.25, gt=0.0)
-    backoff_max_s: float = Field(default=8.0, gt=0.0)
-    retry_after_max_s: float = Field(default=60.0, ge=0.0)
-    circuit: CircuitOptions = Field(default_factory=CircuitOptions)
-    structured_output: bool = True
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
-    vllm: VLLMOptions = Field(default_factory=VLLMOptions)
-    local: LocalOptions = Field(default_factory=LocalOptions)
     template: TemplateOptions = Field(default_factory=TemplateOptions)
+    # a model under test loaded from its checkpoint (backends that support_lora; the client refuses it for
+    # others); None: the backend's own way. Both are left out of a dump while unused, so the fingerprint of a
+    # teacher written before they existed stays the same.
+    checkpoint: CheckpointOptions | None = Field(default=None, exclude_if=lambda options: options is None)
+    transformers: TransformersOptions = Field(default_factory=TransformersOptions,
+                                              exclude_if=lambda options: options == TransformersOptions())
 
     @property
     def key_variable(self) -> str | None:

@@ -16,6 +16,7 @@ import ray
 from alttrain.config import RunConfig, parse_config
 from alttrain.evaluation.benchmarks import HarmBenchBenchmark
 from alttrain.evaluation.stage import run_evaluation
+from alttrain.llm.config import ClientOptions
 from alttrain.records import conform, write_stage
 from alttrain.testing import Fault, FaultPlan, FaultServer, teacher_config
 
@@ -31,15 +32,19 @@ def cluster() -> Iterator[None]:
     ray.shutdown()
 
 
+def endpoint_model(base_url: str, **overrides: object) -> dict:
+    """A model under test at the fault server, written as a teacher client is (no sampling: evaluation's)."""
+    return teacher_config(base_url, **overrides).model_dump(include=set(ClientOptions.model_fields))
+
+
 def config(steady: str, flaky: str, tmp_path: Path, executor: str) -> RunConfig:
     pool = {"actors": 2, "batch_size": 3, "node_cache_dir": str(tmp_path / "nodes"), "local_cpus": 2}
     return parse_config({
         "name": "ray-eval",
         "prompts": {"sources": [{"kind": "harmbench", "n": 5}]},
         "evaluation": {
-            "models": {"steady": {"backend": "teacher", "teacher": teacher_config(steady, concurrency=4).model_dump()},
-                       "flaky": {"backend": "teacher",
-                                 "teacher": teacher_config(flaky, model="flaky", max_retries=0).model_dump()}},
+            "models": {"steady": endpoint_model(steady, concurrency=4),
+                       "flaky": endpoint_model(flaky, model="flaky", max_retries=0)},
             "baseline": "steady",
             "benchmarks": [{"kind": "harmbench", "n": 6}, {"kind": "reasoning_gym", "n": 4}],
             "bootstrap_resamples": 100,
@@ -90,6 +95,6 @@ def test_ray_generation_matches_the_local_run_and_accounts_per_actor(tmp_path: P
     assert (rerun["rows_from_cache"], rerun["requests_sent"]) == (10, 0)  # answered on the driver, no actor
 
 
-def test_ray_needs_a_teacher_model() -> None:
-    with pytest.raises(ValueError, match="executor 'ray' runs models with backend 'teacher'"):
+def test_ray_needs_a_model_whose_backend_runs_on_actors() -> None:
+    with pytest.raises(ValueError, match="runs models whose backend supports Ray \\(not transformers\\) away from"):
         parse_config({"name": "x", "evaluation": {"executor": {"kind": "ray"}}})

@@ -127,16 +127,17 @@ def test_missing_training_set_stops_before_generating(tmp_path: Path) -> None:
 
 
 def test_a_vllm_model_goes_to_vllm(tmp_path: Path) -> None:
-    """backend 'vllm' builds the vLLM generator; in this venv (no vLLM) that is a one-line error naming it."""
-    from alttrain.evaluation.run import make_generator
-    from alttrain.llm.cache import ResponseCache
+    """backend 'vllm' builds the vLLM backend; in this venv (no vLLM) that is a one-line error naming it."""
+    from alttrain.evaluation.model_clients import client_config
+    from alttrain.evaluation.run import checkpoints
+    from alttrain.llm.client import TeacherClient
 
     config = parse_config({"name": "vllm-eval", "prompts": {"sources": [{"kind": "harmbench", "n": 1}]},
                            "training": {"model": "org/any-model"},
                            "evaluation": {"models": {"base": {"backend": "vllm"}}}})
-    with ResponseCache(tmp_path / "cache.sqlite") as cache, \
-            pytest.raises(ConfigError, match="evaluation.models: backend 'vllm' needs vLLM, which is not installed"):
-        make_generator(config.evaluation.models["base"], config, tmp_path, cache)
+    model = client_config(config.evaluation.models["base"], config.evaluation, checkpoints(config), tmp_path)
+    with pytest.raises(ConfigError, match="evaluation.models: backend 'vllm' needs vLLM, which is not installed"):
+        TeacherClient(model, None)
 
 
 def test_the_hub_commit_a_benchmark_was_read_at_is_in_the_report(run_dir: Path) -> None:

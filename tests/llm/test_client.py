@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from alttrain.errors import CacheMissError
+from alttrain.errors import CacheMissError, ConfigError
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import PerMinuteLimit, TeacherClient, backend_class
 from alttrain.llm.config import TeacherConfig
@@ -206,3 +206,39 @@ def test_every_registered_backend_resolves_with_its_capabilities() -> None:
     assert [name for name, cls in classes.items() if not cls.is_model] == ["template"]
     assert [name for name, cls in classes.items() if cls.supports_batch] == ["openai"]
     assert [name for name, cls in classes.items() if cls.shared_endpoint] == ["openai"]
+    assert sorted(name for name, cls in classes.items() if cls.supports_lora) == ["transformers", "vllm"]
+    assert [name for name, cls in classes.items() if not cls.supports_ray] == ["transformers"]
+
+
+def test_only_a_backend_that_loads_a_checkpoint_takes_one() -> None:
+    with pytest.raises(ConfigError, match="backend 'openai' loads no checkpoint or adapter"):
+        TeacherClient(TeacherConfig(backend="openai", model="m", checkpoint={"adapter": "x"}), None)
+
+
+def test_complete_many_answers_from_the_cache_first_and_keeps_failures_in_place(tmp_path: Path) -> None:
+    prompts = ["cached", "fresh", "[[fault:bad_request]] refused", "[[faults:server_error]] retried"]
+
+    async def many(teacher: TeacherConfig, cache: ResponseCache, offline: bool = False) -> tuple[list, TeacherClient]:
+        async with TeacherClient(teacher, cache, offline=offline) as client:
+            return await client.complete_many([request(p) for p in prompts]), client
+
+    with FaultServer() as server, ResponseCache(tmp_path / "c.sqlite") as cache:
+        teacher = teacher_config(server.base_url)
+        (cached,), _ = run_client(teacher, ["cached"], cache)
+        outcomes, client = asyncio.run(many(teacher, cache))
+        assert server.stats().completions == 1 + 4  # the cached one is not sent; the server error once more
+        offline, _ = asyncio.run(many(teacher, cache, offline=True))
+        assert len(cache) == 3  # every answer stored, the failure not
+    assert outcomes[0] == cached and isinstance(outcomes[1], TeacherResponse)
+    assert isinstance(outcomes[2], PermanentTeacherError) and isinstance(outcomes[3], TeacherResponse)
+    stats = client.stats  # counted once each, by the one-request path the default complete_many sends through
+    assert (stats.cache_hits, stats.sent, stats.answered, stats.retries, stats.failures) == (1, 4, 2, 1, 1)
+    assert [type(o).__name__ for o in offline] == ["TeacherResponse", "TeacherResponse", "CacheMissError",
+                                                   "TeacherResponse"]
+
+
+def test_a_teacher_dump_leaves_the_model_under_test_options_out_until_used() -> None:
+    """A teacher written before ``checkpoint``/``transformers`` existed keeps its dump, and so its fingerprint."""
+    assert {"checkpoint", "transformers"}.isdisjoint(TeacherConfig(backend="openai", model="m").model_dump())
+    used = TeacherConfig(backend="transformers", model="m", checkpoint={}, transformers={"batch_size": 2})
+    assert TeacherConfig.model_validate(used.model_dump()) == used

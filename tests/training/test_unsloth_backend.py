@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from alttrain.evaluation.generation import TransformersGenerator
+from alttrain.evaluation.model_clients import answer
+from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import SamplingParams
 from alttrain.training.backends import cuda_available
 
@@ -87,10 +88,11 @@ def test_evaluation_loads_the_unsloth_adapter(trained: dict, smollm2_path: Path)
 
     def answers(adapter: Path | None) -> list[str]:
         # fp32: merged into bf16 weights, the delta of 4 steps at lr 1e-3 is below their resolution
-        generations = TransformersGenerator("smollm2", str(smollm2_path), adapter, greedy, 2, None,
-                                            precision="fp32").generate(chats)
-        assert all(g.error is None and g.completion_tokens > 0 for g in generations)
-        return [g.text for g in generations]
+        model = TeacherConfig(backend="transformers", model=str(smollm2_path), checkpoint={"adapter": adapter},
+                              transformers={"batch_size": 2, "precision": "fp32"})
+        rows, _ = answer(chats, model, greedy, None)
+        assert all(row["error"] is None and row["completion_tokens"] > 0 for row in rows)
+        return [row["text"] for row in rows]
 
     assert answers(model_dir / "adapter") != answers(None)
 

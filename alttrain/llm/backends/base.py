@@ -5,13 +5,20 @@ Parsing, validation, retries, caching and accounting live in the client, never i
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from alttrain.llm.types import TeacherRequest, TeacherResponse
+from alttrain.llm.types import TeacherError, TeacherRequest, TeacherResponse
 
 if TYPE_CHECKING:
     from alttrain.llm.config import TeacherConfig
+
+#: the client's way to send one request (through its slots, rate limits and retries)
+Send = Callable[[TeacherRequest], Awaitable[TeacherResponse]]
+#: a request's answer, or the failure that ended it
+Outcome = TeacherResponse | TeacherError
 
 
 class TeacherBackend(ABC):
@@ -33,6 +40,11 @@ class TeacherBackend(ABC):
     #: whether every client reaches one shared endpoint (Ray actors then split its budgets) rather than
     #: an engine of its own
     shared_endpoint: bool = False
+    #: whether it loads a checkpoint on this machine with an optional PEFT/LoRA adapter (``teacher.checkpoint``)
+    supports_lora: bool = False
+    #: whether each Ray actor may run a client of its own (False: the answers depend on which requests one
+    #: process sees together, as transformers' padded batches do)
+    supports_ray: bool = True
     #: prompt-record fields the backend reads (the template teacher writes from them)
     record_fields: tuple[str, ...] = ()
 
@@ -40,6 +52,11 @@ class TeacherBackend(ABC):
     def key_options(cls, teacher: TeacherConfig) -> dict[str, Any]:
         """The settings of ``teacher`` that change this backend's answers."""
         return {}
+
+    @classmethod
+    def identity(cls, teacher: TeacherConfig) -> str:
+        """``backend:model``: the model as the cache key and every row name it (known without starting it)."""
+        return f"{teacher.backend}:{teacher.model}"
 
     @property
     @abstractmethod
@@ -49,6 +66,22 @@ class TeacherBackend(ABC):
     @abstractmethod
     async def complete(self, request: TeacherRequest) -> TeacherResponse:
         """Answer one request; safe to call concurrently."""
+
+    async def complete_many(self, requests: list[TeacherRequest], send: Send) -> AsyncIterator[tuple[int, Outcome]]:
+        """Answer ``requests``, yielding ``(position, response or failure)`` as each is ready.
+
+        The default sends each through ``send`` (the client's one-request path), all at once; a backend
+        that decodes requests together (transformers' padded batches) overrides it.
+        """
+
+        async def one(position: int, request: TeacherRequest) -> tuple[int, Outcome]:
+            try:
+                return position, await send(request)
+            except TeacherError as error:
+                return position, error
+
+        for answered in asyncio.as_completed([one(position, request) for position, request in enumerate(requests)]):
+            yield await answered
 
     async def start(self) -> None:  # noqa: B027 - optional hook, most backends need none
         """Acquire resources (start a server, load an engine) before the first request."""

@@ -1,4 +1,4 @@
-"""vLLM's async engine (``AsyncLLM``) in this process, shared by the vLLM teacher and evaluation's vLLM generator.
+"""vLLM's async engine (``AsyncLLM``) in this process, behind the vLLM backend (a teacher, or a model under test).
 
 Continuous batching: every :meth:`VLLMEngine.generate` call enters the engine's running batch as soon as
 it arrives and leaves it when its own sequence ends, so no request waits for the slowest of a batch.
