@@ -9,6 +9,7 @@ from alttrain.config import RunConfig, parse_config
 from alttrain.errors import ConfigError
 from alttrain.evaluation.model_clients import answer, client_config, distinct_clients, model_sampling
 from alttrain.evaluation.run import checkpoints
+from alttrain.execution.local import LocalExecutor, LocalSettings
 from alttrain.llm.backends.checkpoint import model_identity
 from alttrain.llm.backends.vllm_backend import VLLMBackend
 from alttrain.llm.cache import ResponseCache
@@ -102,8 +103,9 @@ def test_endpoint_answers_keep_failures_as_row_errors(tmp_path: Path) -> None:
     with FaultServer(FaultPlan(reasoning_content="thinking aloud")) as server, \
             ResponseCache(tmp_path / "cache.sqlite") as cache:
         teacher = teacher_config(server.base_url, max_retries=1)
-        (answered, failed), report = answer(chats, teacher, GREEDY, cache)
-        again, _ = answer(chats, teacher, GREEDY, cache)
+        here = LocalExecutor(LocalSettings(), tmp_path)
+        (answered, failed), report = answer(chats, teacher, GREEDY, cache, here)
+        again, _ = answer(chats, teacher, GREEDY, cache, here)
         assert server.stats().completions == 3  # the answer came from the cache; the refused request went again
     assert report is None and again[0] == answered
     assert answered["error"] is None and answered["text"].startswith("<think>")

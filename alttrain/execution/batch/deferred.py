@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from alttrain.errors import CacheMissError
+from alttrain.llm.backends.base import Outcome
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import TeacherClient
 from alttrain.llm.config import TeacherConfig
@@ -60,3 +61,13 @@ class DeferringClient(TeacherClient):
                 raise self._failed[key] from None
             self.deferred[key] = DeferredRequest(key, request_json, request)
             raise
+
+    async def complete_many(self, requests: list[TeacherRequest]) -> list[Outcome | CacheMissError]:
+        """Each request as :meth:`complete` answers it, its final failure or its deferral in its place."""
+        outcomes: list[Outcome | CacheMissError] = []
+        for request in requests:
+            try:
+                outcomes.append(await self.complete(request))
+            except (TeacherError, CacheMissError) as outcome:
+                outcomes.append(outcome)
+        return outcomes
