@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from alttrain.console import say
@@ -64,6 +65,9 @@ def show_prompts(console: Console, result: PromptsResult, config: RunConfig) -> 
         say(console, f"  {row.source}: labels found {labels_found(row)}")
         if row.commit is not None:
             say(console, f"  {row.source}: Hub commit {row.commit}")
+        warning = row.label_warning()
+        if warning is not None:
+            console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
     with_traces = [row for row in result.sources if row.traces is not None]
     if with_traces:
         traces = Table(title="original traces (response column, rows read)")
