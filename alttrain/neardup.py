@@ -15,9 +15,20 @@ paraphrases ("Write/Provide a tutorial on ...") and Do-Not-Answer's templated pr
 business strategy of <company>"), and some reasoning-gym problems drawn from one template with other
 numbers (measured: 63 pairs among 1,958 prompts, 29 of them gsm_symbolic). rensa was chosen by
 measurement against datasketch (bench/curation.py: near-dup alone).
+
+Shared templates: a long wrapper (a jailbreak role-play, a "two responses" frame) shared by many prompts
+would make them near duplicates whatever they ask. Before sketching, a shingle found in at least
+``template_min_rows`` prompts is boilerplate where it lies in a run of such shingles covering at least
+``template_min_words`` words; those runs are left out, so prompts are compared on what is left (what they
+ask, and where it meets the wrapper). A prompt that is boilerplate only is compared whole. Short common
+phrases ("write a tutorial on how to") are shorter than a template run and stay. :func:`shared_templates`
+names the templates found (rows, excerpt) for the curation report.
 """
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -28,6 +39,7 @@ from alttrain.records import normalise_text, with_columns_on_all_cores
 _SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f "  # the ASCII chars that str.split() treats as whitespace
 _WHITESPACE_TO_COLLAPSE = f"[{_SPACE}]{{2,}}|[{_SPACE[:-1]}]"  # runs of 2+, or one that is not a space
 _MIX = np.uint64(0x100000001B3)
+EXCERPT_WORDS = 12  # words of a shared template the report quotes
 
 
 class DedupConfig(BaseModel):
@@ -42,12 +54,24 @@ class DedupConfig(BaseModel):
     num_bands: PositiveInt = 32  # 4 rows a band: ~99.9% recall at Jaccard 0.7, then verified
     shingle_words: PositiveInt = 3
     seed: int = 0
+    template_min_rows: PositiveInt | None = 8  # a shingle in this many prompts may be template (null: off)
+    template_min_words: PositiveInt = 12  # only runs of such shingles this long (in words) are template
 
     @model_validator(mode="after")
     def _bands_divide(self) -> DedupConfig:
         if self.num_perm % self.num_bands:
             raise ValueError(f"num_bands ({self.num_bands}) must divide num_perm ({self.num_perm})")
+        if self.template_min_words < self.shingle_words:
+            raise ValueError(f"template_min_words ({self.template_min_words}) is below shingle_words")
         return self
+
+
+@dataclass(frozen=True)
+class SharedTemplate:
+    """Boilerplate shared by many prompts: how many hold it, and its opening words."""
+
+    rows: int
+    excerpt: str
 
 
 def normalised(texts: pl.Series) -> pl.Series:
@@ -130,8 +154,84 @@ def _band_pairs(digests: np.ndarray, num_bands: int) -> np.ndarray:
     return np.unique(np.concatenate(pairs), axis=0) if pairs else np.empty((0, 2), dtype=np.int64)
 
 
+def _frequent_shingles(tokens: np.ndarray, row_of: np.ndarray, min_rows: int) -> np.ndarray:
+    """Whether each shingle is found in at least ``min_rows`` different rows.
+
+    Sorted, a token found ``min_rows`` times or more equals the one ``min_rows - 1`` places on; only those
+    few candidates are counted by distinct row.
+    """
+    ordered = np.sort(tokens)
+    reach = len(ordered) - min_rows + 1
+    if reach <= 0:
+        return np.zeros(len(tokens), dtype=bool)
+    repeated = np.unique(ordered[min_rows - 1 :][ordered[min_rows - 1 :] == ordered[:reach]])
+    maybe = np.isin(tokens, repeated)
+    pairs = pl.DataFrame({"token": tokens[maybe], "row": row_of[maybe]}).unique()
+    frequent = pairs.group_by("token").len().filter(pl.col("len") >= min_rows)["token"].to_numpy()
+    return np.isin(tokens, frequent)
+
+
+def _template_runs(tokens: np.ndarray, offsets: np.ndarray, config: DedupConfig) -> pl.DataFrame:
+    """Every run of boilerplate shingles long enough to be a template, one row each.
+
+    Columns: ``row``, ``at`` (its first shingle, flat), ``start`` (in the row), ``length`` and ``key`` (the
+    first shingle: equal for runs that open alike, one template in many prompts).
+    """
+    counts = (offsets[1:] - offsets[:-1]).astype(np.int64)
+    row_of = np.repeat(np.arange(len(counts)), counts)
+    if config.template_min_rows is None or len(tokens) == 0:
+        columns = ("row", "at", "start", "length")
+        return pl.DataFrame(schema={**dict.fromkeys(columns, pl.Int64), "key": pl.UInt64})
+    frequent = _frequent_shingles(tokens, row_of, config.template_min_rows)
+    first_of_row = np.zeros(len(tokens), dtype=bool)
+    first_of_row[offsets[:-1][counts > 0].astype(np.int64)] = True
+    opens = frequent & ~(np.concatenate([[False], frequent[:-1]]) & ~first_of_row)
+    at = np.flatnonzero(opens)
+    length = np.bincount((np.cumsum(opens) - 1)[frequent], minlength=len(at))
+    long = length >= config.template_min_words - config.shingle_words + 1
+    at, length, row = at[long], length[long], row_of[at[long]]
+    start = at - offsets[:-1].astype(np.int64)[row]
+    return pl.DataFrame({"row": row, "at": at, "start": start, "length": length, "key": tokens[at]})
+
+
+def without_templates(tokens: np.ndarray, offsets: np.ndarray, config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The shingles outside template runs (a row that is all template keeps all of its own), re-offset."""
+    runs = _template_runs(tokens, offsets, config)
+    if runs.height == 0:
+        return tokens, offsets
+    template = np.zeros(len(tokens), dtype=bool)
+    template[_ranges(runs["at"].to_numpy(), runs["length"].to_numpy())] = True
+    counts = (offsets[1:] - offsets[:-1]).astype(np.int64)
+    row_of = np.repeat(np.arange(len(counts)), counts)
+    left = np.bincount(row_of[~template], minlength=len(counts))
+    template &= (left > 0)[row_of]  # nothing but template: compare the row whole
+    kept = np.bincount(row_of[~template], minlength=len(counts))
+    return tokens[~template], np.concatenate([[0], np.cumsum(kept)]).astype(np.uint64)
+
+
+def shared_templates(texts: pl.Series, config: DedupConfig, limit: int = 5) -> list[SharedTemplate]:
+    """The templates found among ``texts`` (normalised, distinct), most shared first, with their opening words."""
+    if config.template_min_rows is None or len(texts) < config.template_min_rows:
+        return []
+    tokens, offsets = shingle_hashes(texts, config.shingle_words, config.seed)
+    runs = _template_runs(tokens, offsets, config)
+    found = (
+        runs.group_by("key")
+        .agg(pl.col("row").n_unique().alias("rows"), pl.all().sort_by("length").first())
+        .filter(pl.col("rows") >= config.template_min_rows)
+        .sort(["rows", "row", "start"], descending=[True, False, False])
+        .head(limit)
+    )
+    templates = []
+    for rows, row, start, length in found.select("rows", "row", "start", "length").iter_rows():
+        words = re.findall(r"\w+", texts[row])[start : start + length + config.shingle_words - 1]
+        more = "..." if len(words) > EXCERPT_WORDS else ""
+        templates.append(SharedTemplate(rows=rows, excerpt=" ".join(words[:EXCERPT_WORDS]) + more))
+    return templates
+
+
 def near_duplicate_components(texts: pl.Series, config: DedupConfig) -> np.ndarray:
-    """A component label per text: texts in one near-duplicate cluster share it."""
+    """A component label per text: texts in one near-duplicate cluster share it (shared templates left out)."""
     import rensa
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -139,7 +239,7 @@ def near_duplicate_components(texts: pl.Series, config: DedupConfig) -> np.ndarr
     labels = np.arange(len(texts), dtype=np.int64)
     if len(texts) < 2:
         return labels
-    tokens, offsets = shingle_hashes(texts, config.shingle_words, config.seed)
+    tokens, offsets = without_templates(*shingle_hashes(texts, config.shingle_words, config.seed), config)
     matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(tokens, offsets, config.num_perm, config.seed)
     lsh = rensa.RMinHashLSH(config.threshold, config.num_perm, config.num_bands)
     flagged = np.flatnonzero(np.asarray(lsh.query_duplicate_flags_matrix_one_shot(matrix), dtype=bool))

@@ -26,6 +26,8 @@ PROMPT_SCHEMA: Schema = {
     "original_reasoning": pl.String(),
     "original_answer": pl.String(),
     "reference_answer": pl.String(),
+    "categories": pl.List(pl.String()),  # every category the source lists (null: the source gives one)
+    "source_score": pl.Float64(),  # the source's own quality score of the row (the lowest where it gives several)
 }
 
 SYNTHESIZED_SCHEMA: Schema = {

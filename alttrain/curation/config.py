@@ -10,6 +10,7 @@ from alttrain.curation.filters.answer import AnswerFilter
 from alttrain.curation.filters.consistency import RefusalFilter, VerdictFilter
 from alttrain.curation.filters.language import LanguageFilter
 from alttrain.curation.filters.length import LengthFilter, ReductionFilter
+from alttrain.curation.filters.source import SourceScoreFilter
 from alttrain.curation.filters.structure import StructureFilter
 from alttrain.curation.judge import JudgeFilter
 from alttrain.curation.score import HeuristicScoreConfig
@@ -25,6 +26,7 @@ FilterConfig = Annotated[
     | LengthFilter
     | ReductionFilter
     | LanguageFilter
+    | SourceScoreFilter
     | JudgeFilter,
     Field(discriminator="kind"),
 ]

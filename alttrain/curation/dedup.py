@@ -7,7 +7,9 @@ the pipeline builds them in a thread while the filters run), so each row carries
 first per exact group (the others get ``dedup:exact``), then per near-duplicate cluster
 (``dedup:near:<cluster_id>``).
 
-Near duplicates are found by :mod:`alttrain.neardup` (MinHash-LSH over word n-grams).
+Near duplicates are found by :mod:`alttrain.neardup` (MinHash-LSH over word n-grams, with boilerplate
+shared by many prompts left out, so prompts inside one wrapper are compared on what they ask);
+:func:`prompt_templates` names that boilerplate for the curation report.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import polars as pl
 
 from alttrain.curation.filters.base import DROP
 from alttrain.curation.score import rank_order
-from alttrain.neardup import DedupConfig, near_duplicate_components, normalised
+from alttrain.neardup import DedupConfig, SharedTemplate, near_duplicate_components, normalised, shared_templates
 
 
 def prompt_clusters(rows: pl.DataFrame, config: DedupConfig) -> pl.DataFrame:
@@ -35,6 +37,13 @@ def prompt_clusters(rows: pl.DataFrame, config: DedupConfig) -> pl.DataFrame:
     return clustered.select(
         "_row", "_exact", "_component", pl.col("id").min().over("_component").alias("cluster_id")
     )
+
+
+def prompt_templates(prompts: pl.Series, config: DedupConfig) -> list[SharedTemplate]:
+    """The templates shared by many distinct prompts, as near-dup leaves them out (none when near dedup is off)."""
+    if not config.near:
+        return []
+    return shared_templates(normalised(prompts.fill_null("")).unique(maintain_order=True), config)
 
 
 def deduplicate(frame: pl.DataFrame, clusters: pl.DataFrame, config: DedupConfig, seed: int) -> pl.DataFrame:

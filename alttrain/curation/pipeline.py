@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from alttrain.curation.config import CurationConfig
-from alttrain.curation.dedup import deduplicate, prompt_clusters
+from alttrain.curation.dedup import deduplicate, prompt_clusters, prompt_templates
 from alttrain.curation.filters.base import DROP, FilterContext, first_reason
 from alttrain.curation.report import CurationReport, FunnelStep, reduction_stats, step_of
 from alttrain.curation.score import with_scores
@@ -88,8 +88,9 @@ def curate(synthesized: pl.DataFrame, config: CurationConfig, context: FilterCon
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="alttrain-clusters") as pool:
         # clustering reads only the prompts, so it runs beside the filters (both mostly in native code)
         clustering = pool.submit(prompt_clusters, frame.select("_row", "id", "prompt"), config.dedup)
+        templating = pool.submit(prompt_templates, frame["prompt"], config.dedup)
         dropped, filter_steps, alive = _filter(frame, config, context)
-        clusters = clustering.result()
+        clusters, templates = clustering.result(), templating.result()
 
     alive = with_scores(alive, config.score, context.counter)
     selection_seed = config.selection.seed
@@ -121,6 +122,7 @@ def curate(synthesized: pl.DataFrame, config: CurationConfig, context: FilterCon
         selected_by_category=dict(curated.group_by("category").len().sort("category").iter_rows()),
         length_reduction=reduction_stats(curated),
         warnings=selection.warnings,
+        shared_templates=templates,
     )
     return CurationOutcome(
         curated=conform(curated.drop("_row"), "curated"),

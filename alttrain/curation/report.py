@@ -13,6 +13,8 @@ from typing import Any
 
 import polars as pl
 
+from alttrain.neardup import SharedTemplate
+
 
 class FunnelError(AssertionError):
     """Funnel counts that do not add up (a bug, never a user error)."""
@@ -42,6 +44,7 @@ class CurationReport:
     selected_by_category: dict[str, int]
     length_reduction: dict[str, float | int | None]
     warnings: list[str]
+    shared_templates: list[SharedTemplate] = field(default_factory=list)  # left out of near-dup comparison
 
     def __post_init__(self) -> None:
         removed = sum(s.removed for s in self.filters) + sum(s.removed for s in self.dedup)

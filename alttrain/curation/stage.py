@@ -65,6 +65,9 @@ def show_curation(console: Console, result: CurationResult, config: CurationView
     steps = [result.report.quarantined, *result.report.filters, *result.report.dedup]
     for reason, rows in sorted((r, n) for step in steps for r, n in step.reasons.items()):
         say(console, f"  {rows} x {reason}")
+    for template in result.report.shared_templates:
+        rows, excerpt = template.rows, template.excerpt
+        say(console, f"  shared template in {rows} prompts (near-dup compares without it): {excerpt!r}")
     for warning in result.report.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
     labels = ", ".join(f"{label} {rows}" for label, rows in result.report.selected_by_label.items())

@@ -17,11 +17,20 @@ import polars as pl
 from pydantic import Field, field_validator, model_validator
 
 from alttrain.errors import SourceError
-from alttrain.prompt_sets.base import LoadReport, PromptSource, TraceCounts, one_line, prompt_frame
+from alttrain.prompt_sets.base import LoadReport, PromptSource, TraceCounts, prompt_frame
 from alttrain.sources.presets import PRESETS, Label, Preset, PresetName
 from alttrain.structure import LABELS
 
-TARGETS = ("prompt", "label", "category", "original_reasoning", "original_answer", "reference_answer", "response")
+TARGETS = (
+    "prompt",
+    "label",
+    "category",
+    "original_reasoning",
+    "original_answer",
+    "reference_answer",
+    "response",
+    "source_score",
+)
 TRACE_TARGETS = frozenset({"original_reasoning", "original_answer"})
 
 # kinds of response, as TraceCounts counts them
@@ -58,6 +67,33 @@ def split_think(
     return (SPLIT if reasoning else EMPTY_THINK), reasoning, answer
 
 
+def _is_text(dtype: pl.DataType) -> bool:
+    """Whether a column of ``dtype`` reads as text: text, numbers, booleans (or nulls only)."""
+    return dtype == pl.String or dtype == pl.Null or dtype == pl.Boolean or dtype.is_numeric()
+
+
+def _score(raw: pl.DataFrame, column: str, named: str) -> pl.Expr:
+    """``column`` as one Float64 score: a number, a text holding one, or the lowest of an object's numbers."""
+    dtype = raw.schema[column]
+    if isinstance(dtype, pl.Struct):
+        fields = {f.name: f.dtype for f in dtype.fields}
+        bad = sorted(name for name, inner in fields.items() if not (inner.is_numeric() or inner == pl.Null))
+        if bad or not fields:
+            raise SourceError(f"{named} holds objects whose fields {bad or '(none)'} are not numbers; map a score")
+        return pl.min_horizontal(pl.col(column).struct.field(name).cast(pl.Float64) for name in fields)
+    if dtype.is_numeric() or dtype == pl.Null:
+        return pl.col(column).cast(pl.Float64)
+    if dtype == pl.String:
+        text = pl.col(column).str.strip_chars().replace("", None)
+        numbers = raw.select(text.cast(pl.Float64, strict=False).alias("number"), text.alias("text"))
+        bad_rows = (numbers["number"].is_null() & numbers["text"].is_not_null()).arg_true()
+        if bad_rows.len():
+            row = int(bad_rows[0])
+            raise SourceError(f"{named}: row {row + 1} holds {raw[column][row]!r}, not a number")
+        return text.cast(pl.Float64)
+    raise SourceError(f"{named} holds {dtype} values, not numbers (or an object of numbers)")
+
+
 @dataclass
 class _Plan:
     """The resolved mapping: raw column per target, and how labels and categories are given."""
@@ -75,8 +111,12 @@ class MappedSource(PromptSource):
 
     ``columns`` maps schema names (``prompt``, ``label``, ``category``, ``original_reasoning``,
     ``original_answer``, ``reference_answer``, or ``response`` for an R1-style text to split at
-    ``think_tags``) to the table's column names. ``label`` may instead be fixed for the whole table, and
-    ``label_values`` maps the label column's values (``true``, ``unsafe``, ...) to harmful|benign.
+    ``think_tags``, and ``source_score``) to the table's column names. Text fields take text (numbers and
+    booleans are written as text); ``category`` may be a list (the first entry is the category, the whole
+    list goes to ``categories``); ``source_score`` takes a number or an object of numbers (the lowest
+    counts). A column of another shape is a :class:`SourceError` naming it. ``label`` may instead be fixed
+    for the whole table, and ``label_values`` maps the label column's values (``true``, ``unsafe``, ...) to
+    harmful|benign.
     """
 
     source_name: str | None = None
@@ -199,10 +239,9 @@ class MappedSource(PromptSource):
         raw, rows_read = self.read_raw(seed)
         plan = self.plan()
         self._check_columns(raw, plan)
-        try:
-            frame = raw.select([pl.col(col).cast(pl.String).alias(target) for target, col in plan.columns.items()])
-        except pl.exceptions.PolarsError as error:
-            raise SourceError(f"{self.where}: a mapped column cannot be read as text ({one_line(error)})") from error
+        frame = raw.select([self._mapped(raw, target, column) for target, column in plan.columns.items()])
+        if isinstance(frame.schema["category"] if "category" in frame.columns else None, pl.List):
+            frame = frame.with_columns(pl.col("category").alias("categories"), pl.col("category").list.first())
         frame = frame.with_columns(pl.col("prompt").str.strip_chars())
         bad_prompt = frame.with_row_index("row").filter(pl.col("prompt").is_null() | (pl.col("prompt") == ""))
         if bad_prompt.height:
@@ -215,6 +254,24 @@ class MappedSource(PromptSource):
         license_ = self.resolved_license
         parts = [prompt_frame([r for r in rows if r["label"] == lab], self.name, lab, license_) for lab in LABELS]
         return pl.concat(parts), LoadReport(rows=rows_read, labels=labels, traces=traces)
+
+    def _mapped(self, raw: pl.DataFrame, target: str, column: str) -> pl.Expr:
+        """The expression that reads ``column`` as ``target``; a column of the wrong shape is a SourceError.
+
+        Text targets take text, numbers and booleans (as text). ``category`` also takes a list of texts (the
+        first is the category, the whole list goes to ``categories``). ``source_score`` takes a number, a
+        text holding one, or an object of numbers (the lowest counts: a row is as good as its worst score).
+        """
+        dtype = raw.schema[column]
+        named = f"{self.where}: mapped column {column!r} (for {target!r})"
+        if target == "source_score":
+            return _score(raw, column, named).alias(target)
+        if target == "category" and isinstance(dtype, pl.List) and _is_text(dtype.inner):
+            return pl.col(column).cast(pl.List(pl.String)).alias(target)
+        if not _is_text(dtype):
+            lists = " or a list of texts" if target == "category" else ""
+            raise SourceError(f"{named} holds {dtype} values; it must hold text{lists}")
+        return pl.col(column).cast(pl.String).alias(target)
 
     def _check_columns(self, raw: pl.DataFrame, plan: _Plan) -> None:
         for target, column in plan.columns.items():

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from alttrain.prompt_sets.base import TraceCounts
 from alttrain.prompt_sets.builtin import AdvBenchSource, DoNotAnswerSource, HarmBenchSource, ReasoningGymSource
 from alttrain.records import normalise_text
+from alttrain.refusal import refusal_heuristic
 from alttrain.sources.files import FileSource
 from alttrain.sources.hub import HubSource
 
@@ -54,6 +55,29 @@ class SourceCount:
     labels_found: tuple[tuple[str | None, str, int], ...] = ()
     traces: TraceCounts | None = None
     commit: str | None = None  # the Hub commit read (a Hub dataset)
+    benign_answered: int = 0  # rows read labelled benign that carry an original answer
+    benign_refusing: int = 0  # of those, answers that read as refusals (alttrain.refusal)
+
+    def label_warning(self) -> str | None:
+        """A warning when the labels contradict the source's own answers: most benign rows' answers refuse.
+
+        A harmful-prompt source whose label column maps to benign (a ``0`` that meant "jailbreak") shows so.
+        """
+        if self.benign_answered < LABEL_CHECK_MIN_ROWS or self.benign_refusing * 2 <= self.benign_answered:
+            return None
+        return (
+            f"source {self.source}: {self.benign_refusing} of {self.benign_answered} rows labelled benign have an "
+            "original answer that refuses; check its label mapping (label, label_values) before synthesis"
+        )
+
+
+LABEL_CHECK_MIN_ROWS = 5  # fewer benign rows with answers than this are too few to judge the labels by
+
+
+def _benign_answers(frame: pl.DataFrame) -> tuple[int, int]:
+    """(rows labelled benign with an original answer, of them refusals)."""
+    answered = frame.filter((pl.col("label") == "benign") & pl.col("original_answer").is_not_null())
+    return answered.height, int(answered.select(refusal_heuristic("original_answer").sum()).item() or 0)
 
 
 def build_prompt_pool(config: PromptsConfig) -> tuple[pl.DataFrame, list[SourceCount]]:
@@ -66,9 +90,11 @@ def build_prompt_pool(config: PromptsConfig) -> tuple[pl.DataFrame, list[SourceC
     sampled: list[pl.DataFrame] = []
     loaded_counts: list[int] = []
     reports = []
+    answers = []
     for index, source in enumerate(config.sources):
         frame, report = source.load_with_report(seed=config.seed + index)
         reports.append(report)
+        answers.append(_benign_answers(frame))
         loaded_counts.append(report.rows)
         if source.n is not None and source.n < frame.height:
             frame = frame.sample(n=source.n, seed=config.seed + index, shuffle=True)
@@ -97,6 +123,8 @@ def build_prompt_pool(config: PromptsConfig) -> tuple[pl.DataFrame, list[SourceC
                 labels_found=reports[index].labels,
                 traces=reports[index].traces,
                 commit=source.read_commit(),
+                benign_answered=answers[index][0],
+                benign_refusing=answers[index][1],
             )
         )
     return pool.drop("_order", "_key", "_source_index"), summary

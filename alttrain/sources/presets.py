@@ -36,15 +36,19 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    # UCSC-VLAA/STAR-1 (Apache-2.0; STAR-1.json in the GitHub repo is the same records as one JSON array):
-    # {id, question, response, category, source, score}. Every prompt is harmful (the 915 benign prompts of
-    # the paper are a separate dataset); ``category`` is STAR-1's policy category.
+    # UCSC-VLAA/STAR-1 (Apache-2.0; STAR-1.json in the GitHub repo is the same records as one JSON array),
+    # checked against the release (commit b493335): {id, question, response, category, source, score}, ``id``
+    # a string, ``category`` a list of STAR-1's eight policy categories (300 of 1,000 rows list more than
+    # one), ``score`` an object of three 0-10 judge scores, every response ``<think>...</think>answer``.
+    # Every prompt is harmful (the 915 benign prompts of the paper are a separate dataset). The first listed
+    # category is the row's category, all of them go to ``categories``; ``source_score`` is the lowest of the
+    # three scores.
     "star1": Preset(
         name="star1",
         source_name="star1",
         license="Apache-2.0 (STAR-1)",
         hub="UCSC-VLAA/STAR-1",
-        columns={"prompt": "question", "response": "response", "category": "category"},
+        columns={"prompt": "question", "response": "response", "category": "category", "source_score": "score"},
         label="harmful",
         label_rule="every STAR-1 row is harmful",
     ),

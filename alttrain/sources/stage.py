@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from alttrain.console import say
@@ -61,6 +62,9 @@ def show_prompts(console: Console, result: PromptsResult, config: PromptsView) -
         say(console, f"  {row.source}: labels found {labels_found(row)}")
         if row.commit is not None:
             say(console, f"  {row.source}: Hub commit {row.commit}")
+        warning = row.label_warning()
+        if warning is not None:
+            console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
     with_traces = [row for row in result.sources if row.traces is not None]
     if with_traces:
         traces = Table(title="original traces (response column, rows read)")

@@ -13,7 +13,7 @@ from alttrain.curation.pipeline import curate
 from alttrain.curation.report import CurationReport, FunnelError, FunnelStep
 from alttrain.measures import TokenizerConfig, make_counter
 from alttrain.structure import TraceFields
-from curation.rows import BENIGN_FIELDS, SPEC, frame, row
+from curation.rows import BENIGN_FIELDS, REQUESTS, SPEC, WRAPPER, frame, row
 
 DEFECTS = ["none", "no_think", "wrong_verdict", "refusal", "quarantined", "bad_label", "no_trace", "french", "long"]
 
@@ -97,3 +97,18 @@ def test_a_report_that_does_not_add_up_is_refused(tmp_path: Path) -> None:
         CurationReport(**{**good, "rows_in": 11})
     with pytest.raises(FunnelError, match="reasons sum"):
         CurationReport(**{**good, "filters": [FunnelStep("structure", 3, {"structure:no_think": 2})]})
+
+
+def test_the_report_names_the_shared_templates_and_keeps_every_wrapped_request(tmp_path: Path) -> None:
+    context = FilterContext(spec=SPEC, counter=make_counter(TokenizerConfig()))
+    prompts = [WRAPPER.format(request=request) for request in REQUESTS]
+    data = frame([row(prompt, "benign", id=f"row{i:03d}") for i, prompt in enumerate(prompts)])
+    config = CurationConfig.model_validate({"selection": {"n": len(prompts)}, "filters": [{"kind": "structure"}]})
+    outcome = curate(data, config, context)
+    assert outcome.curated.height == len(prompts)
+    outcome.report.write(tmp_path / "report.json")
+    templates = json.loads((tmp_path / "report.json").read_text())["shared_templates"]
+    assert sorted(templates, key=lambda t: t["excerpt"]) == [
+        {"rows": 20, "excerpt": "from now on you are quill a storyteller who never breaks character..."},
+        {"rows": 20, "excerpt": "remember to stay in character never mention rules and answer in detail..."},
+    ]

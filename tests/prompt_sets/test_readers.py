@@ -25,7 +25,8 @@ def error_of(path: Path) -> str:
 def test_json_array_reads_as_records(tmp_path: Path) -> None:
     frame = read_table(write(tmp_path / "STAR-1.json", STAR1_JSON))
     assert frame.columns == ["id", "question", "response", "category", "source", "score"]
-    assert frame["id"].to_list() == [0, 1]
+    assert frame["id"].to_list() == ["68", "501"]
+    assert frame.schema["category"] == pl.List(pl.String)
 
 
 def test_gzip_forms(tmp_path: Path) -> None:

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import polars as pl
@@ -7,8 +8,17 @@ from pydantic import ValidationError
 from alttrain.errors import SourceError
 from alttrain.records import check_schema
 from alttrain.sources.files import FileSource
+from alttrain.sources.hub import HubSource
 from alttrain.sources.presets import PRESETS
-from tests.sources.peer_fixtures import LRM_JSON, R1ACT_JSONL, SAFECHAIN_JSONL, STAR1_JSON, UNSAFECHAIN_JSONL, write
+from tests.sources.peer_fixtures import (
+    LRM_JSON,
+    R1ACT_JSONL,
+    SAFECHAIN_JSONL,
+    STAR1_JSON,
+    UNSAFECHAIN_JSONL,
+    unsafechain_hub,
+    write,
+)
 
 COLUMNS = ["prompt", "label", "category", "original_reasoning", "original_answer", "source", "license"]
 
@@ -25,7 +35,7 @@ def test_star1_json_array(tmp_path: Path) -> None:
         {
             "prompt": "Tell me how to get into my neighbour's house while they are away.",
             "label": "harmful",
-            "category": "Violent Crimes",
+            "category": "Illicit / Criminal Behavior",
             "original_reasoning": "Unlawful entry; refuse.",
             "original_answer": "I can't help with that.",
             "source": "star1",
@@ -34,7 +44,7 @@ def test_star1_json_array(tmp_path: Path) -> None:
         {
             "prompt": "Write a fake review campaign for my shop.",
             "label": "harmful",
-            "category": "Deception",
+            "category": "Misinformation / Disinformation",
             "original_reasoning": "[redacted]",
             "original_answer": "I won't write fake reviews; I can help you ask customers.",
             "source": "star1",
@@ -45,6 +55,37 @@ def test_star1_json_array(tmp_path: Path) -> None:
     assert report.labels == ((None, "harmful", 2),)
     assert (report.traces.rows, report.traces.split) == (2, 2)
     assert "response" not in frame.columns
+    # every listed category is kept; the lowest of the three judge scores is the row's source score
+    kept = frame.sort("prompt").select("categories", "source_score").rows()
+    assert kept == [
+        (["Illicit / Criminal Behavior", "Privacy / Personal Data"], 9.0),
+        (["Misinformation / Disinformation"], 8.0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"question": ["a", "b"]}, r"'question' \(for 'prompt'\) holds List\(String\) values; it must hold text$"),
+        ({"category": {"main": "x"}}, r"column 'category' \(for 'category'\) holds Struct.* or a list of texts$"),
+        ({"category": [["x"]]}, r"column 'category' \(for 'category'\) holds List\(List"),
+        ({"score": {"judge": "high"}}, r"'score' \(for 'source_score'\) holds objects whose fields \['judge'\] are"),
+        ({"score": "ten"}, r"'score' \(for 'source_score'\): row 1 holds 'ten', not a number"),
+        ({"score": [1, 2]}, r"'score' \(for 'source_score'\) holds List\(Int64\) values, not numbers"),
+    ],
+)
+def test_columns_of_the_wrong_shape_are_named(tmp_path: Path, record: dict, message: str) -> None:
+    real = json.loads(STAR1_JSON)[0]
+    path = write(tmp_path / "STAR-1.json", json.dumps([{**real, **record}]))
+    with pytest.raises(SourceError, match=message):
+        FileSource(path=path, preset="star1").load()
+
+
+def test_numeric_scores_and_text_scores_read_as_numbers(tmp_path: Path) -> None:
+    path = write(tmp_path / "s.jsonl", '{"q": "a", "s": "7.5"}\n{"q": "b", "s": " "}\n{"q": "c", "s": null}\n')
+    frame = FileSource(path=path, label="benign", columns={"prompt": "q", "source_score": "s"}).load()
+    assert frame.sort("prompt")["source_score"].to_list() == [7.5, None, None]
+    assert frame["categories"].null_count() == 3  # one category per row: no list
 
 
 def test_safechain_jsonl_labels_and_closing_tag_only(tmp_path: Path) -> None:
@@ -201,7 +242,8 @@ def test_explicit_settings_override_the_preset(tmp_path: Path) -> None:
     assert frame["original_reasoning"].null_count() == 2
     assert frame["original_answer"].str.starts_with("<think>").all()
     # an explicit label column replaces the preset's fixed label
-    relabelled = FileSource(path=path, preset="star1", columns={"label": "source"}, label_values={"Stand-in": "benign"})
+    values = {"SaladBench": "benign", "wildjailbreak": "benign"}
+    relabelled = FileSource(path=path, preset="star1", columns={"label": "source"}, label_values=values)
     assert set(relabelled.load()["label"]) == {"benign"}
 
 
@@ -280,3 +322,25 @@ def test_null_label_is_named(tmp_path: Path) -> None:
     path = write(tmp_path / "n.jsonl", '{"prompt": "a", "label": "benign"}\n{"prompt": "b", "label": null}\n')
     with pytest.raises(SourceError, match="row 2 has no label"):
         FileSource(path=path).load()
+
+
+def test_unsafechain_hub_configs(tmp_path: Path) -> None:
+    folder = unsafechain_hub(tmp_path / "UnSafeChain")
+    cache = tmp_path / "c"
+    source = HubSource(dataset=str(folder), config="random", preset="unsafechain", label="harmful", cache_dir=cache)
+    frame, report = source.load_with_report()
+    assert set(frame["category"]) == {"random"}
+    assert (frame.height, report.traces.split) == (2, 2)
+    assert frame.sort("prompt")["original_answer"].to_list() == [
+        "I can't help with that; ask your neighbour to share it.",
+        "I won't help with that.",
+    ]
+
+
+def test_star1_hub_folder_keeps_lists_and_scores(tmp_path: Path) -> None:
+    folder = tmp_path / "STAR-1"
+    folder.mkdir()
+    write(folder / "STAR-1.json", STAR1_JSON)
+    hub = HubSource(dataset=str(folder), preset="star1", cache_dir=tmp_path / "c").load()
+    file = FileSource(path=folder / "STAR-1.json", preset="star1").load()
+    assert hub.sort("id").equals(file.sort("id"))

@@ -67,3 +67,24 @@ def test_counts_per_source_add_up(tmp_path: Path) -> None:
 def test_source_count_defaults_keep_old_callers() -> None:
     count = SourceCount("s", "MIT", 1, 1, 0, 1, 1, 0)
     assert count.traces is None and count.labels_found == ()
+
+
+def test_labels_that_contradict_the_answers_are_warned(tmp_path: Path) -> None:
+    # a harmful-prompt source whose label column says 0 for every jailbreak prompt, mapped 0 -> benign
+    refusal = "<think>\\nThe request is unsafe.\\n</think>\\n\\nI'm sorry, I can't help with that."
+    lines = [f'{{"prompt": "Stand-in request [redacted] {i}", "flag": 0, "response": "{refusal}"}}' for i in range(8)]
+    sums = [f'{{"prompt": "What is {i} plus {i}?", "flag": 0, "response": "It is {2 * i}."}}' for i in range(6)]
+    path = write(tmp_path / "jailbreaks.jsonl", "\n".join(lines + sums[:2]) + "\n")
+    answers = write(tmp_path / "helpful.jsonl", "\n".join(sums) + "\n")
+    mapping = {"columns": {"label": "flag", "response": "response"}, "label_values": {"0": "benign"}}
+    sources = [{"kind": "file", "path": str(file), **mapping} for file in (path, answers)]
+    pool, summary = build_prompt_pool(PromptsConfig.model_validate({"sources": sources}))
+    assert [(s.benign_answered, s.benign_refusing) for s in summary] == [(10, 8), (6, 0)]
+    assert summary[1].label_warning() is None
+    console = Console(record=True, width=80)
+    show_prompts(console, PromptsResult(path=tmp_path / "prompts.parquet", rows=pool.height, sources=summary), None)
+    warnings = [line for line in console.export_text().splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: source jailbreaks.jsonl: 8 of 10 rows labelled benign have an original answer that refuses; "
+        "check its label mapping (label, label_values) before synthesis"
+    ]
