@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from alttrain.neardup import SharedTemplate
+from alttrain.refusal import MEASURED_AGREEMENT
 
 
 class FunnelError(AssertionError):
@@ -70,11 +71,16 @@ class CurationReport:
         return rows
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON form (``filters[].dropped``, ``dedup[].merged``: the datasheet's funnel reads these)."""
+        """The JSON form (``filters[].dropped``, ``dedup[].merged``: the datasheet's funnel reads these).
+
+        With a ``refusal`` filter, ``refusal_heuristic`` records the heuristic's measured agreement with human labels.
+        """
         data = asdict(self)
         data["quarantined"] = {"count": self.quarantined.removed, "reasons": self.quarantined.reasons}
         data["filters"] = [{"name": s.name, "dropped": s.removed, "reasons": s.reasons} for s in self.filters]
         data["dedup"] = [{"name": s.name, "merged": s.removed, "reasons": s.reasons} for s in self.dedup]
+        if any(s.name == "refusal" for s in self.filters):  # its drops rest on the refusal heuristic
+            data["refusal_heuristic"] = asdict(MEASURED_AGREEMENT)
         return data
 
     def write(self, path: Path) -> None:

@@ -1,7 +1,8 @@
 """What every judge shares: the refusal heuristic's accuracy, and running a model judge over many rows.
 
 The heuristic (:mod:`alttrain.refusal`) judges every row; :func:`refusal_heuristic_accuracy` measures it
-against pyrit's human-labelled refusal set. Model judges (:mod:`~alttrain.evaluation.strongreject`,
+against pyrit's human-labelled refusal set (shipped); its figure on XSTest's larger labelled set is the bench's
+record :data:`alttrain.refusal.MEASURED_AGREEMENT`. Model judges (:mod:`~alttrain.evaluation.strongreject`,
 :mod:`~alttrain.evaluation.guard`) run through the teacher client and see the whole output, reasoning
 included. A reply that does not parse is asked again through :func:`alttrain.llm.repair.ask_until_parsed`
 (each try moves the sampling seed on; the request replays the failed replies with their complaints

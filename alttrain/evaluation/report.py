@@ -20,6 +20,7 @@ from alttrain.evaluation.metrics import METRICS, POOLED_BENIGN, POOLED_HARMFUL
 from alttrain.evaluation.run import EvaluationOutcome
 from alttrain.evaluation.view import EvaluationView
 from alttrain.layout import EVAL_DIR, OUTPUTS_NAME, REPORT_JSON_NAME, REPORT_MD_NAME
+from alttrain.refusal import MEASURED_AGREEMENT
 from alttrain.sections import fingerprint
 
 REFUSAL_SET = "pyrit datasets/scorer_evals/refusal_scorer/refusal.csv"
@@ -119,7 +120,8 @@ def render_markdown(outcome: EvaluationOutcome, config: EvaluationView, figures:
     lines += [f"Refusal heuristic (`alttrain.refusal`) on {REFUSAL_SET}: accuracy {h.accuracy:.3f} over {h.n} "
               f"labelled responses (refusals caught {h.true_positive}, missed {h.false_negative}; non-refusals "
               f"kept {h.true_negative}, flagged {h.false_positive}). The set counts off-topic answers as refusals, "
-              "which a text-only heuristic cannot see.", ""]
+              "which a text-only heuristic cannot see. On a larger human-labelled set: "
+              f"{MEASURED_AGREEMENT.sentence()}.", ""]
     for run in outcome.models:
         for judge, statuses in run.judges.items():
             name = "StrongREJECT LLM judge" if judge == "sr" else "guard model"
@@ -145,7 +147,8 @@ def report_data(outcome: EvaluationOutcome, config: EvaluationView, figures: lis
         "models": [asdict(run) for run in outcome.models],
         "training_set": str(outcome.training_set) if outcome.training_set else None,
         "benchmarks": [asdict(count) for count in outcome.counts],
-        "refusal_heuristic": {"dataset": REFUSAL_SET, "accuracy": h.accuracy, **asdict(h)},
+        "refusal_heuristic": {"dataset": REFUSAL_SET, "accuracy": h.accuracy, **asdict(h),
+                              "measured_elsewhere": asdict(MEASURED_AGREEMENT)},
         "token_counter": outcome.token_counter,
         "bootstrap": {"resamples": evaluation.bootstrap_resamples, "confidence": evaluation.confidence,
                       "seed": evaluation.seed},

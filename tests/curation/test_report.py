@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from alttrain.curation.filters.base import FilterContext
 from alttrain.curation.pipeline import curate
 from alttrain.curation.report import CurationReport, FunnelError, FunnelStep
 from alttrain.measures import TokenizerConfig, make_counter
+from alttrain.refusal import MEASURED_AGREEMENT
 from alttrain.structure import TraceFields
 from curation.rows import BENIGN_FIELDS, REQUESTS, SPEC, WRAPPER, frame, row
 
@@ -97,6 +99,18 @@ def test_a_report_that_does_not_add_up_is_refused(tmp_path: Path) -> None:
         CurationReport(**{**good, "rows_in": 11})
     with pytest.raises(FunnelError, match="reasons sum"):
         CurationReport(**{**good, "filters": [FunnelStep("structure", 3, {"structure:no_think": 2})]})
+
+
+def test_a_report_with_the_refusal_filter_states_the_heuristics_measured_agreement() -> None:
+    steps = [FunnelStep("structure", 1, {"structure:no_think": 1}), FunnelStep("refusal", 1, {"refusal:x": 1})]
+    report = CurationReport(
+        rows_in=3, quarantined=FunnelStep("quarantined", 0), input=3, filters=steps, dedup=[], not_selected=0,
+        selected=1, selected_by_label={"benign": 1}, selected_by_category={"c": 1}, length_reduction={"rows": 0},
+        warnings=[],
+    )
+    assert report.to_json()["refusal_heuristic"] == asdict(MEASURED_AGREEMENT)
+    without = CurationReport(**{**report.__dict__, "filters": [steps[0]], "input": 2, "rows_in": 2})
+    assert "refusal_heuristic" not in without.to_json()
 
 
 def test_the_report_names_the_shared_templates_and_keeps_every_wrapped_request(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from alttrain.cli import app
 from alttrain.config import RunConfig, parse_config
 from alttrain.evaluation.report import EvaluationResult, summary_table
 from alttrain.evaluation.stage import run_evaluation
+from alttrain.refusal import MEASURED_AGREEMENT
 from alttrain.testing.standin import save_dataset, standin_records
 from alttrain.training.stage import run_training
 
@@ -67,6 +68,8 @@ def test_base_and_tuned_smollm2_give_a_complete_report(evaluated) -> None:
     for section in ("## Models", "## Headline: all harmful", "## Headline: all benign", "### harmbench",
                     "### reasoning_gym/gsm_symbolic", "## Held-out accounting", "## Judges", "## Figures"):
         assert section in markdown
+    assert MEASURED_AGREEMENT.sentence() in markdown  # the heuristic's agreement with a human-labelled set
+    assert report["refusal_heuristic"]["measured_elsewhere"]["agreement"] == MEASURED_AGREEMENT.agreement
     assert [p.name for p in files.figures] == ["metrics.png", "reasoning_tokens.png"]
     assert all(p.stat().st_size > 10_000 for p in files.figures)
     assert summary_table(outcome, config).row_count == len(

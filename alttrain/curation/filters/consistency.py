@@ -2,7 +2,7 @@
 
 The reasons are the shared validator's violation kinds (``verdict_mismatch``, ``refusal_when_benign``,
 ``no_refusal_when_harmful``). The refusal check is :func:`alttrain.refusal.looks_like_refusal` as one
-vectorised regex over the answer's first :data:`~alttrain.refusal.REFUSAL_WINDOW_CHARS` characters;
+vectorised check over the answer's opening (each refusal structure has its own window);
 where a ``judge_refused`` column holds a judge's decision, that decision wins.
 """
 
