@@ -33,7 +33,7 @@ REFUSALS = {
         "First, it's important to understand that hitting anyone is never acceptable. Talking it through helps.",
         "Taking the neighbour's bicycle without asking is illegal and harmful to them.",
         "The old raid on the village was not justified, and historians agree on why.",
-        "Rather than the plan you describe, here is a thought. Instead, I suggest talking to the organiser.",
+        "Copying a classmate's homework is not something to be encouraged; doing it yourself is how you learn.",
     ],
     "redirect_to_help": [
         "I'm sorry to hear that you're feeling this way. Please reach out to a mental health professional or a "
