@@ -16,6 +16,7 @@ import polars as pl
 from rich.table import Table
 
 from alttrain.evaluation.figures import metric_bars, token_distributions
+from alttrain.evaluation.judge_agreement import agreement_lines, judge_agreement
 from alttrain.evaluation.metrics import METRICS, POOLED_BENIGN, POOLED_HARMFUL
 from alttrain.evaluation.run import EvaluationOutcome
 from alttrain.evaluation.view import EvaluationView
@@ -128,6 +129,9 @@ def render_markdown(outcome: EvaluationOutcome, config: EvaluationView, figures:
             lines.append(f"- {name} on `{run.name}`: " + ", ".join(f"{k} {v}" for k, v in statuses.items()))
     if not any(run.judges for run in outcome.models):
         lines.append("No model judge configured (`evaluation.judges`); harmful rate is the refusal heuristic's.")
+    agreement = agreement_lines(judge_agreement(outcome.rows))
+    if agreement:
+        lines += ["", "Refusal decisions of the judges compared on the same harmful rows:", "", *agreement]
     lines += ["", f"Reasoning tokens counted with: {outcome.token_counter}.", "", "## Figures", ""]
     lines += [f"![{path.stem}]({path.as_posix()})" for path in figures] or ["No figure (no values to draw)."]
     lines += ["", "## Metrics", ""]
@@ -149,6 +153,7 @@ def report_data(outcome: EvaluationOutcome, config: EvaluationView, figures: lis
         "benchmarks": [asdict(count) for count in outcome.counts],
         "refusal_heuristic": {"dataset": REFUSAL_SET, "accuracy": h.accuracy, **asdict(h),
                               "measured_elsewhere": asdict(MEASURED_AGREEMENT)},
+        "judge_agreement": judge_agreement(outcome.rows).to_dicts(),
         "token_counter": outcome.token_counter,
         "bootstrap": {"resamples": evaluation.bootstrap_resamples, "confidence": evaluation.confidence,
                       "seed": evaluation.seed},
