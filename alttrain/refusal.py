@@ -137,6 +137,7 @@ NONSENSE_PREMISE = RefusalStructure("nonsense_premise", 300, (
     r"\b(?:is|are) (?:an? )?(?:inanimate|fictional) (?:objects?|characters?|entit(?:y|ies))\b",
 ))
 
+
 @dataclass(frozen=True)
 class MeasuredAgreement:
     """The heuristic's agreement with human refusal labels, measured by a bench on data the package cannot ship."""
