@@ -90,7 +90,8 @@ def _after_marker(prompt: str) -> str | None:
     """The text after the last request marker that leaves a request, up to where the wrapper resumes."""
     for marker in reversed(list(REQUEST_MARKER.finditer(prompt))):
         rest = prompt[marker.end() :]
-        resumes = next((cue.start() for cue in _ASSISTANT_CUE.finditer(rest) if _opens_sentence(rest, cue.start())), None)
+        cues = (cue.start() for cue in _ASSISTANT_CUE.finditer(rest) if _opens_sentence(rest, cue.start()))
+        resumes = next(cues, None)
         text = rest[:resumes].strip().strip("'\"“”").strip()
         if len(text.split()) >= 2:
             return text
@@ -104,7 +105,7 @@ def _opens_sentence(text: str, at: int) -> bool:
 
 
 def _longest_quote(prompt: str) -> str | None:
-    """The span between double quotes (inner quotes paired) of enough words with the fewest wrapper cues, longest first."""
+    """The quoted span (inner quotes paired) of enough words with the fewest wrapper cues; the longest of those."""
     marks = [match.start() for match in _QUOTE_MARK.finditer(prompt)][:_MOST_MARKS]
     spans = [
         prompt[start + 1 : end].strip()

@@ -113,12 +113,12 @@ class MappedSource(PromptSource):
     ``columns`` maps schema names (``prompt``, ``label``, ``category``, ``original_reasoning``,
     ``original_answer``, ``reference_answer``, or ``response`` for an R1-style text to split at
     ``think_tags``, ``source_score``, and ``request``: the plain request a wrapped prompt carries, such as
-    WildJailbreak's ``vanilla`` beside its ``adversarial`` prompt) to the table's column names. Text fields take text (numbers and
-    booleans are written as text); ``category`` may be a list (the first entry is the category, the whole
-    list goes to ``categories``); ``source_score`` takes a number or an object of numbers (the lowest
-    counts). A column of another shape is a :class:`SourceError` naming it. ``label`` may instead be fixed
-    for the whole table, and ``label_values`` maps the label column's values (``true``, ``unsafe``, ...) to
-    harmful|benign.
+    WildJailbreak's ``vanilla`` beside its ``adversarial`` prompt) to the table's column names. Text fields
+    take text (numbers and booleans are written as text); ``category`` may be a list (the first entry is
+    the category, the whole list goes to ``categories``); ``source_score`` takes a number or an object of
+    numbers (the lowest counts). A column of another shape is a :class:`SourceError` naming it. ``label``
+    may instead be fixed for the whole table, and ``label_values`` maps the label column's values
+    (``true``, ``unsafe``, ...) to harmful|benign.
     """
 
     source_name: str | None = None
