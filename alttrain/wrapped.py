@@ -6,7 +6,8 @@ the prompt asks; the wrapper is only how it asks. :func:`underlying_request` ret
 1. the source's own, when the record carries one (its ``request`` field: WildJailbreak's ``vanilla`` beside
    its ``adversarial`` prompt, mapped with ``columns: {request: vanilla}``);
 2. else, for a prompt that reads as wrapped (at least ``WRAPPED_MIN_WORDS`` words holding two wrapper cues such
-   as "stay in character" or "ignore the instructions", or one and a request marker such as "The message is:"):
+   as "stay in character" or "ignore the instructions", or one and a request marker such as "The message is:"
+   or a closing question):
    a. the text after the last request marker ("the request/question/message/prompt/task is:",
       "Request:", "the following ...:"), up to a sentence that speaks to the assistant ("Remember to stay
       in character", "End of request", "Please write the full answer": a cue after a sentence end, or
@@ -40,18 +41,21 @@ _CUES = (
     r"pretend (?:to be|you are)",
     r"act as",
     r"\bhypothetical",
-    r"\b(?:novel|story|chapter|screenplay|fiction)\b",
+    r"\b(?:novel|chapter|screenplay|fiction(?:al)?)\b",
     r"(?:start|begin) (?:your|every|each|the) (?:\w+ )?(?:reply|response|answer)",
     r"sure,? here (?:is|it is)",
     r"certainly,? here",
     r"(?:without|no|never) (?:any )?(?:disclaimers|warnings|hedg|restrictions|rules|filters)",
     r"not filtered",
     r"(?:research|academic|educational) (?:paper|purposes?)",
+    r"\bdo not apologi[sz]e",
+    r"\bdisclaimer",
     r"never (?:refuse|warns?)",
 )
 WRAPPER_CUE = re.compile("|".join(_CUES), re.IGNORECASE)
 REQUEST_MARKER = re.compile(
     r"(?:\b(?:request|question|message|prompt|query|task|instruction)s?(?: (?:is|reads|was))?"
+    r"|\b(?:asks|asking|asked|says)"
     r"|\bthe following\b[^.:?!\"]{0,100})\s*:\s+",
     re.IGNORECASE,
 )
@@ -60,7 +64,7 @@ _ASSISTANT_CUE = re.compile(
     r"\bremember\b|in character|disclaimer|end of (?:the )?(?:request|message|question)"
     r"|\bplease (?:write|answer|respond|reply|give)|\b(?:do not|don't|never) (?:add|break|mention|refuse|warn)"
     r"|(?:start|begin) (?:your|every|each|the) (?:\w+ )?(?:reply|response|answer)|answer (?:in detail|at length|fully)"
-    r"|without breaking|evaluation team|no matter what|the paper",
+    r"|without breaking|evaluation team|no matter what|the paper|\bwrite the (?:\S+ ){0,3}(?:reply|response|answer)",
     re.IGNORECASE,
 )
 _QUOTE_MARK = re.compile(r"[\"“”]")
@@ -79,11 +83,15 @@ def underlying_request(prompt: str, request: str | None = None) -> str:
 
 
 def looks_wrapped(prompt: str) -> bool:
-    """Whether a prompt is long and holds two wrapper cues, or one and a request marker (only such prompts are cut)."""
+    """Whether a prompt is long and holds two wrapper cues, or one and a request marker or a closing question.
+
+    Only such prompts are cut.
+    """
     if len(prompt.split()) < WRAPPED_MIN_WORDS:
         return False
     cues = {match.group(0).casefold() for match in WRAPPER_CUE.finditer(prompt)}
-    return len(cues) >= 2 or (len(cues) == 1 and REQUEST_MARKER.search(prompt) is not None)
+    ends_asking = prompt.rstrip().endswith("?")
+    return len(cues) >= 2 or (len(cues) == 1 and (ends_asking or REQUEST_MARKER.search(prompt) is not None))
 
 
 def _after_marker(prompt: str) -> str | None:
