@@ -319,8 +319,10 @@ def test_the_understanding_must_quote_the_prompt_not_an_invented_request(tmp_pat
     }
     wrapped = [WRAPPERS[0].format(request=f"{request} [[reply:{name}]]") for name in replies]
     prompts = stand_ins(*wrapped, label="harmful")
-    with FaultServer(FaultPlan(replies=replies)) as server:
+    with FaultServer(FaultPlan(replies=replies, record_requests=True)) as server:
         frame = synthesize(prompts, teacher_config(server.base_url), tmp_path / "c.sqlite").frame
+        system = server.recorded()[0].body["messages"][0]["content"]
+    assert "name the underlying request by quoting the user's words for it exactly" in " ".join(system.split())
     quoted, invented, unnamed = frame.iter_rows(named=True)
     assert quoted["status"] == "ok" and request in quoted["understanding"]
     assert invented["status"] == "quarantined" and invented["attempts"] == 3
