@@ -28,6 +28,7 @@ PROMPT_SCHEMA: Schema = {
     "reference_answer": pl.String(),
     "categories": pl.List(pl.String()),  # every category the source lists (null: the source gives one)
     "source_score": pl.Float64(),  # the source's own quality score of the row (the lowest where it gives several)
+    "request": pl.String(),  # the plain request a wrapped prompt carries, as the source gives it (null: none given)
 }
 
 SYNTHESIZED_SCHEMA: Schema = {

@@ -16,8 +16,8 @@ class FileSource(MappedSource):
     """A user file (JSONL, JSON array, their ``.gz`` forms, CSV, parquet, or a saved HF dataset directory).
 
     ``columns`` maps schema names (``prompt``, ``label``, ``category``, ``original_reasoning``,
-    ``original_answer``, ``reference_answer``, ``response``, ``source_score``) to the file's column names;
-    ``label`` may instead be fixed for the whole file, and ``preset`` fills the mapping of a peer dataset.
+    ``original_answer``, ``reference_answer``, ``response``, ``source_score``, ``request``) to the file's
+    column names; ``label`` may instead be fixed for the whole file, and ``preset`` fills the mapping of a peer dataset.
 
     The file is streamed (CSV aside): ``n`` rows are sampled as it is read, ``max_rows`` stops the reading
     after that many rows, and a file larger than ``max_bytes`` (decompressed; null: no bound) is an error.

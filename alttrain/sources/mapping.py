@@ -30,6 +30,7 @@ TARGETS = (
     "reference_answer",
     "response",
     "source_score",
+    "request",
 )
 TRACE_TARGETS = frozenset({"original_reasoning", "original_answer"})
 
@@ -111,12 +112,14 @@ class MappedSource(PromptSource):
 
     ``columns`` maps schema names (``prompt``, ``label``, ``category``, ``original_reasoning``,
     ``original_answer``, ``reference_answer``, or ``response`` for an R1-style text to split at
-    ``think_tags``, and ``source_score``) to the table's column names. Text fields take text (numbers and
-    booleans are written as text); ``category`` may be a list (the first entry is the category, the whole
-    list goes to ``categories``); ``source_score`` takes a number or an object of numbers (the lowest
-    counts). A column of another shape is a :class:`SourceError` naming it. ``label`` may instead be fixed
-    for the whole table, and ``label_values`` maps the label column's values (``true``, ``unsafe``, ...) to
-    harmful|benign.
+    ``think_tags``, ``source_score``, and ``request``: the plain request a wrapped prompt carries, such as
+    WildJailbreak's ``vanilla`` beside its ``adversarial`` prompt; a row without a prompt is then asked as its
+    request) to the table's column names. Text fields
+    take text (numbers and booleans are written as text); ``category`` may be a list (the first entry is
+    the category, the whole list goes to ``categories``); ``source_score`` takes a number or an object of
+    numbers (the lowest counts). A column of another shape is a :class:`SourceError` naming it. ``label``
+    may instead be fixed for the whole table, and ``label_values`` maps the label column's values
+    (``true``, ``unsafe``, ...) to harmful|benign.
     """
 
     source_name: str | None = None
@@ -243,6 +246,9 @@ class MappedSource(PromptSource):
         if isinstance(frame.schema["category"] if "category" in frame.columns else None, pl.List):
             frame = frame.with_columns(pl.col("category").alias("categories"), pl.col("category").list.first())
         frame = frame.with_columns(pl.col("prompt").str.strip_chars())
+        if "request" in frame.columns:  # a plain row of a wrapped set (WildJailbreak's vanilla rows) is its request
+            request = pl.col("request").str.strip_chars()
+            frame = frame.with_columns(pl.col("prompt").replace("", None).fill_null(request))
         bad_prompt = frame.with_row_index("row").filter(pl.col("prompt").is_null() | (pl.col("prompt") == ""))
         if bad_prompt.height:
             raise SourceError(f"{self.where}: empty prompt in row {bad_prompt['row'][0] + 1}")

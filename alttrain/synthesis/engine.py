@@ -37,6 +37,7 @@ from alttrain.structure import LABELS, Label, StructureSpec, TraceFields, TraceP
 from alttrain.synthesis.config import SynthesisConfig
 from alttrain.synthesis.messages import Mode, TraceMessages
 from alttrain.synthesis.trace_json import parse_trace_json, trace_schema
+from alttrain.wrapped import quote_problem
 
 #: workers per concurrency slot: spare workers keep slots busy while others sleep in backoff
 WORKERS_PER_SLOT = 2
@@ -121,7 +122,7 @@ class TraceSynthesizer:
         reply = await ask_until_parsed(
             self._client,
             messages,
-            lambda response: self._read(response, record["label"]),
+            lambda response: self._read(response, record["label"], (record["prompt"], record.get("request"))),
             self._sampling,
             1 + self._config.max_repair_attempts,
             json_schema=self._schema,
@@ -135,11 +136,14 @@ class TraceSynthesizer:
         reason = f"{REASON_INVALID}: after {len(reply.responses)} attempts: {'; '.join(reply.complaints)}"
         return _quarantine(row, reason, reply)
 
-    def _read(self, response: TeacherResponse, label: Label) -> TraceFields:
-        """Read a reply into fields and validate their rendering.
+    def _read(self, response: TeacherResponse, label: Label, asked: tuple[str, str | None]) -> TraceFields:
+        """Read a reply into fields; validate their rendering and the understanding's quote of ``asked``.
+
+        ``asked``: the prompt and the request the source gives beside it (or None).
 
         Raises:
-            ReplyParseError: with every complaint (a cut-off reply, parse errors, structure violations).
+            ReplyParseError: with every complaint (a cut-off reply, parse errors, structure violations, a
+                quote that is not in the prompt, an unnamed wrapped request: :func:`alttrain.wrapped.quote_problem`).
 
         """
         complaints: list[str] = []
@@ -151,9 +155,11 @@ class TraceSynthesizer:
             raise ReplyParseError(complaints + error.complaints) from None
         except TraceParseError as error:
             raise ReplyParseError(complaints + [str(violation) for violation in error.violations]) from None
-        violations = self._spec.validate(self._spec.render(fields), label)
-        if violations:
-            raise ReplyParseError(complaints + [str(violation) for violation in violations])
+        problems = [str(violation) for violation in self._spec.validate(self._spec.render(fields), label)]
+        if (quote := quote_problem(fields.understanding, *asked)) is not None:
+            problems.append(quote)
+        if problems:
+            raise ReplyParseError(complaints + problems)
         return fields
 
     def _base_row(self, record: Mapping[str, Any], mode: Mode) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from alttrain.structure import StructureSpec, TraceFields
 from alttrain.synthesis.config import SynthesisConfig
 from alttrain.synthesis.engine import synthesize
 from alttrain.synthesis.trace_json import parse_trace_json, trace_schema
+from alttrain.testing.wrappers import WRAPPERS, wrap
 
 SPEC = StructureSpec()
 SCHEMA = trace_schema()
@@ -278,3 +279,25 @@ def test_the_quote_limit_can_differ_by_label(pool: pl.DataFrame) -> None:
     assert TeacherConfig(template={"quote_max_chars": 30}).template.quote_max_chars == {"harmful": 30, "benign": 30}
     with pytest.raises(ValueError, match="both harmful and benign"):
         TeacherConfig(template={"quote_max_chars": {"harmful": 30}})
+
+
+def test_a_wrapped_request_is_quoted_and_gets_the_area_of_the_plain_request(backend: TemplateBackend) -> None:
+    """HarmBench behaviours inside long jailbreak wrappers (one full of "hacker" and "exploit" words)."""
+    plain = HarmBenchSource().load().to_dicts()
+    prompts = wrap([record["prompt"] for record in plain], seed=0)
+    wrapped = [{**record, "prompt": prompt} for record, prompt in zip(plain, prompts, strict=True)]
+    plain_traces, wrapped_traces = write_all(backend, plain), write_all(backend, wrapped)
+    pairs = list(zip(plain, wrapped_traces, strict=True))
+    named = sum(f'"{quote(record["prompt"])}"' in trace.understanding for record, trace in pairs)
+    assert named >= 0.95 * len(plain)
+    # the same id makes the same choices: an equal trace means the same area, checklist and refusal
+    assert [w for w, p in zip(wrapped_traces, plain_traces, strict=True) if w != p] == []
+
+
+def test_the_request_the_source_gives_is_quoted_and_decides_the_area(backend: TemplateBackend) -> None:
+    request = "Write an insulting letter to a public figure"
+    adversarial = WRAPPERS[4].format(request="Compose a scathing note for the mayor, the nastier the better")
+    base = {"id": "w1", "label": "harmful", "category": "adversarial_harmful"}
+    records = [{**base, "prompt": adversarial, "request": request}, {**base, "prompt": request}]
+    wrapped, plain = write_all(backend, records)
+    assert f'"{request}"' in wrapped.understanding and wrapped == plain

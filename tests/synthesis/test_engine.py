@@ -1,6 +1,7 @@
 import asyncio
 import gc
 import json
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import polars as pl
@@ -18,6 +19,8 @@ from alttrain.synthesis.config import SynthesisConfig
 from alttrain.synthesis.engine import GC_YOUNG_THRESHOLD, SynthesisOutcome, synthesize_cached
 from alttrain.synthesis.trace_json import parse_trace_json
 from alttrain.testing import FaultPlan, FaultServer, teacher_config
+from alttrain.testing.answers import HARMFUL_TRACE
+from alttrain.testing.wrappers import WRAPPERS
 
 SPEC = StructureSpec()
 
@@ -69,7 +72,7 @@ def test_real_pool_synthesizes_valid_traces(tmp_path: Path) -> None:
         assert SPEC.validate(row["trace"], row["label"]) == []
         assert parse_trace_json(row["raw_completion"]).answer == row["answer"]
         assert row["mode"] == ("rewrite" if row["label"] == "benign" else "generate")
-        assert row["template_version"] == f"system@1+{row['mode']}@2+repair@1"
+        assert row["template_version"] == f"system@2+{row['mode']}@2+repair@1"
         assert row["teacher"] == "openai:fault-teacher" and row["attempts"] == 1
         assert row["prompt_tokens"] > 0 and row["completion_tokens"] > 0
         assert row["reasoning_content"] == "private thoughts"
@@ -301,3 +304,27 @@ def test_a_reparse_of_an_old_cache_says_why_it_misses(tmp_path: Path) -> None:
         old.put("v1-" + "0" * 64, "openai:fault-teacher", "{}", TeacherResponse(text="old answer"))
     with pytest.raises(CacheMissError, match=r"holds 1 answers written by an older alttrain .*\(v2 now\)"):
         synthesize(stand_ins("a question"), teacher_config("http://127.0.0.1:9/v1"), cache, offline=True)
+
+
+def test_the_understanding_must_quote_the_prompt_not_an_invented_request(tmp_path: Path) -> None:
+    request = "Describe how a lighthouse keeper trims the wick of an oil lamp"
+
+    def reply(understanding: str) -> str:
+        return json.dumps(asdict(replace(HARMFUL_TRACE, understanding=understanding)))
+
+    replies = {
+        "quoted": reply(f'The user asks: "{request}" behind a role-play.'),
+        "invented": reply('The user asks: "Explain how to build a rocket engine" behind a role-play.'),
+        "unnamed": reply("The user asks for something behind a role-play."),
+    }
+    wrapped = [WRAPPERS[0].format(request=f"{request} [[reply:{name}]]") for name in replies]
+    prompts = stand_ins(*wrapped, label="harmful")
+    with FaultServer(FaultPlan(replies=replies, record_requests=True)) as server:
+        frame = synthesize(prompts, teacher_config(server.base_url), tmp_path / "c.sqlite").frame
+        system = server.recorded()[0].body["messages"][0]["content"]
+    assert "name the underlying request by quoting the user's words for it exactly" in " ".join(system.split())
+    quoted, invented, unnamed = frame.iter_rows(named=True)
+    assert quoted["status"] == "ok" and request in quoted["understanding"]
+    assert invented["status"] == "quarantined" and invented["attempts"] == 3
+    assert "'Explain how to build a rocket engine', which is not in the request" in invented["reason"]
+    assert unnamed["status"] == "quarantined" and "quotes no request" in unnamed["reason"]

@@ -4,7 +4,9 @@ Zhang et al. (arXiv 2505.15404, "How Should We Enhance the Safety of Large Reaso
 Empirical Study") found that short *template* reasoning teaches safety about as well as long
 distilled traces. This backend writes such traces from ``request.record`` alone:
 
-* understanding: a paraphrase frame around the quoted prompt, naming the area it falls in;
+* understanding: a paraphrase frame around the quoted request, naming the area it falls in (the request
+  is the prompt itself, or the one a jailbreak wrapper carries: :func:`alttrain.wrapped.underlying_request`,
+  which also decides the area, so a wrapper's wording never does);
 * assessment: a per-family checklist (a few items, picked and ordered per record) leading to the
   verdict given by the record's label;
 * conditional reasoning: the original worked solution (benign, rewrite mode), a short step plan
@@ -36,8 +38,9 @@ from alttrain.llm.backends.template.loader import TemplateTexts, load_template_t
 from alttrain.llm.config import TeacherConfig, TemplateOptions
 from alttrain.llm.types import PermanentTeacherError, TeacherRequest, TeacherResponse
 from alttrain.structure import LABELS, Label, StructureSpec, TraceFields
+from alttrain.wrapped import underlying_request
 
-TEMPLATE_RULES_VERSION = "1"  # bump when the rules below change what a record's trace is
+TEMPLATE_RULES_VERSION = "2"  # bump when the rules below change what a record's trace is (2: the underlying request)
 SHORT_ANSWER_CHARS = 80  # answers up to this length are also named at the end of the reasoning
 _TEXT_SPEC = StructureSpec()  # markers of replies to requests without a json_schema
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -49,7 +52,9 @@ class TemplateBackend(TeacherBackend):
 
     supports_structured_output = True
     is_model = False
-    record_fields = ("id", "prompt", "label", "category", "original_reasoning", "original_answer", "reference_answer")
+    record_fields = (
+        "id", "prompt", "request", "label", "category", "original_reasoning", "original_answer", "reference_answer"
+    )
 
     @classmethod
     def key_options(cls, teacher: TeacherConfig) -> dict[str, Any]:
@@ -129,8 +134,9 @@ def write_trace(
         raise PermanentTeacherError(f"record {record.get('id')!r} has label {label!r}, not harmful|benign")
     options = options or TemplateOptions()
     chooser = _Chooser(seed, str(record.get("id") or prompt))
-    family = texts.family_for(prompt, record.get("category"), label)
-    quoted = quote(prompt, options.quote_max_chars[label])
+    request = underlying_request(prompt, record.get("request"))
+    family = texts.family_for(request, record.get("category"), label)
+    quoted = quote(request, options.quote_max_chars[label])
     if label == "harmful":
         return _write_harmful(texts, family, quoted, chooser, options)
     return _write_benign(texts, family, quoted, record, chooser, options)
