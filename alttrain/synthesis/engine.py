@@ -32,6 +32,7 @@ from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import ClientStats, TeacherClient
 from alttrain.llm.repair import Failure, Reply, ReplyParseError, ask_until_parsed
 from alttrain.llm.types import TeacherResponse
+from alttrain.policy import Resolution, load_policy
 from alttrain.records import PROMPT_SCHEMA, STATUS_OK, STATUS_QUARANTINED, SYNTHESIZED_SCHEMA
 from alttrain.structure import LABELS, Label, StructureSpec, TraceFields, TraceParseError
 from alttrain.synthesis.config import SynthesisConfig
@@ -98,6 +99,7 @@ class TraceSynthesizer:
         self._schema = trace_schema(config.max_field_chars) if self._structured else None
         self._messages = TraceMessages(spec, structured=self._structured, max_chars=config.max_field_chars)
         self._sampling = config.teacher.sampling.to_params()
+        self._policy = load_policy(config.policy)
 
     async def synthesize_row(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Synthesize one row; a failure becomes a quarantined row, never an exception.
@@ -107,11 +109,13 @@ class TraceSynthesizer:
 
         """
         mode = choose_mode(self._config.mode, record)
+        policy = self._policy.resolve(record.get("category"), record.get("label") or "")
+        record = {**record, "policy_category": policy.name, "policy_mode": policy.mode}
         row = self._base_row(record, mode)
         problem = input_problem(record, mode, self._config.max_prompt_chars)
         if problem is not None:
             return _quarantine(row, f"{REASON_BAD_INPUT}: {problem}", None)
-        initial = self._messages.initial(record, mode)
+        initial = self._messages.initial(record, mode, policy)
 
         def messages(failures: list[Failure]) -> list[dict[str, str]]:
             if not failures:
@@ -121,7 +125,7 @@ class TraceSynthesizer:
         reply = await ask_until_parsed(
             self._client,
             messages,
-            lambda response: self._read(response, record["label"]),
+            lambda response: self._read(response, record["label"], policy),
             self._sampling,
             1 + self._config.max_repair_attempts,
             json_schema=self._schema,
@@ -135,7 +139,7 @@ class TraceSynthesizer:
         reason = f"{REASON_INVALID}: after {len(reply.responses)} attempts: {'; '.join(reply.complaints)}"
         return _quarantine(row, reason, reply)
 
-    def _read(self, response: TeacherResponse, label: Label) -> TraceFields:
+    def _read(self, response: TeacherResponse, label: Label, policy: Resolution) -> TraceFields:
         """Read a reply into fields and validate their rendering.
 
         Raises:
@@ -151,14 +155,14 @@ class TraceSynthesizer:
             raise ReplyParseError(complaints + error.complaints) from None
         except TraceParseError as error:
             raise ReplyParseError(complaints + [str(violation) for violation in error.violations]) from None
-        violations = self._spec.validate(self._spec.render(fields), label)
+        violations = self._spec.validate(self._spec.render(fields), label, policy.mode)
         if violations:
             raise ReplyParseError(complaints + [str(violation) for violation in violations])
         return fields
 
     def _base_row(self, record: Mapping[str, Any], mode: Mode) -> dict[str, Any]:
         """Start a row: the prompt columns plus how the row is made (mode, teacher, templates)."""
-        row = {column: record.get(column) for column in PROMPT_SCHEMA}
+        row = {column: record.get(column) for column in (*PROMPT_SCHEMA, "policy_category", "policy_mode")}
         row.update(mode=mode, teacher=self._client.identity, template_version=self._messages.version(mode))
         return row
 
