@@ -34,8 +34,8 @@ from alttrain.curation.dedup import deduplicate, prompt_clusters, prompt_templat
 from alttrain.curation.filters.base import DROP
 from alttrain.measures import PHASES, TokenizerConfig, make_counter
 from alttrain.neardup import DedupConfig
-from alttrain.refusal import bare_refusal_heuristic
 from alttrain.prompt_sets.builtin import HarmBenchSource
+from alttrain.refusal import bare_refusal_heuristic
 from alttrain.sources.files import FileSource
 from alttrain.structure import StructureSpec
 from alttrain.synthesis.config import SynthesisConfig
@@ -115,10 +115,11 @@ def star1_rewrite(prompts: pl.DataFrame) -> None:
         pl.sum_horizontal(counter.count(phase) for phase in PHASES).alias("trace"),
     ).with_columns((pl.col("source") / pl.col("trace")).alias("reduction"))
     longer = lengths.filter(pl.col("trace") > pl.col("source")).height
+    ratio = lengths["reduction"]
     print(f"  tokens: source reasoning+answer median {lengths['source'].median():.0f}, AltTrain phases+answer median "
-          f"{lengths['trace'].median():.0f}; reduction median {lengths['reduction'].median():.2f}x, "
-          f"p10 {lengths['reduction'].quantile(0.1, 'nearest'):.2f}x, "
-          f"p90 {lengths['reduction'].quantile(0.9, 'nearest'):.2f}x; rewrites longer than source: {longer}")  # fmt: skip
+          f"{lengths['trace'].median():.0f}; reduction median {ratio.median():.2f}x, "
+          f"p10 {ratio.quantile(0.1, 'nearest'):.2f}x, p90 {ratio.quantile(0.9, 'nearest'):.2f}x; "
+          f"rewrites longer than source: {longer}")  # fmt: skip
 
 
 def dedup_kept(prompts: list[str], requests: list[str], config: DedupConfig) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""The safety policy the traces follow: categories, each with a definition, a response mode and what a good answer holds.
+"""The safety policy the traces follow: categories with a definition, a response mode and what a good answer holds.
 
 A policy file (YAML; :data:`DEFAULT_POLICY` is shipped, a run may name its own as ``synthesis.policy``) has
 ``categories`` (each with a ``definition``, a ``mode``: ``refuse``, ``safe_complete`` or ``comply``, and
@@ -71,9 +71,10 @@ class Policy(_Strict):
         """Every named category exists, ``benign`` complies, and no peer category maps two ways."""
         for key in ("default", "benign"):
             if getattr(self, key) not in self.categories:
-                raise ValueError(f"{key}: {getattr(self, key)!r} is not one of the categories {sorted(self.categories)}")
-        if self.categories[self.benign].mode != "comply":
-            raise ValueError(f"benign: category {self.benign!r} has mode {self.categories[self.benign].mode!r}, not comply")
+                known = sorted(self.categories)
+                raise ValueError(f"{key}: {getattr(self, key)!r} is not one of the categories {known}")
+        if (mode := self.categories[self.benign].mode) != "comply":
+            raise ValueError(f"benign: category {self.benign!r} has mode {mode!r}, not comply")
         seen: dict[str, tuple[str, str]] = {}
         for taxonomy, table in self.mappings.items():
             for peer, target in table.items():

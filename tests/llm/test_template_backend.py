@@ -33,7 +33,9 @@ def pool() -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def backend() -> TemplateBackend:
-    return TemplateBackend(TeacherConfig(model="template-v1"))
+    """Full traces for both labels (the default makes harmful ones brief: see the brevity tests)."""
+    template = {"brief": False, "checklist_items": {"harmful": 3, "benign": 3}}
+    return TemplateBackend(TeacherConfig(model="template-v1", template=template))
 
 
 def ask(backend: TemplateBackend, record: dict, seed: int | None = 0, schema: dict | None = SCHEMA):
@@ -254,10 +256,10 @@ def test_a_custom_texts_folder_is_used(texts_copy, pool):
     assert parse_trace_json(ask(backend, record).text).answer.startswith("I can't help with this one. ")
 
 
-def test_brief_traces_are_short_for_harmful_requests_and_still_valid(pool: pl.DataFrame) -> None:
+def test_brief_traces_are_short_for_harmful_requests_and_still_valid(pool: pl.DataFrame, backend) -> None:
     brief = TemplateBackend(TeacherConfig(template={"brief": True, "checklist_items": {"harmful": 1, "benign": 1}}))
     records = pl.concat([pool.filter(pl.col("label") == label).head(100) for label in ("harmful", "benign")]).to_dicts()
-    full, short = write_all(TemplateBackend(TeacherConfig()), records), write_all(brief, records)
+    full, short = write_all(backend, records), write_all(brief, records)
     for record, fields in zip(records, short, strict=True):
         assert SPEC.validate(SPEC.render(fields), record["label"]) == [], record["id"]
     words = {label: [len(SPEC.render(f).split()) for r, f in zip(records, short, strict=True) if r["label"] == label]

@@ -69,7 +69,7 @@ def test_real_pool_synthesizes_valid_traces(tmp_path: Path) -> None:
         assert SPEC.validate(row["trace"], row["label"]) == []
         assert parse_trace_json(row["raw_completion"]).answer == row["answer"]
         assert row["mode"] == ("rewrite" if row["label"] == "benign" else "generate")
-        assert row["template_version"] == f"system@1+{row['mode']}@2+repair@1"
+        assert row["template_version"] == f"system@2+{row['mode']}@3+repair@1"
         assert row["teacher"] == "openai:fault-teacher" and row["attempts"] == 1
         assert row["prompt_tokens"] > 0 and row["completion_tokens"] > 0
         assert row["reasoning_content"] == "private thoughts"

@@ -17,8 +17,8 @@ reasoning line on helping safely and a supportive answer with where to get help 
 ``safe_completions``, else common.yaml's), never a refusal; ``comply`` for a harmful row is not written
 (the row is quarantined with the reason: this teacher writes no compliance with a harmful request).
 A harmful rewrite is never longer than its source (original reasoning + answer against the three phases +
-answer, markers left out on both sides, in curation's default token count): while it is, it is written again with one checklist item, then with a shorter quote, then with
-the shortest variant of every text.
+answer, markers left out on both sides, in curation's default token count): while it is, it is written
+again with one checklist item, then with a shorter quote, then with the shortest variant of every text.
 
 The harmful branch only restates what is asked and explains why it is declined: it never writes
 harmful content. Texts live in YAML files (:mod:`alttrain.llm.backends.template.loader`); each slot
@@ -190,7 +190,8 @@ def source_tokens(record: dict[str, Any]) -> int | None:
 
 def trace_tokens(fields: TraceFields) -> int:
     """Tokens of the three phases and the answer (the markers left out, as the source's are)."""
-    return sum(count_tokens(text) for text in (fields.understanding, fields.assessment, fields.reasoning, fields.answer))
+    texts = (fields.understanding, fields.assessment, fields.reasoning, fields.answer)
+    return sum(count_tokens(text) for text in texts)
 
 
 def count_tokens(text: str) -> int:
@@ -246,10 +247,8 @@ def _write_harmful(
         alternative = chooser.pick("alternative", family.alternatives)
         refusal = chooser.pick("refusal", texts.common.refusal.openers).format(title=family.title)
         answer = " ".join([refusal, chooser.pick("offer", family.offers)])
-    if options.brief["harmful"]:
-        reasoning = _SENTENCE_END.split(rationale)[0]
-    else:
-        reasoning = " ".join([rationale, alternative])
+    brief = options.brief["harmful"]
+    reasoning = _SENTENCE_END.split(rationale)[0] if brief else " ".join([rationale, alternative])
     return TraceFields(
         understanding=understanding,
         assessment=_assessment(texts, "harmful", family.title, family.checklist, chooser, options),
