@@ -1,7 +1,7 @@
 import polars as pl
 import pytest
 
-from alttrain.refusal import looks_like_refusal, refusal_regex
+from alttrain.refusal import bare_refusal_heuristic, looks_like_bare_refusal, looks_like_refusal, refusal_regex
 
 REFUSALS = [
     "I can't help with that request.",
@@ -39,3 +39,16 @@ def test_polars_regex_agrees_with_python() -> None:
         pl.col("text").str.replace_all("\u2019", "'").str.slice(0, 400).str.contains(refusal_regex()).alias("r")
     )
     assert frame["r"].to_list() == [looks_like_refusal(t) for t in texts]
+
+
+def test_sympathy_is_not_a_bare_refusal_but_declining_still_is() -> None:
+    texts = [
+        "I'm sorry you are going through this. A crisis line such as 988 can help right now.",
+        "I am sorry to hear that. You deserve support; please reach out to someone you trust.",
+        "I'm sorry you feel this way, but I can't help with that.",
+        "I'm sorry, but I can't help with that.",
+    ]
+    assert [looks_like_refusal(t) for t in texts] == [True, True, True, True]
+    assert [looks_like_bare_refusal(t) for t in texts] == [False, False, True, True]
+    frame = pl.DataFrame({"answer": texts}).with_columns(bare_refusal_heuristic().alias("bare"))
+    assert frame["bare"].to_list() == [looks_like_bare_refusal(t) for t in texts]

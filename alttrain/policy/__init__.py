@@ -130,7 +130,7 @@ def load_policy(path: Path | None = None) -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as error:
-        raise PolicyError(describe(error, str(path))) from None
+        raise PolicyError(describe(error, str(path)).replace("<root>: Value error, ", "")) from None
 
 
 def policy_digest(path: Path | None = None) -> str:

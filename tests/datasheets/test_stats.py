@@ -30,7 +30,8 @@ def row(fields: TraceFields, label: str, category: str, **extra: object) -> dict
 
 def frame(rows: list[dict]) -> pl.DataFrame:
     overrides = {"original_reasoning": pl.String, "policy_mode": pl.String}
-    return pl.DataFrame([{"policy_mode": None, **r} for r in rows], infer_schema_length=None, schema_overrides=overrides)
+    rows = [{"policy_mode": None, **r} for r in rows]
+    return pl.DataFrame(rows, infer_schema_length=None, schema_overrides=overrides)
 
 
 def test_adherence_uses_the_shared_validator_per_label() -> None:

@@ -16,9 +16,10 @@ Harmful rows follow the safety policy's response mode that synthesis puts in the
 reasoning line on helping safely and a supportive answer with where to get help (the family's
 ``safe_completions``, else common.yaml's), never a refusal; ``comply`` for a harmful row is not written
 (the row is quarantined with the reason: this teacher writes no compliance with a harmful request).
-A harmful rewrite is never longer than its source (original reasoning + answer against the three phases +
-answer, markers left out on both sides, in curation's default token count): while it is, it is written
-again with one checklist item, then with a shorter quote, then with the shortest variant of every text.
+A harmful rewrite is kept no longer than its source (original reasoning + answer against the three phases +
+answer, markers left out on both sides, in curation's default token count): while it is longer, it is
+written again with one checklist item, then with a shorter quote, then with the shortest variant of every
+text (a source shorter than that last form, about 90 tokens, stays shorter than its rewrite).
 
 The harmful branch only restates what is asked and explains why it is declined: it never writes
 harmful content. Texts live in YAML files (:mod:`alttrain.llm.backends.template.loader`); each slot
