@@ -14,7 +14,6 @@ section only, curation checks the answer against the mode, the datasheet documen
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -131,8 +130,3 @@ def load_policy(path: Path | None = None) -> Policy:
         return Policy.model_validate(data)
     except ValidationError as error:
         raise PolicyError(describe(error, str(path)).replace("<root>: Value error, ", "")) from None
-
-
-def policy_digest(path: Path | None = None) -> str:
-    """16 hex characters of the policy file's sha256: what a stage's fingerprint records of it."""
-    return hashlib.sha256((path or DEFAULT_POLICY).read_bytes()).hexdigest()[:16]
