@@ -168,17 +168,30 @@ def write_trace(
                 f"record {record.get('id')!r} is harmful with policy mode 'comply': the template teacher writes no "
                 "compliance with a harmful request (use an LLM teacher, or give the category another mode)"
             )
-        budget = source_tokens(record)
-        tighter = _tighter(options)
-        attempts = [(options, chooser), *((fitted, chooser) for fitted in tighter), (tighter[-1], _Shortest())]
-        for fitted, picker in attempts:
-            quoted = quote(prompt, fitted.quote_max_chars[label])
-            fields = _write_harmful(texts, family, quoted, picker, fitted, safe_complete=mode == "safe_complete")
-            if budget is None or trace_tokens(fields) <= budget:
-                break
-        return fields
+        return _write_fitted_harmful(texts, family, prompt, record, chooser, options, mode == "safe_complete")
     quoted = quote(prompt, options.quote_max_chars[label])
     return _write_benign(texts, family, quoted, record, chooser, options)
+
+
+def _write_fitted_harmful(
+    texts: TemplateTexts,
+    family: str,
+    prompt: str,
+    record: dict[str, Any],
+    chooser: _Chooser,
+    options: TemplateOptions,
+    safe_complete: bool,
+) -> TraceFields:
+    """Write the harmful trace, then shorter ones while it runs longer than the record's source (if it has one)."""
+    budget = source_tokens(record)
+    tighter = _tighter(options)
+    attempts = [(options, chooser), *((fitted, chooser) for fitted in tighter), (tighter[-1], _Shortest())]
+    for fitted, picker in attempts:
+        quoted = quote(prompt, fitted.quote_max_chars["harmful"])
+        fields = _write_harmful(texts, family, quoted, picker, fitted, safe_complete=safe_complete)
+        if budget is None or trace_tokens(fields) <= budget:
+            break
+    return fields
 
 
 def source_tokens(record: dict[str, Any]) -> int | None:
