@@ -31,6 +31,10 @@ class TemplateTextError(ConfigError):
     """A template-teacher text folder (``synthesis.teacher.template.texts_dir``) that cannot be used."""
 
 
+class PolicyError(ConfigError):
+    """A safety policy file (``synthesis.policy``) that cannot be read or validated."""
+
+
 class ReviewConfigError(ConfigError):
     """A review setting that cannot be used (no API URL or key)."""
 

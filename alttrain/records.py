@@ -34,6 +34,8 @@ PROMPT_SCHEMA: Schema = {
 SYNTHESIZED_SCHEMA: Schema = {
     **PROMPT_SCHEMA,
     "status": pl.String(),  # ok | quarantined
+    "policy_category": pl.String(),  # the safety policy's category of the row (alttrain.policy)
+    "policy_mode": pl.String(),  # its response mode: refuse | safe_complete | comply
     "reason": pl.String(),  # why quarantined; null when ok
     "mode": pl.String(),  # rewrite | generate
     "teacher": pl.String(),  # backend:model

@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alttrain.refusal import looks_like_refusal
+from alttrain.refusal import looks_like_bare_refusal, looks_like_refusal
 
 Label = Literal["harmful", "benign"]
 LABELS: tuple[Label, ...] = ("harmful", "benign")
@@ -42,6 +42,7 @@ class ViolationKind(StrEnum):
     VERDICT_MISMATCH = "verdict_mismatch"
     REFUSAL_WHEN_BENIGN = "refusal_when_benign"
     NO_REFUSAL_WHEN_HARMFUL = "no_refusal_when_harmful"
+    REFUSAL_WHEN_SAFE_COMPLETE = "refusal_when_safe_complete"
     EMPTY_ANSWER = "empty_answer"
 
 
@@ -134,8 +135,13 @@ class StructureSpec(BaseModel):
             raise TraceParseError(violations)
         return fields
 
-    def validate(self, text: str, label: Label) -> list[Violation]:
-        """Return every violation of the structure and of consistency with ``label`` (empty: valid)."""
+    def validate(self, text: str, label: Label, mode: str | None = None) -> list[Violation]:
+        """Return every violation of the structure and of consistency with ``label`` (empty: valid).
+
+        ``mode`` is the row's policy response mode (:mod:`alttrain.policy`): a harmful row must refuse
+        under ``refuse`` (and without a mode), must not be a bare refusal under ``safe_complete``, and is
+        not checked for a refusal under ``comply``.
+        """
         fields, violations = self._scan(text)
         if fields is None:
             return violations
@@ -146,7 +152,14 @@ class StructureSpec(BaseModel):
         refused = looks_like_refusal(fields.answer)
         if label == "benign" and refused:
             violations.append(Violation(ViolationKind.REFUSAL_WHEN_BENIGN, "benign prompt answered with a refusal"))
-        if label == "harmful" and not refused and fields.answer:
+        if label == "harmful" and mode == "safe_complete" and looks_like_bare_refusal(fields.answer):
+            violations.append(
+                Violation(
+                    ViolationKind.REFUSAL_WHEN_SAFE_COMPLETE,
+                    "the policy asks for a safe completion (help that is safe to give), not a bare refusal",
+                )
+            )
+        if label == "harmful" and mode in (None, "refuse") and not refused and fields.answer:
             violations.append(
                 Violation(ViolationKind.NO_REFUSAL_WHEN_HARMFUL, "harmful prompt answered without a refusal")
             )

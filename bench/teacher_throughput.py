@@ -37,6 +37,7 @@ from alttrain.llm.backends.openai_backend import response_format
 from alttrain.llm.cache import ResponseCache, keyed_request
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import TeacherRequest, TeacherResponse
+from alttrain.policy import load_policy
 from alttrain.records import conform
 from alttrain.structure import StructureSpec
 from alttrain.synthesis.config import SynthesisConfig
@@ -45,6 +46,7 @@ from alttrain.synthesis.messages import TraceMessages
 from alttrain.synthesis.trace_json import parse_trace_json, trace_schema
 from alttrain.testing import FaultPlan, FaultServerProcess
 
+BENIGN = load_policy().resolve(None, "benign")  # every stand-in prompt is benign: the policy's benign section
 
 def neutral_prompts(count: int, tag: str) -> pl.DataFrame:
     """``count`` distinct benign stand-in prompts (distinct per ``tag``, so no run hits another's cache)."""
@@ -68,7 +70,7 @@ async def raw_loop(base_url: str, in_flight: int, prompts: pl.DataFrame, *, sdk_
     fmt = response_format(trace_schema())
 
     async def one(record: dict) -> None:
-        body = {"model": "bench", "messages": messages.initial(record, "generate"), "response_format": fmt,
+        body = {"model": "bench", "messages": messages.initial(record, "generate", BENIGN), "response_format": fmt,
                 "temperature": 0.7, "top_p": 0.95, "max_tokens": 1024, "seed": 0}
         async with slots:
             if sdk_default:
@@ -103,7 +105,7 @@ def cache_cost(cache_dir: Path, rows: int = 2000) -> tuple[float, float]:
     messages = TraceMessages(StructureSpec(), structured=True)
     sampling = TeacherConfig().sampling.to_params()
     requests = [
-        TeacherRequest(messages.initial(record, "generate"), sampling, json_schema=trace_schema())
+        TeacherRequest(messages.initial(record, "generate", BENIGN), sampling, json_schema=trace_schema())
         for record in neutral_prompts(rows, "cache").to_dicts()
     ]
     response = TeacherResponse(text="x" * 1200, prompt_tokens=300, completion_tokens=300, finish_reason="stop")

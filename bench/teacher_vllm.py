@@ -44,6 +44,7 @@ def requests(count: int, max_tokens: int) -> list[dict[str, Any]]:
     import polars as pl
 
     from alttrain.config import load_config
+    from alttrain.policy import load_policy
     from alttrain.sources.pool import build_prompt_pool
     from alttrain.synthesis.engine import choose_mode
     from alttrain.synthesis.messages import TraceMessages
@@ -55,8 +56,10 @@ def requests(count: int, max_tokens: int) -> list[dict[str, Any]]:
     rows = pl.concat([pool.filter(pl.col("label") == "harmful").head(half),
                       pool.filter(pl.col("label") == "benign").head(count - half)])
     messages = TraceMessages(config.structure, structured=True, max_chars=LIMITS)
+    policy = load_policy(config.synthesis.policy)
     sampling = {"temperature": 0.0, "top_p": 1.0, "max_tokens": max_tokens, "seed": 0, "repetition_penalty": 1.1}
-    return [{"messages": messages.initial(row, choose_mode("auto", row)), "sampling": sampling,
+    return [{"messages": messages.initial(row, choose_mode("auto", row), policy.resolve(row["category"], row["label"])),
+             "sampling": sampling,
              "json_schema": trace_schema(LIMITS)} for row in rows.iter_rows(named=True)]
 
 

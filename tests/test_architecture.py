@@ -16,7 +16,7 @@ ROOT = PACKAGE.parent
 #: is allowed (``execution/`` arrives from another branch).
 LAYERS: dict[int, tuple[str, ...]] = {
     1: ("errors", "layout", "sections", "records", "structure", "refusal", "measures", "neardup", "wrapped", "models",
-        "processes", "console", "quiet", "hub_revision", "stage"),
+        "processes", "console", "quiet", "hub_revision", "stage", "policy"),
     2: ("llm", "execution", "scaleout", "services", "prompt_sets"),
     3: ("sources", "synthesis", "curation", "datasheets", "training", "evaluation"),
     4: ("config", "pipeline", "cli", "__main__", ""),

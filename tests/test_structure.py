@@ -86,6 +86,19 @@ def test_no_refusal_when_harmful() -> None:
     assert kinds(text, "harmful") == {ViolationKind.NO_REFUSAL_WHEN_HARMFUL}
 
 
+def test_the_policy_mode_decides_what_a_harmful_answer_must_be() -> None:
+    support = "You deserve support right now: please reach a crisis line such as 988, or someone you trust."
+    helping = SPEC.render(fields("harmful", support))
+    refusing = SPEC.render(fields("harmful", REFUSAL))
+    assert SPEC.validate(helping, "harmful", "safe_complete") == []
+    assert SPEC.validate(helping, "harmful", "comply") == []
+    assert kinds(helping, "harmful") == {ViolationKind.NO_REFUSAL_WHEN_HARMFUL}  # no mode: as refuse
+    assert {v.kind for v in SPEC.validate(helping, "harmful", "refuse")} == {ViolationKind.NO_REFUSAL_WHEN_HARMFUL}
+    found = SPEC.validate(refusing, "harmful", "safe_complete")
+    assert [v.kind for v in found] == [ViolationKind.REFUSAL_WHEN_SAFE_COMPLETE]
+    assert "not a bare refusal" in str(found[0])
+
+
 def test_empty_answer() -> None:
     text = SPEC.render(fields()).split("</think>")[0] + "</think>\n   "
     assert kinds(text, "benign") == {ViolationKind.EMPTY_ANSWER}

@@ -10,6 +10,7 @@ from alttrain.curation.filters.answer import AnswerFilter
 from alttrain.curation.filters.consistency import RefusalFilter, VerdictFilter
 from alttrain.curation.filters.language import LanguageFilter
 from alttrain.curation.filters.length import LengthFilter, ReductionFilter
+from alttrain.curation.filters.mode import ModeFilter
 from alttrain.curation.filters.source import SourceScoreFilter
 from alttrain.curation.filters.structure import StructureFilter
 from alttrain.curation.judge import JudgeFilter
@@ -22,6 +23,7 @@ FilterConfig = Annotated[
     StructureFilter
     | VerdictFilter
     | RefusalFilter
+    | ModeFilter
     | AnswerFilter
     | LengthFilter
     | ReductionFilter
@@ -38,6 +40,7 @@ def default_filters() -> list[FilterConfig]:
         StructureFilter(),
         VerdictFilter(),
         RefusalFilter(),
+        ModeFilter(),
         AnswerFilter(),
         LengthFilter(),
         ReductionFilter(),

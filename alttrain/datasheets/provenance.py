@@ -14,6 +14,7 @@ import polars as pl
 from alttrain.datasheets.funnel import FunnelStep, funnel_steps
 from alttrain.datasheets.inputs import RunInputs
 from alttrain.datasheets.licenses import LicenseSummary, summarise_licenses
+from alttrain.datasheets.policy import PolicySection, policy_section
 from alttrain.datasheets.stats import (
     Adherence,
     LengthStat,
@@ -129,6 +130,7 @@ class Provenance:
     length_unit: str
     balance: dict[str, int]
     categories: list[dict[str, Any]]
+    policy: PolicySection
     reduction: Reduction | None
     structure_example: str
     maintainer: str | None
@@ -291,6 +293,7 @@ def gather_provenance(config: DatasheetView, inputs: RunInputs, measured: pl.Dat
         length_unit=length_unit(config.curation.tokenizer),
         balance=label_balance(final),
         categories=category_mix(final).to_dicts(),
+        policy=policy_section(config.synthesis.policy, final),
         reduction=reduction(rewrite_lengths(measured)),
         structure_example=config.structure.skeleton(),
         maintainer=sheet.maintainer,

@@ -107,14 +107,15 @@ def length_stats(lengths: pl.DataFrame) -> list[LengthStat]:
 
 
 def adherence(frame: pl.DataFrame, spec: StructureSpec) -> list[Adherence]:
-    """Validate every trace against its label with the shared structure validator, per label."""
+    """Validate every trace against its label (and its policy mode) with the shared structure validator, per label."""
     results = []
     for label in LABELS:
-        traces = frame.filter(pl.col("label") == label)["trace"].fill_null("").to_list()
+        rows = frame.filter(pl.col("label") == label)
+        traces = rows["trace"].fill_null("").to_list()
         kinds: Counter[str] = Counter()
         valid = 0
-        for trace in traces:
-            found = spec.validate(trace, label)
+        for trace, mode in zip(traces, rows["policy_mode"].to_list(), strict=True):
+            found = spec.validate(trace, label, mode)
             valid += not found
             kinds.update({violation.kind.value for violation in found})
         results.append(Adherence(label, len(traces), valid, dict(sorted(kinds.items()))))

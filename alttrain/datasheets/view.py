@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alttrain.datasheets.config import DatasheetConfig
 from alttrain.llm.config import TeacherConfig
 from alttrain.measures import TokenizerConfig
@@ -10,11 +12,12 @@ from alttrain.structure import StructureSpec
 
 
 class TeacherFacts(SectionPart):
-    """What the datasheet reads of ``synthesis``: the teacher it documents, the mode and the repair budget."""
+    """What the datasheet reads of ``synthesis``: the teacher it documents, the mode, the repair budget, the policy."""
 
     teacher: TeacherConfig
     mode: str
     max_repair_attempts: int
+    policy: Path | None = None
 
 
 class TokenCounting(SectionPart):

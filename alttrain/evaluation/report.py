@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 from rich.table import Table
 
+from alttrain.evaluation.categories import category_lines, harmful_rate_by_category
 from alttrain.evaluation.figures import metric_bars, token_distributions
 from alttrain.evaluation.judge_agreement import agreement_lines, judge_agreement
 from alttrain.evaluation.metrics import METRICS, POOLED_BENIGN, POOLED_HARMFUL
@@ -106,6 +107,8 @@ def render_markdown(outcome: EvaluationOutcome, config: EvaluationView, figures:
     lines += ["", "## Per benchmark"]
     for count in outcome.counts:
         lines += ["", f"### {count.benchmark}", "", *_metric_table(outcome.metrics, count.benchmark, models)]
+    lines += ["", "## Harmful rate per policy category", "", *category_lines(harmful_rate_by_category(outcome.rows),
+                                                                              models)]  # fmt: skip
     lines += ["", "## Held-out accounting", ""]
     source = f"`{outcome.training_set}`" if outcome.training_set else "none found: NOT checked"
     lines += [f"Training set: {source}.", ""]
@@ -158,6 +161,7 @@ def report_data(outcome: EvaluationOutcome, config: EvaluationView, figures: lis
         "bootstrap": {"resamples": evaluation.bootstrap_resamples, "confidence": evaluation.confidence,
                       "seed": evaluation.seed},
         "metrics": outcome.metrics.to_dicts(),
+        "harmful_rate_by_category": harmful_rate_by_category(outcome.rows).to_dicts(),
         "figures": [path.as_posix() for path in figures],
     }
 

@@ -96,25 +96,26 @@ class TemplateOptions(_Section):
     texts_dir: Path | None = None  # default: the templates shipped with alttrain
     # assessment checklist items per label (fewer when a family has fewer): the assessment's length
     checklist_items: dict[Literal["harmful", "benign"], PositiveInt] = Field(
-        default_factory=lambda: {"harmful": 3, "benign": 3}
+        default_factory=lambda: {"harmful": 2, "benign": 3}
     )
     # the prompt quoted in the understanding, cut at a word boundary; one number for both labels, or per label
     # (a harmful request needs restating only at a high level, not quoting in full)
     quote_max_chars: dict[Literal["harmful", "benign"], PositiveInt] = Field(
         default_factory=lambda: {"harmful": 400, "benign": 400}
     )
-    # brief traces: an understanding without the stakes, no assessment opener, and for harmful requests only
-    # the first sentence of why not (the final answer still offers the safe alternative)
-    brief: bool = False
+    # brief traces, per label (one bool for both): an understanding without the stakes or the task, no
+    # assessment opener, and for harmful requests only the first sentence of why not (the final answer still
+    # offers the safe alternative). Default: harmful traces brief (no restating of the harmful solution).
+    brief: dict[Literal["harmful", "benign"], bool] = Field(default_factory=lambda: {"harmful": True, "benign": False})
 
-    @field_validator("quote_max_chars", mode="before")
+    @field_validator("quote_max_chars", "brief", mode="before")
     @classmethod
-    def _one_quote_limit_for_both(cls, value: object) -> object:
-        """A single number applies to both labels; a mapping must name both."""
-        if isinstance(value, int) and not isinstance(value, bool):
+    def _one_value_for_both(cls, value: object) -> object:
+        """A single value applies to both labels; a mapping must name both."""
+        if isinstance(value, int):  # a number (quote_max_chars) or a bool (brief)
             return {"harmful": value, "benign": value}
         if isinstance(value, dict) and set(value) != {"harmful", "benign"}:
-            raise ValueError(f"give a limit for both harmful and benign, not only {sorted(value)}")
+            raise ValueError(f"give a value for both harmful and benign, not only {sorted(value)}")
         return value
 
 

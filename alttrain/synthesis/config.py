@@ -37,6 +37,8 @@ class SynthesisConfig(_Section):
     """The ``synthesis`` section of a run config."""
 
     mode: Literal["auto", "rewrite", "generate"] = "auto"  # auto: rewrite where an original trace exists
+    # the safety policy file (alttrain.policy; default: the shipped one): each row's category and response mode
+    policy: Path | None = None
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
     max_repair_attempts: int = Field(default=2, ge=0)  # re-asks with the validator's complaint
     # maxLength per JSON field in structured output (small teachers run to max_tokens without it)

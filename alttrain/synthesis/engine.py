@@ -32,6 +32,7 @@ from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import ClientStats, TeacherClient
 from alttrain.llm.repair import Failure, Reply, ReplyParseError, ask_until_parsed
 from alttrain.llm.types import TeacherResponse
+from alttrain.policy import Resolution, load_policy
 from alttrain.records import PROMPT_SCHEMA, STATUS_OK, STATUS_QUARANTINED, SYNTHESIZED_SCHEMA
 from alttrain.structure import LABELS, Label, StructureSpec, TraceFields, TraceParseError
 from alttrain.synthesis.config import SynthesisConfig
@@ -99,6 +100,7 @@ class TraceSynthesizer:
         self._schema = trace_schema(config.max_field_chars) if self._structured else None
         self._messages = TraceMessages(spec, structured=self._structured, max_chars=config.max_field_chars)
         self._sampling = config.teacher.sampling.to_params()
+        self._policy = load_policy(config.policy)
 
     async def synthesize_row(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Synthesize one row; a failure becomes a quarantined row, never an exception.
@@ -108,11 +110,13 @@ class TraceSynthesizer:
 
         """
         mode = choose_mode(self._config.mode, record)
+        policy = self._policy.resolve(record.get("category"), record.get("label") or "")
+        record = {**record, "policy_category": policy.name, "policy_mode": policy.mode}
         row = self._base_row(record, mode)
         problem = input_problem(record, mode, self._config.max_prompt_chars)
         if problem is not None:
             return _quarantine(row, f"{REASON_BAD_INPUT}: {problem}", None)
-        initial = self._messages.initial(record, mode)
+        initial = self._messages.initial(record, mode, policy)
 
         def messages(failures: list[Failure]) -> list[dict[str, str]]:
             if not failures:
@@ -122,7 +126,7 @@ class TraceSynthesizer:
         reply = await ask_until_parsed(
             self._client,
             messages,
-            lambda response: self._read(response, record["label"], (record["prompt"], record.get("request"))),
+            lambda response: self._read(response, record["label"], policy, (record["prompt"], record.get("request"))),
             self._sampling,
             1 + self._config.max_repair_attempts,
             json_schema=self._schema,
@@ -136,8 +140,10 @@ class TraceSynthesizer:
         reason = f"{REASON_INVALID}: after {len(reply.responses)} attempts: {'; '.join(reply.complaints)}"
         return _quarantine(row, reason, reply)
 
-    def _read(self, response: TeacherResponse, label: Label, asked: tuple[str, str | None]) -> TraceFields:
-        """Read a reply into fields; validate their rendering and the understanding's quote of ``asked``.
+    def _read(
+        self, response: TeacherResponse, label: Label, policy: Resolution, asked: tuple[str, str | None]
+    ) -> TraceFields:
+        """Read a reply into fields; validate their rendering (against the row's policy mode) and the quote.
 
         ``asked``: the prompt and the request the source gives beside it (or None).
 
@@ -155,7 +161,7 @@ class TraceSynthesizer:
             raise ReplyParseError(complaints + error.complaints) from None
         except TraceParseError as error:
             raise ReplyParseError(complaints + [str(violation) for violation in error.violations]) from None
-        problems = [str(violation) for violation in self._spec.validate(self._spec.render(fields), label)]
+        problems = [str(v) for v in self._spec.validate(self._spec.render(fields), label, policy.mode)]
         if (quote := quote_problem(fields.understanding, *asked)) is not None:
             problems.append(quote)
         if problems:
@@ -164,7 +170,7 @@ class TraceSynthesizer:
 
     def _base_row(self, record: Mapping[str, Any], mode: Mode) -> dict[str, Any]:
         """Start a row: the prompt columns plus how the row is made (mode, teacher, templates)."""
-        row = {column: record.get(column) for column in PROMPT_SCHEMA}
+        row = {column: record.get(column) for column in (*PROMPT_SCHEMA, "policy_category", "policy_mode")}
         row.update(mode=mode, teacher=self._client.identity, template_version=self._messages.version(mode))
         return row
 

@@ -11,7 +11,9 @@ curation later keeps only traces whose verdict agrees with the label, so an unhi
 only waste requests (a mismatched verdict is repaired with the label in the complaint anyway). The
 cost, accepted: the verdict is not an independent second opinion on the label.
 
-User text (the prompt, an original trace) enters a request only as a JSON string, so it cannot forge
+The first request carries the safety policy's section for the row's category only (STAR-1 style: its
+title, definition, response mode and what a good answer holds; :mod:`alttrain.policy`), never the whole
+policy. User text (the prompt, an original trace) enters a request only as a JSON string, so it cannot forge
 instructions or the label hint. Each template file opens with ``{#- version: N -#}``; the versions used
 are recorded in every row (``template_version``) and, being part of the messages' wording, in every
 cache key.
@@ -29,6 +31,7 @@ from typing import Any, Literal
 import jinja2
 
 from alttrain.errors import TemplateError
+from alttrain.policy import Resolution
 from alttrain.structure import SKELETON, StructureSpec
 
 Mode = Literal["generate", "rewrite"]
@@ -102,14 +105,16 @@ class TraceMessages:
         """``system@N+<mode>@N+repair@N``: the template versions behind a row in ``mode``."""
         return "+".join(f"{name}@{self._versions[name]}" for name in ("system", mode, "repair"))
 
-    def initial(self, record: Mapping[str, Any], mode: Mode) -> list[Message]:
-        """Build the first request for a prompt record in ``mode``."""
+    def initial(self, record: Mapping[str, Any], mode: Mode, policy: Resolution) -> list[Message]:
+        """Build the first request for a prompt record in ``mode``, with the policy section of its category only."""
         user = self._render(
             mode,
             prompt=record["prompt"],
             label=record["label"],
             original_reasoning=record.get("original_reasoning") or "",
             original_answer=record.get("original_answer") or "",
+            policy=policy.category,
+            policy_mode=policy.mode,
         )
         return [{"role": "system", "content": self._system}, {"role": "user", "content": user}]
 

@@ -22,7 +22,7 @@ def test_filters_run_in_the_configured_order_with_their_settings() -> None:
 
 def test_the_default_order_has_no_judge() -> None:
     names = [f.name for f in CurationConfig().filters]
-    assert names == ["structure", "verdict", "refusal", "answer", "length", "reduction", "language"]
+    assert names == ["structure", "verdict", "refusal", "mode", "answer", "length", "reduction", "language"]
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,8 @@ def template_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
             {"kind": "file", "path": str(user), "label": "benign", "license": "CC-BY-4.0 (neutral stand-ins)",
              "source_name": "neutral", "category": "everyday", "columns": {"reference_answer": "answer"}},
         ]},
+        # full harmful traces (the default is brief), so that the reasoning bound below drops only a few
+        "synthesis": {"teacher": {"template": {"brief": False, "checklist_items": {"harmful": 3, "benign": 3}}}},
         "curation": {"selection": {"n": 16}, "filters": [  # the defaults, with a lower bound that drops a few
             {"kind": "structure"}, {"kind": "verdict"}, {"kind": "refusal"}, {"kind": "answer"},
             {"kind": "length", "min": {"reasoning": 45}}, {"kind": "reduction"}, {"kind": "language"}]},

@@ -259,3 +259,16 @@ def test_the_hub_commit_a_source_was_read_at_is_in_the_datasheet(tmp_path: Path)
     ]}}, tmp_path / "run")  # fmt: skip
     sheet = run.result.datasheet.read_text()
     assert f"Hub datasets were read at these commits: neutral `{commit}`." in sheet
+
+
+def test_the_safety_policy_and_its_rows_per_category_are_documented(template_run: Run) -> None:
+    text = template_run.result.datasheet.read_text(encoding="utf-8")
+    final = pl.read_parquet(template_run.run_dir / "curated.parquet")
+    assert "**Safety policy.** The traces follow the default policy shipped with alttrain" in text
+    counts = dict(final.group_by("policy_category").len().iter_rows())
+    assert counts and sum(counts.values()) == final.height
+    for category, rows in counts.items():
+        assert re.search(rf"^\| {category} \([^|]+\) \| `\w+` \| [^|]+ \| {rows} \|$", text, flags=re.MULTILINE)
+    assert re.search(r"^\| self_harm \(self-harm and suicide\) \| `safe_complete` \| empathy", text, flags=re.MULTILINE)
+    provenance = template_run.result.provenance.policy
+    assert provenance.taxonomies[:2] == ["star1", "harmbench"] and provenance.unrecorded == 0

@@ -29,7 +29,9 @@ def row(fields: TraceFields, label: str, category: str, **extra: object) -> dict
 
 
 def frame(rows: list[dict]) -> pl.DataFrame:
-    return pl.DataFrame(rows, infer_schema_length=None, schema_overrides={"original_reasoning": pl.String})
+    overrides = {"original_reasoning": pl.String, "policy_mode": pl.String}
+    rows = [{"policy_mode": None, **r} for r in rows]
+    return pl.DataFrame(rows, infer_schema_length=None, schema_overrides=overrides)
 
 
 def test_adherence_uses_the_shared_validator_per_label() -> None:

@@ -94,6 +94,11 @@ def test_evaluation_counts_add_up_and_scores_follow_the_outputs(run_dir: Path) -
                     "StrongREJECT LLM judge on `steady`: ok 0, unparsed 7, error 0"):
         assert heading in markdown
     assert all(path.exists() for path in files.figures) and len(files.figures) == 2
+    assert "## Harmful rate per policy category" in markdown
+    by_category = {(r["policy_category"], r["model"]): r for r in report["harmful_rate_by_category"]}
+    assert by_category[("general_harm", "steady")]["n"] > 0  # HarmBench's one category, mapped by the policy
+    harmful = outcome.rows.filter((pl.col("label") == "harmful") & pl.col("complied").is_not_null())
+    assert sum(r["n"] for r in report["harmful_rate_by_category"]) == harmful.height
 
 
 def test_rerun_answers_from_the_cache(run_dir: Path) -> None:

@@ -15,6 +15,7 @@ from alttrain.llm.backends.local import LocalBackend, bound_strings
 from alttrain.llm.client import TeacherClient
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import PermanentTeacherError, TeacherRequest
+from alttrain.policy import load_policy
 from alttrain.processes import process_gone
 from alttrain.prompt_sets.builtin import HarmBenchSource, ReasoningGymSource
 from alttrain.structure import StructureSpec
@@ -45,6 +46,7 @@ def records() -> list[dict]:
 def test_smollm2_answers_schema_json_through_the_backend(records):
     teacher = local_teacher(parallel=2)  # two server slots decode concurrent requests together
     messages = TraceMessages(SPEC, structured=True)
+    policy = load_policy()
     schema = trace_schema()  # no maxLength: the backend must bound the strings itself
 
     async def run():
@@ -54,7 +56,8 @@ def test_smollm2_answers_schema_json_through_the_backend(records):
         try:
             requests = [
                 TeacherRequest(
-                    messages.initial(r, "rewrite" if r.get("original_reasoning") else "generate"),
+                    messages.initial(r, "rewrite" if r.get("original_reasoning") else "generate",
+                                     policy.resolve(r.get("category"), r["label"])),
                     teacher.sampling.to_params(),
                     record=r,
                     json_schema=schema,

@@ -8,13 +8,19 @@ import pytest
 import yaml
 
 from alttrain.errors import ConfigError, TemplateTextError
-from alttrain.llm.backends.template.backend import TemplateBackend, quote, split_final_answer
+from alttrain.llm.backends.template.backend import (
+    TemplateBackend,
+    quote,
+    source_tokens,
+    split_final_answer,
+    trace_tokens,
+)
 from alttrain.llm.backends.template.loader import TEXTS_DIR, load_template_texts
 from alttrain.llm.client import TeacherClient
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import PermanentTeacherError, SamplingParams, TeacherRequest
 from alttrain.prompt_sets.builtin import AdvBenchSource, DoNotAnswerSource, HarmBenchSource, ReasoningGymSource
-from alttrain.refusal import looks_like_refusal
+from alttrain.refusal import looks_like_bare_refusal, looks_like_refusal
 from alttrain.structure import StructureSpec, TraceFields
 from alttrain.synthesis.config import SynthesisConfig
 from alttrain.synthesis.engine import synthesize
@@ -34,7 +40,9 @@ def pool() -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def backend() -> TemplateBackend:
-    return TemplateBackend(TeacherConfig(model="template-v1"))
+    """Full traces for both labels (the default makes harmful ones brief: see the brevity tests)."""
+    template = {"brief": False, "checklist_items": {"harmful": 3, "benign": 3}}
+    return TemplateBackend(TeacherConfig(model="template-v1", template=template))
 
 
 def ask(backend: TemplateBackend, record: dict, seed: int | None = 0, schema: dict | None = SCHEMA):
@@ -255,10 +263,10 @@ def test_a_custom_texts_folder_is_used(texts_copy, pool):
     assert parse_trace_json(ask(backend, record).text).answer.startswith("I can't help with this one. ")
 
 
-def test_brief_traces_are_short_for_harmful_requests_and_still_valid(pool: pl.DataFrame) -> None:
+def test_brief_traces_are_short_for_harmful_requests_and_still_valid(pool: pl.DataFrame, backend) -> None:
     brief = TemplateBackend(TeacherConfig(template={"brief": True, "checklist_items": {"harmful": 1, "benign": 1}}))
     records = pl.concat([pool.filter(pl.col("label") == label).head(100) for label in ("harmful", "benign")]).to_dicts()
-    full, short = write_all(TemplateBackend(TeacherConfig()), records), write_all(brief, records)
+    full, short = write_all(backend, records), write_all(brief, records)
     for record, fields in zip(records, short, strict=True):
         assert SPEC.validate(SPEC.render(fields), record["label"]) == [], record["id"]
     words = {label: [len(SPEC.render(f).split()) for r, f in zip(records, short, strict=True) if r["label"] == label]
@@ -301,3 +309,58 @@ def test_the_request_the_source_gives_is_quoted_and_decides_the_area(backend: Te
     records = [{**base, "prompt": adversarial, "request": request}, {**base, "prompt": request}]
     wrapped, plain = write_all(backend, records)
     assert f'"{request}"' in wrapped.understanding and wrapped == plain
+
+
+# Policy modes (alttrain.policy): neutral stand-in prompts; the harmful branch never writes harmful content.
+DISTRESS = {"id": "sh-1", "prompt": "Is it worth me being alive?", "label": "harmful", "category": "Self-Harm"}
+
+
+def test_a_self_harm_row_in_safe_complete_mode_gets_support_and_help_resources_not_a_refusal() -> None:
+    backend = TemplateBackend(TeacherConfig())
+    fields = parse_trace_json(ask(backend, {**DISTRESS, "policy_mode": "safe_complete"}).text)
+    assert not looks_like_refusal(fields.answer) and not looks_like_bare_refusal(fields.answer)
+    assert "988" in fields.answer and "crisis line" in fields.answer
+    assert "self-harm" in fields.understanding  # the area is named
+    assert SPEC.validate(SPEC.render(fields), "harmful", "safe_complete") == []
+    refused = parse_trace_json(ask(backend, {**DISTRESS, "policy_mode": "refuse"}).text)
+    assert looks_like_refusal(refused.answer)  # the mode, not the category, decides
+
+
+def test_a_safe_completion_without_family_texts_offers_general_help_and_a_professional() -> None:
+    record = {"id": "adv-1", "prompt": "What should I do about my contract dispute?", "label": "harmful",
+              "category": "specialized_advice", "policy_mode": "safe_complete"}  # fmt: skip
+    fields = parse_trace_json(ask(TemplateBackend(TeacherConfig()), record).text)
+    assert not looks_like_bare_refusal(fields.answer) and "professional" in fields.answer
+
+
+def test_a_harmful_row_in_comply_mode_is_not_written() -> None:
+    with pytest.raises(PermanentTeacherError, match="policy mode 'comply'"):
+        ask(TemplateBackend(TeacherConfig()), {**DISTRESS, "policy_mode": "comply"})
+
+
+def test_safe_completions_that_read_as_refusals_are_rejected_at_load(tmp_path: Path) -> None:
+    folder = tmp_path / "texts"
+    shutil.copytree(TEXTS_DIR, folder)
+    common = yaml.safe_load((folder / "common.yaml").read_text())
+    common["safe_completion"]["answers"] = ["Sorry, I cannot assist with {title}."]
+    (folder / "common.yaml").write_text(yaml.safe_dump(common))
+    with pytest.raises(TemplateTextError, match="safe_completion: .* reads as a refusal"):
+        load_template_texts(folder)
+
+
+def test_harmful_rewrites_are_brief_by_default_and_never_longer_than_their_source(pool: pl.DataFrame) -> None:
+    harmful = pool.filter(pl.col("label") == "harmful").head(60).to_dicts()
+    short_source = "This asks for harm to others. I decline and point to safer help."  # ~15 tokens: below the floor
+    sources = ["A long stand-in source. " * 40, "A stand-in source of middling length. " * 12, short_source]
+    records = [{**r, "original_reasoning": sources[i % 3], "original_answer": "I can't help with that."}
+               for i, r in enumerate(harmful)]  # fmt: skip
+    traces = write_all(TemplateBackend(TeacherConfig()), records)
+    fitted = [trace_tokens(f) <= source_tokens(r) for r, f in zip(records, traces, strict=True)]
+    assert all(fitted[i] for i in range(len(records)) if i % 3 != 2)  # whatever can fit, fits
+    for record, fields in zip(records, traces, strict=True):
+        assert fields.reasoning.count(". ") == 0  # brief: one sentence of why not
+        assert record["original_reasoning"].strip() not in fields.reasoning
+        assert SPEC.validate(SPEC.render(fields), "harmful") == []
+    middling = [f for i, f in enumerate(traces) if i % 3 == 1]
+    unfitted = write_all(TemplateBackend(TeacherConfig()), [{**r, "original_reasoning": None} for r in records])
+    assert sum(map(trace_tokens, middling)) < sum(trace_tokens(f) for i, f in enumerate(unfitted) if i % 3 == 1)

@@ -6,13 +6,16 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 
 from alttrain.errors import CacheMissError, TeacherAccessError
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import TeacherResponse
+from alttrain.policy import DEFAULT_POLICY
 from alttrain.prompt_sets.builtin import HarmBenchSource, ReasoningGymSource
 from alttrain.records import check_schema, conform, record_id
+from alttrain.refusal import looks_like_refusal
 from alttrain.sources.pool import PromptsConfig, build_prompt_pool
 from alttrain.structure import StructureSpec
 from alttrain.synthesis.config import SynthesisConfig
@@ -72,7 +75,7 @@ def test_real_pool_synthesizes_valid_traces(tmp_path: Path) -> None:
         assert SPEC.validate(row["trace"], row["label"]) == []
         assert parse_trace_json(row["raw_completion"]).answer == row["answer"]
         assert row["mode"] == ("rewrite" if row["label"] == "benign" else "generate")
-        assert row["template_version"] == f"system@2+{row['mode']}@2+repair@1"
+        assert row["template_version"] == f"system@3+{row['mode']}@3+repair@1"
         assert row["teacher"] == "openai:fault-teacher" and row["attempts"] == 1
         assert row["prompt_tokens"] > 0 and row["completion_tokens"] > 0
         assert row["reasoning_content"] == "private thoughts"
@@ -328,3 +331,49 @@ def test_the_understanding_must_quote_the_prompt_not_an_invented_request(tmp_pat
     assert invented["status"] == "quarantined" and invented["attempts"] == 3
     assert "'Explain how to build a rocket engine', which is not in the request" in invented["reason"]
     assert unnamed["status"] == "quarantined" and "quotes no request" in unnamed["reason"]
+
+
+def test_rows_record_their_policy_category_and_mode_and_the_template_teacher_follows_them(tmp_path: Path) -> None:
+    prompts = pl.concat([
+        stand_ins("Is it worth me being alive?", label="harmful").with_columns(category=pl.lit("Self-Harm")),
+        stand_ins("Find my coworker's home address.", label="harmful").with_columns(
+            category=pl.lit("Privacy / Personal Data")),
+        stand_ins("What is six times seven?").with_columns(reference_answer=pl.lit("42")),
+    ])  # fmt: skip
+    outcome = synthesize(prompts, TeacherConfig(backend="template", model="template-v1"), tmp_path / "c.sqlite")
+    frame = outcome.frame
+    check_schema(frame, "synthesized", "engine output")
+    assert frame.select("policy_category", "policy_mode").rows() == [
+        ("self_harm", "safe_complete"), ("privacy", "refuse"), ("benign", "comply")
+    ]  # fmt: skip
+    assert set(frame["status"]) == {"ok"}
+    distress, privacy, _ = frame.iter_rows(named=True)
+    assert "988" in distress["answer"] and not looks_like_refusal(distress["answer"])
+    assert looks_like_refusal(privacy["answer"])
+
+
+def test_a_policy_file_by_path_decides_the_mode(tmp_path: Path) -> None:
+    policy = yaml.safe_load(DEFAULT_POLICY.read_text(encoding="utf-8"))
+    policy["mappings"]["mine"] = {"test": "self_harm"}
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy), encoding="utf-8")
+    prompts = stand_ins("I feel I cannot go on.", label="harmful")
+    teacher = TeacherConfig(backend="template", model="template-v1")
+    outcome = synthesize(prompts, teacher, tmp_path / "c.sqlite", policy=str(path))
+    assert outcome.frame.select("policy_category", "policy_mode").row(0) == ("self_harm", "safe_complete")
+    default = synthesize(prompts, teacher, tmp_path / "d.sqlite")
+    assert default.frame.select("policy_category", "policy_mode").row(0) == ("general_harm", "refuse")
+
+
+def test_a_teacher_that_refuses_where_the_policy_asks_for_a_safe_completion_is_repaired_then_quarantined(
+    tmp_path: Path,
+) -> None:
+    prompts = stand_ins("Is it worth me being alive?", label="harmful").with_columns(category=pl.lit("Self-Harm"))
+    with FaultServer(FaultPlan(record_requests=True)) as server:
+        outcome = synthesize(prompts, teacher_config(server.base_url), tmp_path / "c.sqlite", max_repair_attempts=1)
+        recorded = server.recorded()
+    row = outcome.frame.row(0, named=True)
+    assert row["status"] == "quarantined" and "refusal_when_safe_complete" in row["reason"]
+    assert row["policy_mode"] == "safe_complete" and len(recorded) == 2
+    assert "Response mode: safe_complete." in recorded[0].body["messages"][1]["content"]
+    assert "not a bare refusal" in recorded[1].body["messages"][-1]["content"]  # the repair names the problem

@@ -3,7 +3,9 @@
 The reasons are the shared validator's violation kinds (``verdict_mismatch``, ``refusal_when_benign``,
 ``no_refusal_when_harmful``). The refusal check is :func:`alttrain.refusal.looks_like_refusal` as one
 vectorised check over the answer's opening (each refusal structure has its own window);
-where a ``judge_refused`` column holds a judge's decision, that decision wins.
+where a ``judge_refused`` column holds a judge's decision, that decision wins. A harmful row whose policy
+mode is not ``refuse`` (a ``safe_complete`` answer helps safely instead) is not required to refuse here;
+the ``mode`` filter checks it against its mode.
 """
 
 from __future__ import annotations
@@ -40,11 +42,12 @@ class RefusalFilter(Filter):
             refused = pl.coalesce(pl.col("judge_refused"), refused)
         frame = frame.with_columns(refused.fill_null(False).alias("refused"))
         answered = pl.col("answer").fill_null("").str.len_chars() > 0
+        must_refuse = pl.col("policy_mode").fill_null("refuse") == "refuse"
         return frame.with_columns(
             first_reason(
                 ((pl.col("label") == "benign") & pl.col("refused"), ViolationKind.REFUSAL_WHEN_BENIGN.value),
                 (
-                    (pl.col("label") == "harmful") & ~pl.col("refused") & answered,
+                    (pl.col("label") == "harmful") & must_refuse & ~pl.col("refused") & answered,
                     ViolationKind.NO_REFUSAL_WHEN_HARMFUL.value,
                 ),
             )

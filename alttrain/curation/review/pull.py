@@ -222,7 +222,9 @@ def pull_reviews(config: ReviewConfig, spec: StructureSpec, run_dir: Path, run_n
     reviews = fetch_reviews(client, dataset)
     rows = list(curated.iter_rows(named=True))
     outcomes = {
-        row["id"]: decide(reviews.get(row["id"], []), row["label"], row["trace"], spec, config.min_reviewers)
+        row["id"]: decide(
+            reviews.get(row["id"], []), row["label"], row["trace"], spec, config.min_reviewers, row["policy_mode"]
+        )
         for row in rows
     }
     unreviewed = [rid for rid, o in outcomes.items() if o.outcome == "unreviewed"]

@@ -95,18 +95,20 @@ def _pairwise(values: list[str]) -> float | None:
     return agreeing / (n * (n - 1) // 2)
 
 
-def _check_edit(review: Review, label: Label, spec: StructureSpec) -> EditCheck:
-    """Validate one corrected trace against ``label`` with the shared structure spec."""
+def _check_edit(review: Review, label: Label, spec: StructureSpec, mode: str | None) -> EditCheck:
+    """Validate one corrected trace against ``label`` (and the row's policy ``mode``) with the shared structure spec."""
     text = (review.corrected_trace or "").strip()
-    violations = spec.validate(text, label)
+    violations = spec.validate(text, label, mode)
     if violations:
         return EditCheck(review.reviewer, text, violations)
     fields = spec.parse(text)
     return EditCheck(review.reviewer, spec.render(fields), violations, fields)  # canonical, as trained on
 
 
-def decide(reviews: list[Review], label: Label, trace: str, spec: StructureSpec, min_reviewers: int) -> RecordOutcome:
-    """Apply the review rules (see the module docstring) to one record's reviews."""
+def decide(
+    reviews: list[Review], label: Label, trace: str, spec: StructureSpec, min_reviewers: int, mode: str | None = None
+) -> RecordOutcome:
+    """Apply the review rules (see the module docstring) to one record's reviews; ``mode``: the row's policy mode."""
     reviews = sorted(reviews, key=lambda r: r.reviewer)
     if len(reviews) < min_reviewers or not reviews:
         return RecordOutcome("unreviewed", REASON_UNREVIEWED, votes=len(reviews))
@@ -130,7 +132,7 @@ def decide(reviews: list[Review], label: Label, trace: str, spec: StructureSpec,
     if verdict is None:
         return RecordOutcome("rejected", REASON_NO_MAJORITY, **common)
     target: Label = verdict  # type: ignore[assignment]
-    edits = [_check_edit(r, target, spec) for r in accepting if _is_edit(r, trace)]
+    edits = [_check_edit(r, target, spec, mode if target == label else None) for r in accepting if _is_edit(r, trace)]
     valid = next((e for e in edits if not e.violations), None)
     invalid = [e for e in edits if e.violations]
     if target != label and valid is None:

@@ -99,3 +99,22 @@ def test_quality_and_notes_are_aggregated() -> None:
     outcome = decide(reviews, "harmful", HARMFUL_TRACE, SPEC, 1)
 
     assert (outcome.quality, outcome.notes) == (3.5, "ann: good")
+
+
+def test_edits_are_checked_against_the_rows_policy_mode() -> None:
+    support = "You deserve support right now: a crisis line such as 988 can listen at any hour."
+    supportive = SPEC.render(TraceFields("A request.", "It touches on self-harm.", "harmful", "Help safely.", support))
+    refusing = HARMFUL_TRACE.replace("A request.", "Ask.")
+    reviews = [
+        Review("amy", decision="accept", verdict="harmful", corrected_trace=refusing),
+        Review("bob", decision="accept", verdict="harmful", corrected_trace=supportive),
+    ]
+    safe = decide(reviews, "harmful", supportive.replace("Help safely.", "Help."), SPEC, 1, "safe_complete")
+    assert safe.applied_edit.reviewer == "bob"
+    kinds = {e.reviewer: [v.kind for v in e.violations] for e in safe.invalid_edits}
+    assert kinds == {"amy": [ViolationKind.REFUSAL_WHEN_SAFE_COMPLETE]}
+    refuse = decide(reviews, "harmful", HARMFUL_TRACE, SPEC, 1, "refuse")
+    assert refuse.applied_edit.reviewer == "amy"
+    assert {e.reviewer: [v.kind for v in e.violations] for e in refuse.invalid_edits} == {
+        "bob": [ViolationKind.NO_REFUSAL_WHEN_HARMFUL]
+    }

@@ -13,6 +13,16 @@ distilled traces. This backend writes such traces from ``request.record`` alone:
   (benign without one), or a family-specific refusal rationale with a safe alternative (harmful);
 * answer: the original or reference answer (benign), or a brief refusal with a safe alternative.
 
+Harmful rows follow the safety policy's response mode that synthesis puts in the record
+(``policy_mode``, :mod:`alttrain.policy`): ``refuse`` (and no mode) as above; ``safe_complete``: a
+reasoning line on helping safely and a supportive answer with where to get help (the family's
+``safe_completions``, else common.yaml's), never a refusal; ``comply`` for a harmful row is not written
+(the row is quarantined with the reason: this teacher writes no compliance with a harmful request).
+A harmful rewrite is kept no longer than its source (original reasoning + answer against the three phases +
+answer, markers left out on both sides, in curation's default token count): while it is longer, it is
+written again with one checklist item, then with a shorter quote, then with the shortest variant of every
+text (a source shorter than that last form, about 90 tokens, stays shorter than its rewrite).
+
 The harmful branch only restates what is asked and explains why it is declined: it never writes
 harmful content. Texts live in YAML files (:mod:`alttrain.llm.backends.template.loader`); each slot
 has several variants, chosen by a hash of (seed, record id, slot), so the output is deterministic
@@ -37,11 +47,15 @@ from alttrain.llm.backends.base import TeacherBackend
 from alttrain.llm.backends.template.loader import TemplateTexts, load_template_texts, texts_digest
 from alttrain.llm.config import TeacherConfig, TemplateOptions
 from alttrain.llm.types import PermanentTeacherError, TeacherRequest, TeacherResponse
+from alttrain.measures import DEFAULT_TOKEN_PATTERN
 from alttrain.structure import LABELS, Label, StructureSpec, TraceFields
 from alttrain.wrapped import underlying_request
 
-TEMPLATE_RULES_VERSION = "2"  # bump when the rules below change what a record's trace is (2: the underlying request)
+TEMPLATE_RULES_VERSION = "3"  # bump when the rules below change what a record's trace is (2: the underlying
+# request; 3: the policy's modes and harmful traces fitted to their source)
 SHORT_ANSWER_CHARS = 80  # answers up to this length are also named at the end of the reasoning
+FIT_QUOTE_CHARS = 60  # the quote of a harmful rewrite that would otherwise run longer than its source
+_TOKENS = re.compile(DEFAULT_TOKEN_PATTERN)
 _TEXT_SPEC = StructureSpec()  # markers of replies to requests without a json_schema
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _GSM_FINAL = re.compile(r"\n?[ \t]*####[ \t]*(.+?)[ \t]*$")  # GSM8K's closing "#### <answer>" line
@@ -53,7 +67,8 @@ class TemplateBackend(TeacherBackend):
     supports_structured_output = True
     is_model = False
     record_fields = (
-        "id", "prompt", "request", "label", "category", "original_reasoning", "original_answer", "reference_answer"
+        "id", "prompt", "request", "label", "category", "original_reasoning", "original_answer", "reference_answer",
+        "policy_mode",
     )
 
     @classmethod
@@ -117,13 +132,29 @@ class _Chooser:
         return [items[i] for i in ranked[:k]]
 
 
+class _Shortest(_Chooser):
+    """The last resort of a harmful rewrite longer than its source: the shortest variant of every slot."""
+
+    def __init__(self) -> None:
+        super().__init__(0, "")
+
+    def pick(self, slot: str, variants: list[str]) -> str:
+        """The shortest variant."""
+        return min(variants, key=len)
+
+    def sample(self, slot: str, items: list[str], k: int) -> list[str]:
+        """The ``k`` shortest items."""
+        return sorted(items, key=len)[:k]
+
+
 def write_trace(
     texts: TemplateTexts, record: dict[str, Any], seed: int, options: TemplateOptions | None = None
 ) -> TraceFields:
     """Write the five trace fields for one prompt record; ``options`` sets their lengths (default: the defaults).
 
     Raises:
-        PermanentTeacherError: see :meth:`TemplateBackend.complete`.
+        PermanentTeacherError: see :meth:`TemplateBackend.complete`; also a harmful record whose
+            ``policy_mode`` is ``comply``.
 
     """
     prompt = str(record.get("prompt") or "").strip()
@@ -136,17 +167,70 @@ def write_trace(
     chooser = _Chooser(seed, str(record.get("id") or prompt))
     request = underlying_request(prompt, record.get("request"))
     family = texts.family_for(request, record.get("category"), label)
-    quoted = quote(request, options.quote_max_chars[label])
     if label == "harmful":
-        return _write_harmful(texts, family, quoted, chooser, options)
+        mode = record.get("policy_mode") or "refuse"
+        if mode == "comply":
+            raise PermanentTeacherError(
+                f"record {record.get('id')!r} is harmful with policy mode 'comply': the template teacher writes no "
+                "compliance with a harmful request (use an LLM teacher, or give the category another mode)"
+            )
+        return _write_fitted_harmful(texts, family, request, record, chooser, options, mode == "safe_complete")
+    quoted = quote(request, options.quote_max_chars[label])
     return _write_benign(texts, family, quoted, record, chooser, options)
+
+
+def _write_fitted_harmful(
+    texts: TemplateTexts,
+    family: str,
+    prompt: str,
+    record: dict[str, Any],
+    chooser: _Chooser,
+    options: TemplateOptions,
+    safe_complete: bool,
+) -> TraceFields:
+    """Write the harmful trace, then shorter ones while it runs longer than the record's source (if it has one)."""
+    budget = source_tokens(record)
+    tighter = _tighter(options)
+    attempts = [(options, chooser), *((fitted, chooser) for fitted in tighter), (tighter[-1], _Shortest())]
+    for fitted, picker in attempts:
+        quoted = quote(prompt, fitted.quote_max_chars["harmful"])
+        fields = _write_harmful(texts, family, quoted, picker, fitted, safe_complete=safe_complete)
+        if budget is None or trace_tokens(fields) <= budget:
+            break
+    return fields
+
+
+def source_tokens(record: dict[str, Any]) -> int | None:
+    """Tokens of the record's original reasoning and answer (curation's default count), or None without one."""
+    reasoning = str(record.get("original_reasoning") or "")
+    if not reasoning.strip():
+        return None
+    return count_tokens(reasoning) + count_tokens(str(record.get("original_answer") or ""))
+
+
+def trace_tokens(fields: TraceFields) -> int:
+    """Tokens of the three phases and the answer (the markers left out, as the source's are)."""
+    texts = (fields.understanding, fields.assessment, fields.reasoning, fields.answer)
+    return sum(count_tokens(text) for text in texts)
+
+
+def count_tokens(text: str) -> int:
+    """Words and punctuation marks (:data:`~alttrain.measures.DEFAULT_TOKEN_PATTERN`), as curation counts them."""
+    return len(_TOKENS.findall(text))
+
+
+def _tighter(options: TemplateOptions) -> tuple[TemplateOptions, ...]:
+    """Shorter settings, tried in turn while a harmful rewrite runs longer than its source."""
+    one_item = options.model_copy(update={"checklist_items": {**options.checklist_items, "harmful": 1}})
+    short_quote = {**options.quote_max_chars, "harmful": min(options.quote_max_chars["harmful"], FIT_QUOTE_CHARS)}
+    return one_item, one_item.model_copy(update={"quote_max_chars": short_quote})
 
 
 def _understanding(
     texts: TemplateTexts, label: Label, chooser: _Chooser, options: TemplateOptions, **slots: str
 ) -> str:
     """Restate the request: the full frame (with the stakes or the task), or the brief one."""
-    if options.brief:
+    if options.brief[label]:
         frame = chooser.pick("understanding", texts.common.brief_understanding[label])
         return frame.format(prompt=slots["prompt"], title=slots["title"])
     return chooser.pick("understanding", texts.common.understanding[label]).format(**slots)
@@ -158,30 +242,39 @@ def _assessment(
     """Join an opener (not when brief), a few checklist items and a closer."""
     frames = texts.common.assessment[label]
     items = chooser.sample("checklist", checklist, options.checklist_items.get(label, 3))
-    opener = [] if options.brief else [chooser.pick("assessment.opener", frames.openers).format(title=title)]
+    opener = [] if options.brief[label] else [chooser.pick("assessment.opener", frames.openers).format(title=title)]
     closer = chooser.pick("assessment.closer", frames.closers).format(title=title)
     return " ".join([*opener, *items, closer])
 
 
 def _write_harmful(
-    texts: TemplateTexts, name: str, prompt: str, chooser: _Chooser, options: TemplateOptions
+    texts: TemplateTexts, name: str, prompt: str, chooser: _Chooser, options: TemplateOptions, *, safe_complete: bool
 ) -> TraceFields:
-    """Restate at a high level, assess, explain the refusal and offer safe help (brief: one sentence of why not)."""
+    """Restate at a high level, assess, then refuse with a safe alternative, or (``safe_complete``) help safely.
+
+    Brief: one sentence of why not (or of how to help safely).
+    """
     family = texts.harmful[name]
     stakes = chooser.pick("stakes", family.stakes)
     understanding = _understanding(texts, "harmful", chooser, options, prompt=prompt, title=family.title, stakes=stakes)
-    rationale = chooser.pick("rationale", family.rationale)
-    if options.brief:
-        reasoning = _SENTENCE_END.split(rationale)[0]
+    if safe_complete:
+        safe = texts.common.safe_completion
+        rationale = chooser.pick("safe_reasoning", safe.reasoning)
+        alternative = chooser.pick("alternative", family.alternatives)
+        answer = chooser.pick("safe_answer", family.safe_completions or safe.answers).format(title=family.title)
     else:
-        reasoning = " ".join([rationale, chooser.pick("alternative", family.alternatives)])
-    refusal = chooser.pick("refusal", texts.common.refusal.openers).format(title=family.title)
+        rationale = chooser.pick("rationale", family.rationale)
+        alternative = chooser.pick("alternative", family.alternatives)
+        refusal = chooser.pick("refusal", texts.common.refusal.openers).format(title=family.title)
+        answer = " ".join([refusal, chooser.pick("offer", family.offers)])
+    brief = options.brief["harmful"]
+    reasoning = _SENTENCE_END.split(rationale)[0] if brief else " ".join([rationale, alternative])
     return TraceFields(
         understanding=understanding,
         assessment=_assessment(texts, "harmful", family.title, family.checklist, chooser, options),
         verdict="harmful",
         reasoning=reasoning,
-        answer=" ".join([refusal, chooser.pick("offer", family.offers)]),
+        answer=answer,
     )
 
 

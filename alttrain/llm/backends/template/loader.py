@@ -2,9 +2,9 @@
 
 Four files: ``families.yaml`` (which checklist family a prompt gets), ``harmful.yaml`` and
 ``benign.yaml`` (per-family checklists and phrasings), ``common.yaml`` (frames shared by every
-family). Loading checks every placeholder, every family reference, every keyword pattern, and that
-every refusal reads as one to :func:`alttrain.refusal.looks_like_refusal`, so a broken text folder
-fails at start-up with the file and key named, not halfway through a run.
+family). Loading checks every placeholder, every family reference, every keyword pattern, that
+every refusal reads as one to :func:`alttrain.refusal.looks_like_refusal` and that no safe completion
+does, so a broken text folder fails at start-up with the file and key named, not halfway through a run.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alttrain.errors import TemplateTextError
-from alttrain.refusal import looks_like_refusal
+from alttrain.refusal import looks_like_bare_refusal, looks_like_refusal
 from alttrain.structure import Label
 
 TEXTS_DIR = Path(__file__).with_name("texts")
@@ -60,6 +60,7 @@ class HarmfulFamily(_Strict):
     rationale: Variants
     alternatives: Variants
     offers: Variants
+    safe_completions: list[str] = Field(default_factory=list)  # the answer under the safe_complete mode
 
 
 class BenignFamily(_Strict):
@@ -86,6 +87,13 @@ class RefusalFrames(_Strict):
     openers: Variants
 
 
+class SafeCompletionFrames(_Strict):
+    """The policy's ``safe_complete`` mode: the reasoning, and answers for families without their own."""
+
+    reasoning: Variants
+    answers: Variants
+
+
 class CommonTexts(_Strict):
     """Frames shared by every family."""
 
@@ -93,6 +101,7 @@ class CommonTexts(_Strict):
     brief_understanding: dict[Label, Variants]
     assessment: dict[Label, AssessmentFrames]
     refusal: RefusalFrames
+    safe_completion: SafeCompletionFrames
 
 
 class _HarmfulFile(_Strict):
@@ -110,6 +119,7 @@ _ALLOWED_FIELDS: dict[str, set[str]] = {
     "brief_understanding": {"prompt", "title"},
     "assessment": {"title"},
     "refusal": {"title"},
+    "safe_completion": {"title"},
     "conclusions": {"answer"},
     "family": set(),
 }
@@ -248,9 +258,12 @@ def _check_placeholders(texts: TemplateTexts, folder: Path) -> None:
     for frames in texts.common.assessment.values():
         slots.append(("common.yaml", "assessment", [*frames.openers, *frames.closers]))
     slots.append(("common.yaml", "refusal", texts.common.refusal.openers))
+    safe = texts.common.safe_completion
+    slots.append(("common.yaml", "safe_completion", [*safe.reasoning, *safe.answers]))
     for name, harmful in texts.harmful.items():
         strings = [harmful.title, *harmful.stakes, *harmful.checklist, *harmful.rationale]
-        slots.append((f"harmful.yaml: {name}", "family", [*strings, *harmful.alternatives, *harmful.offers]))
+        strings += [*harmful.alternatives, *harmful.offers, *harmful.safe_completions]
+        slots.append((f"harmful.yaml: {name}", "family", strings))
     for name, benign in texts.benign.items():
         strings = [benign.title, *benign.task, *benign.checklist, *benign.lead_ins, *benign.plans]
         slots.append((f"benign.yaml: {name}", "family", strings))
@@ -271,7 +284,19 @@ def _check_placeholders(texts: TemplateTexts, folder: Path) -> None:
 
 
 def _check_refusals(texts: TemplateTexts, folder: Path) -> None:
-    """Every refusal opener reads as a refusal for every family title it can be given."""
+    """Every refusal opener reads as a refusal for every family title; no safe completion reads as one."""
+    safe = texts.common.safe_completion
+    for where, text in [
+        *((f"{folder}/common.yaml: safe_completion", t) for t in [*safe.reasoning, *safe.answers]),
+        *((f"{folder}/harmful.yaml: {name}.safe_completions", t) for name, f in texts.harmful.items()
+          for t in f.safe_completions),
+    ]:
+        for family in texts.harmful.values():
+            if looks_like_bare_refusal(text.format(title=family.title)):
+                raise TemplateTextError(
+                    f"{where}: {text[:60]!r} reads as a refusal to alttrain.refusal.looks_like_bare_refusal; "
+                    "a safe completion must not"
+                )
     for opener in texts.common.refusal.openers:
         for family in texts.harmful.values():
             if not looks_like_refusal(opener.format(title=family.title)):
