@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from alttrain.evaluation.model_clients import answer
+from alttrain.execution.local import LocalExecutor, LocalSettings
+from alttrain.llm.cache import ResponseCache
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import SamplingParams
 from alttrain.training.backends import cuda_available
@@ -78,7 +80,7 @@ def test_unsloth_trains_the_same_examples_as_hf_with_the_same_losses(trained: di
     assert all(abs(u - h) <= LOSS_TOLERANCE for u, h in losses), losses
 
 
-def test_evaluation_loads_the_unsloth_adapter(trained: dict, smollm2_path: Path) -> None:
+def test_evaluation_loads_the_unsloth_adapter(trained: dict, smollm2_path: Path, tmp_path: Path) -> None:
     model_dir = trained["unsloth"][1]
     config = json.loads((model_dir / "adapter" / "adapter_config.json").read_text())
     assert config["r"] == 16 and Path(config["base_model_name_or_path"]) == smollm2_path
@@ -90,7 +92,8 @@ def test_evaluation_loads_the_unsloth_adapter(trained: dict, smollm2_path: Path)
         # fp32: merged into bf16 weights, the delta of 4 steps at lr 1e-3 is below their resolution
         model = TeacherConfig(backend="transformers", model=str(smollm2_path), checkpoint={"adapter": adapter},
                               transformers={"batch_size": 2, "precision": "fp32"})
-        rows, _ = answer(chats, model, greedy, None)
+        with ResponseCache(tmp_path / f"cache-{adapter is not None}.sqlite") as cache:
+            rows, _ = answer(chats, model, greedy, cache, LocalExecutor(LocalSettings(), tmp_path))
         assert all(row["error"] is None and row["completion_tokens"] > 0 for row in rows)
         return [row["text"] for row in rows]
 
