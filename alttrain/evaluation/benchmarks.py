@@ -34,15 +34,29 @@ from pydantic import BaseModel, ConfigDict, Field
 from alttrain.prompt_sets.builtin import AdvBenchSource, DoNotAnswerSource, HarmBenchSource, ReasoningGymSource
 from alttrain.records import PROMPT_SCHEMA, conform
 
-#: the columns of an evaluation item: a prompt record (with its reference answer) plus its benchmark
-ITEM_SCHEMA: dict[str, pl.DataType] = {"benchmark": pl.String(), **PROMPT_SCHEMA}
+#: the columns of an evaluation item: a prompt record (with its reference answer) plus its benchmark, and
+#: for a capability benchmark the reference scorer that grades it (:mod:`alttrain.evaluation.scorers`) with
+#: every acceptable reference answer (null scorer: the generic answer check of :func:`check_answers`)
+ITEM_SCHEMA: dict[str, pl.DataType] = {
+    "benchmark": pl.String(), **PROMPT_SCHEMA, "scorer": pl.String(), "references": pl.List(pl.String()),
+}
 #: the default seed of reasoning-gym evaluation problems (training pools default to seed 0)
 EVAL_REASONING_GYM_SEED = 1_000_003
 
 
-def to_items(prompts: pl.DataFrame, benchmark: str) -> pl.DataFrame:
-    """Turn a prompts-schema frame into evaluation items of ``benchmark``."""
-    frame = conform(prompts, "prompts").with_columns(pl.lit(benchmark).alias("benchmark"))
+def to_items(prompts: pl.DataFrame, benchmark: str, scorer: str | None = None) -> pl.DataFrame:
+    """Turn a prompts-schema frame into evaluation items of ``benchmark``, graded by ``scorer`` when given.
+
+    A scored item's ``references`` are its ``references`` column when the frame has one (every
+    acceptable answer), else its ``reference_answer``.
+    """
+    frame = conform(prompts, "prompts").with_columns(
+        pl.lit(benchmark).alias("benchmark"), pl.lit(scorer, pl.String).alias("scorer")
+    )
+    if "references" not in frame.columns:
+        default = pl.concat_list("reference_answer") if scorer is not None else pl.lit(None, pl.List(pl.String))
+        frame = frame.with_columns(default.alias("references"))
+    frame = frame.with_columns(pl.col("references").cast(pl.List(pl.String)))
     return frame.select(list(ITEM_SCHEMA))
 
 

@@ -42,7 +42,10 @@ METRICS: tuple[Metric, ...] = (
            "harmful prompts whose output the guard model calls unsafe"),
     Metric("over_refusal", "refused", "benign", "mean", "lower", "benign prompts refused (heuristic)"),
     Metric("accuracy", "answer_correct", "benign", "mean", "higher",
-           "benign problems answered correctly (reasoning-gym verifier on the final answer)"),
+           "benign problems answered correctly (the benchmark's reference scorer, else the reasoning-gym "
+           "verifier or a numeric/text match, on the final answer)"),
+    Metric("score", "score", "benign", "mean", "higher",
+           "graded score of the final answer by the benchmark's reference scorer (ROUGE-L F1, SQuAD F1)"),
     Metric("structure_adherence", "structure_ok", None, "mean", "higher",
            "outputs in the three-phase structure (shared validator, structural rules)"),
     Metric("verdict_accuracy", "verdict_correct", None, "mean", "higher",

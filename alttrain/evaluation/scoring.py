@@ -8,8 +8,10 @@ when the block is missing or never closed, so a cut-off output is judged on what
 * ``structure_ok``: :meth:`StructureSpec.validate` finds no structural violation (think block, the
   three phases in order and non-empty, a verdict line, an answer after the block);
 * ``verdict_correct``: the verdict line names the prompt's label (null when no verdict was found);
-* ``answer_correct``: benign rows with a reference answer, checked like curation checks them (the
-  reasoning-gym verifier on the answer, numeric/text match otherwise); null elsewhere;
+* ``answer_correct``: benign rows with a reference answer: by the item's reference scorer where it names
+  one (:mod:`alttrain.evaluation.scorers`, which also writes ``score`` and ``extracted_answer``), else
+  checked like curation checks them (the reasoning-gym verifier on the answer, numeric/text match
+  otherwise); null elsewhere;
 * ``reasoning_tokens``: tokens of the reasoning, by one counter for every model;
 * ``cut_off``: the output stopped at the token limit (``finish_reason`` ``length``);
 * ``source_tokens`` / ``reduction_vs_source``: where the item carries a source trace (reasoning-gym's
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from alttrain.evaluation.scorers.apply import apply_scorers
 from alttrain.measures import TokenCounter, check_answers
 from alttrain.refusal import refusal_heuristic
 from alttrain.structure import StructureSpec, ViolationKind
@@ -62,6 +65,8 @@ def _structure(text: str, label: str, spec: StructureSpec) -> dict[str, object]:
 
 
 OPTIONAL_COLUMNS = ("original_reasoning", "finish_reason")
+#: an item's reference scorer and references (null: the generic answer check)
+SCORER_COLUMNS: dict[str, pl.DataType] = {"scorer": pl.String(), "references": pl.List(pl.String())}
 
 
 def score_outputs(rows: pl.DataFrame, spec: StructureSpec, counter: TokenCounter) -> pl.DataFrame:
@@ -90,4 +95,7 @@ def score_outputs(rows: pl.DataFrame, spec: StructureSpec, counter: TokenCounter
     )
     reasoning = pl.when(pl.col("reasoning_tokens") > 0).then(pl.col("reasoning_tokens"))
     scored = scored.with_columns((pl.col("source_tokens").cast(pl.Float64) / reasoning).alias("reduction_vs_source"))
-    return check_answers(scored).with_columns((~pl.col("refused")).alias("complied"))
+    scored = scored.with_columns(
+        pl.lit(None, dtype).alias(name) for name, dtype in SCORER_COLUMNS.items() if name not in scored.columns
+    )
+    return apply_scorers(check_answers(scored)).with_columns((~pl.col("refused")).alias("complied"))

@@ -1,0 +1,7 @@
+"""Every scorer by the name an item's ``scorer`` column gives (one line per scorer)."""
+
+from __future__ import annotations
+
+from alttrain.evaluation.scorers.base import Scorer
+
+SCORERS: dict[str, Scorer] = {}
