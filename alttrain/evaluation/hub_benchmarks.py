@@ -4,7 +4,10 @@ These need network access to the Hub (and, for gated sets, a token in the enviro
 ``huggingface_hub`` reads); offline they fail with a :class:`BenchmarkError` that says so. Each one's
 ``revision`` (None: the default branch) is resolved to its commit before loading; that commit is loaded
 and recorded (:meth:`HubBenchmark.read_commit`, the eval report). ``dataset`` may be a local folder of the
-set's files (tests use one; inside a Hub cache snapshot it records that snapshot's commit).
+set's files (tests use one; inside a Hub cache snapshot it records that snapshot's commit), or one local
+file (``.csv``, ``.tsv``, ``.json``, ``.jsonl``, ``.parquet``) read whole as the split, e.g. StrongREJECT's own
+``strongreject_dataset.csv`` (``forbidden_prompt`` for the Hub copy's ``prompt``) or XSTest's
+``xstest_prompts.csv``.
 
 ==================  ===================================  ==================================  =======
 kind                Hub dataset (config, splits)         items                               n
@@ -33,6 +36,8 @@ from alttrain.records import conform, record_id
 from alttrain.structure import Label
 
 Row = dict[str, Any]
+#: the ``datasets`` builder that reads a local file of each suffix (``dataset:`` one file, not a folder)
+FILE_BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 
 
 def load_hub_rows(benchmark: str, path: str, name: str | None, split: str, **kwargs: Any) -> list[Row]:
@@ -115,13 +120,41 @@ class HubBenchmark(Benchmark):
                     f"to a commit ({type(error).__name__}: {error}); it needs network access to the Hub, or "
                     "`revision:` set to a commit hash"
                 ) from None
-        local = Path(self.dataset).expanduser().exists()
+        path = Path(self.dataset).expanduser()
+        if path.is_file():
+            return self._file_rows(path, **kwargs)
+        local = path.exists()
         return load_hub_rows(self.name, self.dataset, name, split, revision=self.revision if local else self._commit,
                              **kwargs)  # fmt: skip
 
 
+    def _file_rows(self, path: Path, **kwargs: Any) -> list[Row]:
+        """Every row of one local file (its builder by suffix; a ``.tsv`` is tab-separated).
+
+        Raises:
+            BenchmarkError: for a suffix no builder reads, or a file that builder cannot read.
+
+        """
+        import datasets
+
+        builder = FILE_BUILDERS.get(path.suffix.lower())
+        if builder is None:
+            raise BenchmarkError(
+                f"benchmark {self.name!r}: cannot read {str(path)!r}; a local file must end in "
+                f"{', '.join(FILE_BUILDERS)} (or give the folder of the set's files)"
+            )
+        if path.suffix.lower() == ".tsv":
+            kwargs.setdefault("delimiter", "\t")
+        try:
+            return list(datasets.load_dataset(builder, split="train", **{**kwargs, "data_files": str(path)}))
+        except Exception as error:  # datasets raises many types (parse errors, missing columns)
+            raise BenchmarkError(
+                f"benchmark {self.name!r}: could not read {str(path)!r} ({type(error).__name__}: {error})"
+            ) from None
+
+
 class StrongRejectBenchmark(HubBenchmark):
-    """StrongREJECT's 313 forbidden prompts (harmful)."""
+    """StrongREJECT's 313 forbidden prompts (harmful): the Hub copy's ``prompt`` or the CSV's ``forbidden_prompt``."""
 
     kind: Literal["strongreject"] = "strongreject"
     dataset: str = "walledai/StrongREJECT"
@@ -129,8 +162,8 @@ class StrongRejectBenchmark(HubBenchmark):
     def load(self) -> pl.DataFrame:
         """Download and map every prompt."""
         rows = self.rows(None, "train")
-        return hub_items(rows, self.name, "MIT (StrongREJECT)", lambda r: r["prompt"], lambda r: "harmful",
-                         lambda r: str(r.get("category") or "strongreject"))
+        return hub_items(rows, self.name, "MIT (StrongREJECT)", lambda r: r.get("prompt") or r["forbidden_prompt"],
+                         lambda r: "harmful", lambda r: str(r.get("category") or "strongreject"))
 
 
 class XSTestBenchmark(HubBenchmark):

@@ -3,5 +3,8 @@
 from __future__ import annotations
 
 from alttrain.evaluation.scorers.base import Scorer
+from alttrain.evaluation.scorers.math import MathScorer
 
-SCORERS: dict[str, Scorer] = {}
+SCORERS: dict[str, Scorer] = {
+    "math": MathScorer(),
+}
