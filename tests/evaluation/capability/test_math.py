@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 from pydantic import TypeAdapter
 
@@ -16,8 +17,10 @@ from alttrain.evaluation.capability.math import (
     MGSMBenchmark,
 )
 from alttrain.evaluation.config import BenchmarkConfig
-from alttrain.evaluation.scorers.registry import SCORERS
+from alttrain.evaluation.scoring import score_outputs
+from alttrain.measures import TokenizerConfig, make_counter
 from alttrain.records import record_id
+from alttrain.structure import StructureSpec
 
 GSM8K = [  # openai/grade-school-math test.jsonl: question, answer ending in "#### <number>"
     {"question": "Tom has 3 apples and buys 4 more. How many apples does he have?",
@@ -26,7 +29,8 @@ GSM8K = [  # openai/grade-school-math test.jsonl: question, answer ending in "##
      "answer": "It sells 1000 * 2 + 125 = <<1000*2+125=2125>>2125 eggs.\n#### 2,125"},
 ]  # fmt: skip
 MATH500 = [  # prm800k's math_splits/test.jsonl (HuggingFaceH4/MATH-500): level is an int
-    {"problem": "Convert $(0,3)$ to polar coordinates.", "solution": "So $\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}$.",
+    {"problem": "Convert $(0,3)$ to polar coordinates.",
+     "solution": "So $\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}$.",
      "answer": "\\left( 3, \\frac{\\pi}{2} \\right)", "subject": "Precalculus", "level": 2,
      "unique_id": "test/precalculus/807.json"},
 ]  # fmt: skip
@@ -35,7 +39,10 @@ AIME24 = [  # AI-MO/aimo-validation-aime's 2024 rows: id an int, answer a zero-p
      "answer": "024", "url": "https://artofproblemsolving.com/wiki/index.php/2024_AIME_I_Problems/Problem_1"},
 ]  # fmt: skip
 MGSM_EN = 'A robe takes 2 bolts of "blue" fiber and half that much white fiber. How many bolts?\t3\n'
-MGSM_ZH = "一件袍子需要 2 匹蓝色布料和一半数量的白色布料。一共需要多少匹？\t3\n农场卖了 1,000 颗蛋又卖了 1,125 颗。一共多少颗？\t2,125\n"
+MGSM_ZH = (
+    "一件袍子需要 2 匹蓝色布料和一半数量的白色布料。一共需要多少匹？\t3\n"
+    "农场卖了 1,000 颗蛋又卖了 1,125 颗。一共多少颗？\t2,125\n"
+)
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -80,11 +87,16 @@ def test_mgsm_reads_its_headerless_tsv_per_language(tmp_path: Path) -> None:
     assert MGSMBenchmark(language="zh").name == "mgsm_zh"
 
 
-def test_items_score_with_the_math_scorer(tmp_path: Path) -> None:
+def test_items_score_through_the_eval_stage_scoring(tmp_path: Path) -> None:
+    """The final answer after the think block, graded by ``math``; its extraction shown per row."""
     items = GSM8KBenchmark(dataset=str(write_jsonl(tmp_path / "test.jsonl", GSM8K))).load()
-    scorer = SCORERS[items["scorer"][1]]
-    assert scorer.score("It sells \\boxed{2125} eggs.", items["references"][1].to_list()).correct is True
-    assert scorer.score("It sells 2120 eggs.", items["references"][1].to_list()).correct is False
+    outputs = ["<think>3 + 4 = 7, or is it \\boxed{8}?</think>\nTom has \\boxed{7} apples.",
+               "<think>1000 * 2 + 125</think>\nIt sells 2120 eggs."]  # fmt: skip
+    scored = score_outputs(items.with_columns(pl.Series("output", outputs)), StructureSpec(),
+                           make_counter(TokenizerConfig()))  # fmt: skip
+    assert scored["answer_correct"].to_list() == [True, False]
+    assert scored["extracted_answer"].to_list() == ["7", "2120"]
+    assert scored["answer_check"].to_list() == ["scorer:math", "scorer:math"]
 
 
 def test_config_names_each_kind_with_every_item_by_default() -> None:
