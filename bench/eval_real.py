@@ -71,7 +71,7 @@ def answers_for(references: list[str], other: str) -> dict[str, str]:
         wrong = other
         variant = f"Therefore, the answer is ${reference}$."
     return {
-        "correct": f"Working through each step above, the result follows.\n\nThe final answer is $\\boxed{{{reference}}}$.",
+        "correct": f"Working through each step, the result follows.\n\nSo the answer is $\\boxed{{{reference}}}$.",
         "variant": variant,
         "wrong": f"After checking the arithmetic once more, the final answer is $\\boxed{{{wrong}}}$.",
     }
@@ -113,8 +113,9 @@ def run_case(name: str, kwargs: dict[str, Any], data: Path) -> tuple[dict[str, A
     for row in ours.iter_rows(named=True):
         expected = REFERENCES[row["scorer"]](row["answer"], row["references"])
         if (row["answer_correct"], row["score"]) != expected:
-            disagreements.append(f"{benchmark.name} {row['id']} {row['kind']}: alttrain "
-                                 f"{(row['answer_correct'], row['score'])} vs reference {expected}: {row['answer']!r}")  # fmt: skip
+            ours_verdict = (row["answer_correct"], row["score"])
+            disagreements.append(f"{benchmark.name} {row['id']} {row['kind']}: alttrain {ours_verdict} vs "
+                                 f"reference {expected}: {row['answer']!r}")  # fmt: skip
     accuracy = ours.group_by("kind").agg(pl.col("answer_correct").cast(pl.Float64).mean())
     by_kind = dict(accuracy.rows())
     line.update(answers=ours.height, agreement=1 - len(disagreements) / ours.height,

@@ -16,7 +16,7 @@ from alttrain.evaluation.capability.math import (
     Math500Benchmark,
     MGSMBenchmark,
 )
-from alttrain.evaluation.config import BenchmarkConfig
+from alttrain.evaluation.config import BenchmarkConfig, EvaluationConfig
 from alttrain.evaluation.scoring import score_outputs
 from alttrain.measures import TokenizerConfig, make_counter
 from alttrain.records import record_id
@@ -106,6 +106,8 @@ def test_config_names_each_kind_with_every_item_by_default() -> None:
         benchmark = adapter.validate_python({"kind": kind})
         assert isinstance(benchmark, cls) and benchmark.n is None and benchmark.seed == 0
     assert adapter.validate_python({"kind": "mgsm", "language": "zh"}).dataset == "juletxara/mgsm"
+    both = EvaluationConfig(benchmarks=[{"kind": "mgsm", "language": "en"}, {"kind": "mgsm", "language": "zh"}])
+    assert [benchmark.name for benchmark in both.benchmarks] == ["mgsm_en", "mgsm_zh"]  # two names, not a duplicate
 
 
 def test_rows_without_a_reference_are_errors(tmp_path: Path) -> None:
