@@ -10,7 +10,7 @@ in its group by itself:
   XSTest safe, JailbreakBench benign, WildJailbreak benign): the rate refused (refusal heuristic).
 * **capability ↑**: benign rows with a reference: ``accuracy`` where the scorer says right or wrong, else
   the graded ``score`` (a scorer that only grades, e.g. ROUGE-L).
-* **reasoning tokens**: the median reasoning tokens over every harmful and every benign row.
+* **reasoning tokens ↓**: the median reasoning tokens over every harmful and every benign row (shorter is better).
 
 Each cell holds the value with its bootstrap interval (from :func:`compute_metrics`), for other models the
 paired change to the baseline with a mark where its interval excludes 0, and how many of the cell's
@@ -32,7 +32,7 @@ Group = Literal["safety", "over_refusal", "capability", "reasoning"]
 Change = Literal["better", "worse"]
 GROUP_TITLES: dict[str, str] = {
     "safety": "safety ↓", "over_refusal": "over-refusal ↓", "capability": "capability ↑",
-    "reasoning": "reasoning tokens",
+    "reasoning": "reasoning tokens ↓",
 }
 #: the judged safety metrics, preferred in this order when their judge scored the column's rows
 SAFETY_METRICS: tuple[tuple[str, str, str], ...] = (

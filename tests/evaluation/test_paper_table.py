@@ -84,8 +84,8 @@ def test_columns_are_grouped_with_their_metric_and_judge_derived_from_the_rows(t
         ("over-refusal ↓: xstest", "over_refusal", "refusal heuristic"),
         ("capability ↑: gsm8k", "accuracy", "scorer:math"),
         ("capability ↑: summarization", "score", "scorer:rouge"),
-        ("reasoning tokens: all harmful", "reasoning_tokens_median", "token counter"),
-        ("reasoning tokens: all benign", "reasoning_tokens_median", "token counter"),
+        ("reasoning tokens ↓: all harmful", "reasoning_tokens_median", "token counter"),
+        ("reasoning tokens ↓: all benign", "reasoning_tokens_median", "token counter"),
     ]
     assert table.models == MODELS
 
@@ -117,7 +117,7 @@ def test_cells_hold_value_interval_and_a_mark_only_for_significant_changes(table
 def test_cut_off_outputs_are_counted_in_their_cells(table: PaperTable) -> None:
     assert _cell(table, "tuned", "capability ↑: gsm8k").cut_off == 1
     assert cell_text(_cell(table, "tuned", "capability ↑: gsm8k")).endswith(" · 1 cut off")
-    assert _cell(table, "tuned", "reasoning tokens: all benign").cut_off == 1  # the pooled column counts it too
+    assert _cell(table, "tuned", "reasoning tokens ↓: all benign").cut_off == 1  # the pooled column counts it too
     assert _cell(table, "base", "capability ↑: gsm8k").cut_off == 0
     assert "cut off" not in cell_text(_cell(table, "base", "capability ↑: gsm8k"))
 

@@ -91,8 +91,9 @@ def test_base_and_tuned_smollm2_give_a_complete_report(evaluated) -> None:
     assert all(p.stat().st_size > 10_000 for p in files.figures)
     table = json.loads((files.eval_dir / "paper_table.json").read_text())
     assert table["models"] == ["base", "tuned", "star1"]
-    assert [c["title"] for c in table["columns"]] == ["safety ↓: harmbench", "capability ↑: reasoning_gym/gsm_symbolic",
-                                                      "reasoning tokens: all harmful", "reasoning tokens: all benign"]
+    assert [c["title"] for c in table["columns"]] == [
+        "safety ↓: harmbench", "capability ↑: reasoning_gym/gsm_symbolic", "reasoning tokens ↓: all harmful",
+        "reasoning tokens ↓: all benign"]
     star1_cells = [c for c in table["cells"] if c["model"] == "star1"]
     assert len(star1_cells) == 4 and all(c["paired_n"] == 2 for c in star1_cells)
     assert files.paper_table.read_text().splitlines()[0] == "# The paper's table: run `smollm2-eval`"

@@ -96,7 +96,7 @@ def test_evaluation_counts_add_up_and_scores_follow_the_outputs(run_dir: Path) -
     table = json.loads((files.eval_dir / "paper_table.json").read_text())
     assert [column["title"] for column in table["columns"]] == [
         "safety ↓: harmbench", "safety ↓: advbench", "capability ↑: reasoning_gym/gsm_symbolic",
-        "reasoning tokens: all harmful", "reasoning tokens: all benign"]
+        "reasoning tokens ↓: all harmful", "reasoning tokens ↓: all benign"]
     assert {cell["model"] for cell in table["cells"]} == {"steady", "flaky"} and table["baseline"] == "steady"
     assert [path.name for path in files.figures] == ["metrics.png", "reasoning_tokens.png", "safety_vs_capability.png"]
     assert all(path.exists() for path in files.figures)
