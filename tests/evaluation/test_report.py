@@ -107,7 +107,7 @@ def test_base_and_tuned_smollm2_give_a_complete_report(evaluated) -> None:
 def test_eval_command_reuses_the_cache_and_prints_the_table(evaluated, tmp_path: Path) -> None:
     _, run_dir, result = evaluated
     config_path = tmp_path / "config.yaml"
-    config_path.write_text(yaml.safe_dump(CONFIG))
+    config_path.write_text(yaml.safe_dump(CONFIG, sort_keys=False))  # the models in their order
     before = result.files.markdown.read_text()
     output = CliRunner().invoke(app, ["eval", "--config", str(config_path), "--run-dir", str(run_dir)])
     assert output.exit_code == 0, output.output
