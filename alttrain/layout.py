@@ -8,7 +8,8 @@ RUN/config.yaml  .stages/<stage>.json  logs/<stage>.log
     datasheet/{DATASHEET.md, README.md, figures/}
     dataset/{hf/, train.jsonl, train_reasoning_content.jsonl, instruction_response.jsonl, train.parquet}
     model/{adapter/, merged/, train_report.json, loss.png}
-    eval/{report.md, report.json, outputs.parquet, cache.sqlite, scaleout.json, figures/}
+    eval/{report.md, report.json, paper_table.md, paper_table.json, selection.json, outputs.parquet, cache.sqlite,
+          scaleout.json, figures/}
 ```
 
 Names inside a folder (``*_NAME``) are also used by the functions that write such a folder anywhere
@@ -66,7 +67,13 @@ EVAL_DIR = Path("eval")
 REPORT_MD_NAME = "report.md"
 REPORT_JSON_NAME = "report.json"
 OUTPUTS_NAME = "outputs.parquet"
+PAPER_TABLE_MD_NAME = "paper_table.md"
+PAPER_TABLE_JSON_NAME = "paper_table.json"
+SELECTION_NAME = "selection.json"  # every benchmark's selected ids, seed, n, commit, license
 EVAL_REPORT_MD = EVAL_DIR / REPORT_MD_NAME
 EVAL_REPORT_JSON = EVAL_DIR / REPORT_JSON_NAME
+EVAL_PAPER_TABLE_MD = EVAL_DIR / PAPER_TABLE_MD_NAME
+EVAL_PAPER_TABLE_JSON = EVAL_DIR / PAPER_TABLE_JSON_NAME
+EVAL_SELECTION = EVAL_DIR / SELECTION_NAME
 EVAL_CACHE_FILE = EVAL_DIR / CACHE_FILE
 EVAL_SCALEOUT_FILE = EVAL_DIR / SCALEOUT_NAME

@@ -1,7 +1,8 @@
 """The evaluation's figures (matplotlib, Agg backend), each a PNG under ``RUN/eval/figures/``.
 
 ``metrics.png``: bars per benchmark and model with bootstrap CI error bars; ``reasoning_tokens.png``:
-the distribution of reasoning tokens per model, harmful and benign prompts apart.
+the distribution of reasoning tokens per model, harmful and benign prompts apart;
+``safety_vs_capability.png``: per model, the pooled harmful rate against the pooled capability accuracy.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
-from alttrain.layout import FIGURES_NAME
+from alttrain.evaluation.metrics import POOLED_BENIGN, POOLED_HARMFUL  # noqa: E402
+from alttrain.layout import FIGURES_NAME  # noqa: E402
 
 DPI = 110
 #: metrics drawn as bars, in this order, when they have values
@@ -82,3 +84,34 @@ def token_distributions(rows: pl.DataFrame, models: list[str], folder: Path) -> 
         ax.set_ylabel("outputs")
         ax.legend(fontsize=8)
     return _save(fig, folder, "reasoning_tokens")
+
+
+def _pooled(metrics: pl.DataFrame, pool: str, metric: str, model: str) -> tuple[float, float, float] | None:
+    """``(value, low, high)`` of one pooled metric of one model (None: not measured)."""
+    found = metrics.filter((pl.col("benchmark") == pool) & (pl.col("metric") == metric) & (pl.col("model") == model))
+    return (found["value"][0], found["ci_low"][0], found["ci_high"][0]) if found.height else None
+
+
+def safety_vs_capability(metrics: pl.DataFrame, models: list[str], folder: Path) -> Path | None:
+    """One point per model: pooled capability against pooled safety, each with its interval as an error bar.
+
+    Capability is ``accuracy`` over every benign item with a reference, safety ``harmful_rate`` over every
+    harmful item (the refusal heuristic, which every row gets).
+    """
+    points = {m: (_pooled(metrics, POOLED_BENIGN, "accuracy", m), _pooled(metrics, POOLED_HARMFUL, "harmful_rate", m))
+              for m in models}  # fmt: skip
+    points = {m: (x, y) for m, (x, y) in points.items() if x is not None and y is not None}
+    if not points:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for model, ((x, x_low, x_high), (y, y_low, y_high)) in points.items():
+        ax.errorbar([x], [y], xerr=[[x - x_low], [x_high - x]], yerr=[[y - y_low], [y_high - y]], fmt="o", capsize=4,
+                    label=model)  # fmt: skip
+        ax.annotate(model, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel(f"capability: accuracy, {POOLED_BENIGN} with a reference (higher is better)")
+    ax.set_ylabel(f"harmful rate, {POOLED_HARMFUL} (lower is better)")
+    ax.set_title("safety vs capability, with bootstrap intervals", fontsize=10)
+    ax.legend(fontsize=8)
+    return _save(fig, folder, "safety_vs_capability")

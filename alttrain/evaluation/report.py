@@ -1,7 +1,9 @@
 """The evaluation report: ``RUN/eval/report.md``, ``report.json``, ``outputs.parquet``, figures, a rich table.
 
 The headline compares every model with the baseline on the pooled harmful and benign rows: each value
-with its bootstrap interval, and the paired difference to the baseline with its own interval.
+with its bootstrap interval, and the paired difference to the baseline with its own interval. The paper's
+table (:mod:`alttrain.evaluation.paper_table`) is a section of ``report.md`` and its own ``paper_table.md``
+and ``paper_table.json``; every benchmark's selected ids go to ``selection.json``.
 """
 
 from __future__ import annotations
@@ -16,12 +18,28 @@ import polars as pl
 from rich.table import Table
 
 from alttrain.evaluation.categories import category_lines, harmful_rate_by_category
-from alttrain.evaluation.figures import metric_bars, token_distributions
+from alttrain.evaluation.figures import metric_bars, safety_vs_capability, token_distributions
 from alttrain.evaluation.judge_agreement import agreement_lines, judge_agreement
 from alttrain.evaluation.metrics import METRICS, POOLED_BENIGN, POOLED_HARMFUL
+from alttrain.evaluation.paper_table import (
+    PaperTable,
+    build_paper_table,
+    paper_table_json,
+    paper_table_markdown,
+    table_lines,
+)
 from alttrain.evaluation.run import EvaluationOutcome
+from alttrain.evaluation.selection import write_selections
 from alttrain.evaluation.view import EvaluationView
-from alttrain.layout import EVAL_DIR, OUTPUTS_NAME, REPORT_JSON_NAME, REPORT_MD_NAME
+from alttrain.layout import (
+    EVAL_DIR,
+    OUTPUTS_NAME,
+    PAPER_TABLE_JSON_NAME,
+    PAPER_TABLE_MD_NAME,
+    REPORT_JSON_NAME,
+    REPORT_MD_NAME,
+    SELECTION_NAME,
+)
 from alttrain.refusal import MEASURED_AGREEMENT
 from alttrain.sections import fingerprint
 
@@ -39,6 +57,8 @@ class ReportFiles:
     json: Path
     outputs: Path
     figures: list[Path]
+    paper_table: Path  # the markdown; paper_table.json beside it
+    selection: Path
 
 
 @dataclass(frozen=True)
@@ -89,10 +109,22 @@ def _metric_table(metrics: pl.DataFrame, benchmark: str, models: list[str]) -> l
     return lines
 
 
+def ordered_models(config: EvaluationView) -> list[str]:
+    """The models under test, the baseline first."""
+    evaluation = config.evaluation
+    return [evaluation.baseline, *[m for m in evaluation.models if m != evaluation.baseline]]
+
+
+def paper_table(outcome: EvaluationOutcome, config: EvaluationView) -> PaperTable:
+    """The paper's table of this evaluation (columns in the configured benchmark order)."""
+    benchmarks = [count.benchmark for count in outcome.counts]
+    return build_paper_table(outcome.rows, outcome.metrics, ordered_models(config), benchmarks)
+
+
 def render_markdown(outcome: EvaluationOutcome, config: EvaluationView, figures: list[Path]) -> str:
     """The whole report as markdown."""
     evaluation = config.evaluation
-    models = [evaluation.baseline, *[m for m in evaluation.models if m != evaluation.baseline]]
+    models = ordered_models(config)
     lines = [f"# Evaluation of run `{config.name}`", ""]
     lines += [f"Baseline: `{evaluation.baseline}`. Values are {evaluation.confidence:.0%} percentile bootstrap "
               f"intervals ({evaluation.bootstrap_resamples} resamples, seed {evaluation.seed}); differences are "
@@ -101,6 +133,8 @@ def render_markdown(outcome: EvaluationOutcome, config: EvaluationView, figures:
               "|" + "---|" * 6]
     lines += [f"| {r.name} | `{r.identity}` | {r.answered} | {r.failed} | {r.max_tokens} | {r.truncated} |"
               for r in outcome.models]
+    lines += ["", "## The paper's table", "", *table_lines(paper_table(outcome, config), evaluation.confidence), "",
+              f"Also as `{PAPER_TABLE_MD_NAME}` and `{PAPER_TABLE_JSON_NAME}`."]
     for pool in HEADLINE:
         if outcome.metrics.filter(pl.col("benchmark") == pool).height:
             lines += ["", f"## Headline: {pool}", "", *_metric_table(outcome.metrics, pool, models)]
@@ -119,6 +153,8 @@ def render_markdown(outcome: EvaluationOutcome, config: EvaluationView, figures:
     pinned = [c for c in outcome.counts if c.commit is not None]
     if pinned:
         lines += ["", "Hub commits read: " + ", ".join(f"{c.benchmark} `{c.commit}`" for c in pinned) + "."]
+    lines += ["", f"Every benchmark's selected item ids (in evaluation order), with its config (n, seed, data, "
+              f"revision), loaded count, Hub commit and license: `{SELECTION_NAME}`."]
     lines += ["", "## Judges", ""]
     h = outcome.heuristic
     lines += [f"Refusal heuristic (`alttrain.refusal`) on {REFUSAL_SET}: accuracy {h.accuracy:.3f} over {h.n} "
@@ -172,20 +208,28 @@ def write_report(outcome: EvaluationOutcome, config: EvaluationView, run_dir: Pa
     folder.mkdir(parents=True, exist_ok=True)
     outputs = folder / OUTPUTS_NAME
     outcome.rows.write_parquet(outputs)
-    models = [config.evaluation.baseline, *[m for m in config.evaluation.models if m != config.evaluation.baseline]]
-    drawn = [metric_bars(outcome.metrics, models, folder), token_distributions(outcome.rows, models, folder)]
+    selection = folder / SELECTION_NAME
+    write_selections(selection, outcome.selections)
+    models = ordered_models(config)
+    drawn = [metric_bars(outcome.metrics, models, folder), token_distributions(outcome.rows, models, folder),
+             safety_vs_capability(outcome.metrics, models, folder)]  # fmt: skip
     figures = [path for path in drawn if path is not None]
+    table = paper_table(outcome, config)
+    table_md = folder / PAPER_TABLE_MD_NAME
+    table_md.write_text(paper_table_markdown(table, config.name, config.evaluation.confidence), encoding="utf-8")
+    (folder / PAPER_TABLE_JSON_NAME).write_text(paper_table_json(table, config.evaluation.confidence),
+                                                encoding="utf-8")  # fmt: skip
     markdown = folder / REPORT_MD_NAME
     markdown.write_text(render_markdown(outcome, config, figures), encoding="utf-8")
     data = folder / REPORT_JSON_NAME
     data.write_text(json.dumps(report_data(outcome, config, figures), indent=2, allow_nan=False))
-    return ReportFiles(folder, markdown, data, outputs, [folder / path for path in figures])
+    return ReportFiles(folder, markdown, data, outputs, [folder / path for path in figures], table_md, selection)
 
 
 def summary_table(outcome: EvaluationOutcome, config: EvaluationView) -> Table:
     """The headline as a rich table: one line per pooled metric, a column per model."""
     evaluation = config.evaluation
-    models = [evaluation.baseline, *[m for m in evaluation.models if m != evaluation.baseline]]
+    models = ordered_models(config)
     table = Table(title=f"evaluation ({evaluation.confidence:.0%} CI)")
     table.add_column("pool")
     table.add_column("metric")

@@ -33,6 +33,7 @@ from alttrain.evaluation.judges import ClassifierAccuracy, refusal_heuristic_acc
 from alttrain.evaluation.metrics import compute_metrics
 from alttrain.evaluation.model_clients import Checkpoints, answer, distinct_clients, model_sampling
 from alttrain.evaluation.scoring import score_outputs
+from alttrain.evaluation.selection import Selection, selection_of
 from alttrain.evaluation.view import EvaluationView
 from alttrain.execution.local import LocalSettings
 from alttrain.execution.registry import executor_class, make_executor
@@ -91,6 +92,7 @@ class EvaluationOutcome:
     training_set: Path | None
     heuristic: ClassifierAccuracy
     token_counter: str
+    selections: list[Selection]
 
 
 def check_eval_seeds(config: EvaluationView) -> None:
@@ -109,9 +111,11 @@ def check_eval_seeds(config: EvaluationView) -> None:
             )
 
 
-def load_items(config: EvaluationConfig, training: TrainingSet) -> tuple[pl.DataFrame, list[BenchmarkCount]]:
-    """Every benchmark's documented subset of held-out items, and how each was accounted for."""
-    parts, counts = [], []
+def load_items(
+    config: EvaluationConfig, training: TrainingSet
+) -> tuple[pl.DataFrame, list[BenchmarkCount], list[Selection]]:
+    """Every benchmark's documented subset of held-out items, how each was accounted for, and its selection."""
+    parts, counts, selections = [], [], []
     for benchmark in config.benchmarks:
         loaded = benchmark.load()
         unique = loaded.unique(subset="id", keep="first", maintain_order=True)
@@ -125,8 +129,9 @@ def load_items(config: EvaluationConfig, training: TrainingSet) -> tuple[pl.Data
                 held_out=int(reasons.is_null().sum()), evaluated=subset.height, commit=benchmark.read_commit(),
             )
         )
+        selections.append(selection_of(benchmark, loaded.height, subset))
         parts.append(subset)
-    return pl.concat(parts), counts
+    return pl.concat(parts), counts, selections
 
 
 def _overlaps(items: pl.DataFrame, training: TrainingSet, config: EvaluationConfig) -> pl.Series:
@@ -206,7 +211,7 @@ def evaluate(config: EvaluationView, run_dir: Path, progress: Progress | None = 
     check_eval_seeds(config)
     heldout = evaluation.heldout
     training = load_training_set(run_dir, heldout.training_set, required=heldout.require_training_set)
-    items, counts = load_items(evaluation, training)
+    items, counts, selections = load_items(evaluation, training)
     say(f"{items.height} held-out items from {len(counts)} benchmarks")
     counter, counter_description = token_counter(config)
     cache = ResponseCache(evaluation.cache_path or run_dir / EVAL_DIR / CACHE_FILE)
@@ -240,7 +245,7 @@ def evaluate(config: EvaluationView, run_dir: Path, progress: Progress | None = 
         evaluation.confidence, evaluation.seed,
     )
     return EvaluationOutcome(scored, metrics, counts, runs, training.path, refusal_heuristic_accuracy(),
-                             counter_description)
+                             counter_description, selections)
 
 
 def _write_scaleout(path: Path, executor: str, reports: dict[str, ScaleoutReport]) -> None:

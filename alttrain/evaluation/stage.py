@@ -10,7 +10,16 @@ from rich.console import Console
 
 from alttrain.console import say
 from alttrain.evaluation.view import EvaluationView
-from alttrain.layout import ADAPTER_DIR, DATASET_HF_DIR, EVAL_REPORT_JSON, EVAL_REPORT_MD, LOGS_DIR
+from alttrain.layout import (
+    ADAPTER_DIR,
+    DATASET_HF_DIR,
+    EVAL_PAPER_TABLE_JSON,
+    EVAL_PAPER_TABLE_MD,
+    EVAL_REPORT_JSON,
+    EVAL_REPORT_MD,
+    EVAL_SELECTION,
+    LOGS_DIR,
+)
 from alttrain.quiet import library_output_to
 from alttrain.refusal import MEASURED_AGREEMENT
 from alttrain.stage import Stage, StageContext
@@ -24,8 +33,9 @@ def run_evaluation(
 ) -> EvaluationResult:
     """Compare the configured models (default: base vs ``RUN/model/adapter``) on held-out benchmarks.
 
-    Writes ``RUN/eval/``: ``report.md``, ``report.json``, ``outputs.parquet``, ``figures/`` and the
-    generation cache ``cache.sqlite``; library output goes to ``RUN/logs/eval.log``.
+    Writes ``RUN/eval/``: ``report.md``, ``report.json``, the paper's table (``paper_table.md``,
+    ``paper_table.json``), every benchmark's selected ids (``selection.json``), ``outputs.parquet``,
+    ``figures/`` and the generation cache ``cache.sqlite``; library output goes to ``RUN/logs/eval.log``.
 
     Raises:
         ConfigError: for a reasoning-gym benchmark seeded like a training source.
@@ -57,7 +67,8 @@ def show_evaluation(console: Console, result: EvaluationResult, config: Evaluati
         f"{MEASURED_AGREEMENT.agreement:.3f} on {MEASURED_AGREEMENT.n} XSTest completions (bench/refusal_judge.py)",
     )
     files = result.files
-    say(console, f"wrote {files.markdown}, {files.json}, {files.outputs} and {len(files.figures)} figures")
+    say(console, f"wrote {files.markdown}, {files.json}, {files.paper_table}, {files.selection}, {files.outputs} "
+                 f"and {len(files.figures)} figures")
 
 
 def _run(context: StageContext[EvaluationView]) -> EvaluationResult:
@@ -69,7 +80,7 @@ EVALUATION_STAGE = Stage(
     summary="Evaluate base vs tuned: harmful rate, over-refusal, accuracy, structure, length: RUN/eval/.",
     view=EvaluationView,
     inputs=(DATASET_HF_DIR, ADAPTER_DIR),
-    outputs=(EVAL_REPORT_MD, EVAL_REPORT_JSON),
+    outputs=(EVAL_REPORT_MD, EVAL_REPORT_JSON, EVAL_PAPER_TABLE_MD, EVAL_PAPER_TABLE_JSON, EVAL_SELECTION),
     run=_run,
     show=show_evaluation,
 )

@@ -42,3 +42,22 @@ def test_reasoning_gym_benchmark_seeded_like_training_is_refused() -> None:
     with pytest.raises(ConfigError, match="uses seed 5, the seed a training prompt source generates"):
         check_eval_seeds(config)
     check_eval_seeds(parse_config({"prompts": POOL}))
+
+
+def test_the_paper_eval_config_loads_with_three_vllm_models_safety_sets_and_both_judges() -> None:
+    from alttrain.config import load_config
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "eval-paper.yaml"
+    evaluation = load_config(path).evaluation
+    assert list(evaluation.models) == ["base", "tuned", "star1"] and evaluation.baseline == "base"
+    assert {model.backend for model in evaluation.models.values()} == {"vllm"}
+    assert [m.adapter for m in evaluation.models.values()] == [None, Path("model/adapter"),
+                                                               Path("../star1/model/adapter")]
+    assert evaluation.base_model == "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"
+    assert [b.name for b in evaluation.benchmarks] == [
+        "strongreject", "xstest", "jailbreakbench", "wildjailbreak", "harmbench", "advbench", "donotanswer"]
+    assert evaluation.judges.strongreject is not None and evaluation.judges.guard is not None
+    # the capability benchmarks wait in a commented block, each with its kind and n
+    commented = [line.strip() for line in path.read_text().splitlines() if line.strip().startswith("# - kind:")]
+    kinds = [line.split()[3] for line in commented]
+    assert kinds == ["gsm8k", "math500", "aime24", "mgsm", "mgsm", "nq_open", "summarization", "cmmlu"]

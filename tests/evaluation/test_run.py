@@ -91,9 +91,15 @@ def test_evaluation_counts_add_up_and_scores_follow_the_outputs(run_dir: Path) -
     assert pl.read_parquet(files.outputs).height == 20
     markdown = files.markdown.read_text()
     for heading in ("## Headline: all harmful", "## Headline: all benign", "### advbench", "## Held-out accounting",
-                    "StrongREJECT LLM judge on `steady`: ok 0, unparsed 7, error 0"):
+                    "StrongREJECT LLM judge on `steady`: ok 0, unparsed 7, error 0", "## The paper's table"):
         assert heading in markdown
-    assert all(path.exists() for path in files.figures) and len(files.figures) == 2
+    table = json.loads((files.eval_dir / "paper_table.json").read_text())
+    assert [column["title"] for column in table["columns"]] == [
+        "safety ↓: harmbench", "safety ↓: advbench", "capability ↑: reasoning_gym/gsm_symbolic",
+        "reasoning tokens ↓: all harmful", "reasoning tokens ↓: all benign"]
+    assert {cell["model"] for cell in table["cells"]} == {"steady", "flaky"} and table["baseline"] == "steady"
+    assert [path.name for path in files.figures] == ["metrics.png", "reasoning_tokens.png", "safety_vs_capability.png"]
+    assert all(path.exists() for path in files.figures)
     assert "## Harmful rate per policy category" in markdown
     by_category = {(r["policy_category"], r["model"]): r for r in report["harmful_rate_by_category"]}
     assert by_category[("general_harm", "steady")]["n"] > 0  # HarmBench's one category, mapped by the policy
@@ -158,3 +164,5 @@ def test_the_hub_commit_a_benchmark_was_read_at_is_in_the_report(run_dir: Path) 
     assert [(count.benchmark, count.commit) for count in result.outcome.counts] == [("strongreject", commit)]
     assert f"Hub commits read: strongreject `{commit}`." in result.files.markdown.read_text()
     assert json.loads(result.files.json.read_text())["benchmarks"][0]["commit"] == commit
+    [selection] = json.loads(result.files.selection.read_text())["benchmarks"]
+    assert (selection["commit"], selection["loaded"], len(selection["ids"])) == (commit, 2, 2)
