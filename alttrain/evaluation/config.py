@@ -22,6 +22,9 @@ from alttrain.evaluation.benchmarks import (
     HarmBenchBenchmark,
     ReasoningGymBenchmark,
 )
+from alttrain.evaluation.capability.multiple_choice import CmmluBenchmark
+from alttrain.evaluation.capability.qa import NqOpenBenchmark
+from alttrain.evaluation.capability.summarization import SummarizationBenchmark
 from alttrain.evaluation.hub_benchmarks import (
     JailbreakBenchBenchmark,
     StrongRejectBenchmark,
@@ -47,7 +50,10 @@ BenchmarkConfig = Annotated[
     | StrongRejectBenchmark
     | XSTestBenchmark
     | JailbreakBenchBenchmark
-    | WildJailbreakBenchmark,
+    | WildJailbreakBenchmark
+    | NqOpenBenchmark
+    | SummarizationBenchmark
+    | CmmluBenchmark,
     Field(discriminator="kind"),
 ]
 

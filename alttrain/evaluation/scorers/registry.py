@@ -3,5 +3,13 @@
 from __future__ import annotations
 
 from alttrain.evaluation.scorers.base import Scorer
+from alttrain.evaluation.scorers.letter import LetterScorer
+from alttrain.evaluation.scorers.rouge import CjkCharTokenizer, RougeLScorer
+from alttrain.evaluation.scorers.squad import SquadScorer
 
-SCORERS: dict[str, Scorer] = {}
+SCORERS: dict[str, Scorer] = {
+    "squad": SquadScorer(),
+    "rouge_l": RougeLScorer(),
+    "rouge_l_zh": RougeLScorer(CjkCharTokenizer()),
+    "letter": LetterScorer(),
+}
