@@ -24,7 +24,7 @@ def apply_scorers(rows: pl.DataFrame) -> pl.DataFrame:
     scores: list[float | None] = [None] * rows.height
     extracted: list[str | None] = [None] * rows.height
     for index, (name, answer, references) in enumerate(
-        zip(rows["scorer"], rows["answer"], rows["references"], strict=True)
+        zip(rows["scorer"], rows["answer"], rows["references"].to_list(), strict=True)
     ):
         if name is None:
             continue
