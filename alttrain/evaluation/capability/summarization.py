@@ -94,8 +94,9 @@ class SummarizationBenchmark(HubBenchmark):
     @classmethod
     def _layout_dataset(cls, data: Any) -> Any:
         """``dataset`` defaults to the layout's Hub id."""
-        if isinstance(data, dict) and data.get("dataset") is None:
-            return {**data, "dataset": LAYOUTS[data.get("layout") or "cnn_dailymail"].hub}
+        spec = LAYOUTS.get(data.get("layout") or "cnn_dailymail") if isinstance(data, dict) else None
+        if spec is not None and data.get("dataset") is None:  # an unknown layout fails the field's validation
+            return {**data, "dataset": spec.hub}
         return data
 
     def load(self) -> pl.DataFrame:

@@ -34,12 +34,14 @@ def test_rouge_l_zh_equals_rouge_score_with_the_character_tokenizer(summary: str
 
 def test_the_default_tokenizer_would_score_chinese_zero_and_the_character_one_does_not() -> None:
     assert SCORERS["rouge_l"].score(CHINESE[0], [CHINESE_REFERENCE]).score == 0.0
-    # LCS of 土地是农业生产最基本的生产资料 (15) and 农业生产中最主要的基本生产资料是土地 (18): 农业生产最基本生产资料 = 11
+    # LCS of 土地是农业生产最基本的生产资料 (15 characters) and 农业生产中最主要的基本生产资料是土地 (18):
+    # 农业生产最基本生产资料 (11)
     assert SCORERS["rouge_l_zh"].score(CHINESE[0], [CHINESE_REFERENCE]).score == pytest.approx(2 * 11 / (15 + 18))
 
 
 def test_the_character_tokenizer() -> None:
-    assert CjkCharTokenizer().tokenize("土地 (Land) 是2024年的，重点!") == ["土", "地", "land", "是", "2024", "年", "的", "重", "点"]
+    tokens = CjkCharTokenizer().tokenize("土地 (Land) 是2024年的，重点!")
+    assert tokens == ["土", "地", "land", "是", "2024", "年", "的", "重", "点"]
 
 
 def test_the_best_reference_counts_and_an_empty_answer_scores_zero() -> None:
