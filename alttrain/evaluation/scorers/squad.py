@@ -1,12 +1,12 @@
 r"""SQuAD v1.1 exact match and F1 (NQ-open): the official evaluation script's normalization and token F1.
 
-The functions follow ``evaluate-v1.1.py`` of the SQuAD release line for line (lower-case, drop
-punctuation, drop the articles a/an/the, collapse white space; F1 over the bag of tokens; the best over
-every reference). No package on PyPI ships that script for offline use (``evaluate``'s ``squad`` metric
-fetches its code from the Hub); ``torchmetrics.functional.text.squad`` reimplements it and is the
-independent reference the tests and ``bench/eval_real.py`` compare with. The one place they differ: when
-both the answer and a reference normalize to nothing, v1.1 scores F1 0 and torchmetrics (SQuAD 2.0's
-rule) 1.
+The functions follow ``evaluate-v1.1.py`` of the SQuAD release (lower-case, drop punctuation, drop the
+articles a/an/the, collapse white space; F1 over the bag of tokens; the best over every reference), with
+SQuAD 2.0's rule where a string normalizes to nothing: F1 is 1 when both do, else 0 (v1.1 scores the
+answer ``A+`` against the reference ``A+`` exact but F1 0; 4 of NQ-open's 3,610 dev items have a reference
+like that). No package on PyPI ships the official script for offline use (``evaluate``'s ``squad`` metric
+fetches its code from the Hub); ``torchmetrics.functional.text.squad`` implements the same functions and is
+the independent reference the tests and ``bench/eval_real.py`` compare with.
 
 The scorer reads the short answer out of the final answer (:func:`short_answer`): the content of the last
 ``\boxed{...}``, else the first non-empty line less a leading ``Answer:``/``Final answer:``/``答案：`` label
@@ -40,9 +40,11 @@ def exact_match(prediction: str, reference: str) -> bool:
 
 
 def f1(prediction: str, reference: str) -> float:
-    """Token F1 of the normalized strings (0 when they share no token, as in v1.1)."""
+    """Token F1 of the normalized strings (where either is empty: 1 if both are, else 0)."""
     predicted = normalize_answer(prediction).split()
     expected = normalize_answer(reference).split()
+    if not predicted or not expected:
+        return float(predicted == expected)
     same = sum((Counter(predicted) & Counter(expected)).values())
     if same == 0:
         return 0.0
@@ -63,7 +65,7 @@ class SquadScorer(Scorer):
     """``correct`` = exact match, ``score`` = F1, each the best over the references."""
 
     def score(self, answer: str, references: Sequence[str]) -> ItemScore:
-        """Grade the short answer of ``answer`` (empty: incorrect, F1 0, ``extracted`` None)."""
+        """Grade the short answer of ``answer``; none (cut off) is incorrect with F1 0 and ``extracted`` None."""
         prediction = short_answer(answer)
         if not prediction:
             return ItemScore(correct=False, score=0.0, extracted=None)
