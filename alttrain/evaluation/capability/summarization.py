@@ -5,15 +5,16 @@ kind (``layout``)    data (split ``test``)          license                    i
 ===================  =============================  =========================  =========  ====  ====
 ``summarization``    abisee/cnn_dailymail           Apache-2.0 (CNN/DailyMail)  11,490    100   0
 (``cnn_dailymail``)  (config ``3.0.0``)
-``summarization``    EdinburghNLP/xsum              CC BY-SA 4.0 (XSum)         11,334    100   0
-(``xsum``)
+``summarization``    EdinburghNLP/xsum at           CC BY-SA 4.0 (XSum)         11,334    100   0
+(``xsum``)           ``refs/convert/parquet``
 ===================  =============================  =========================  =========  ====  ====
 
-``dataset`` is the Hub id (default: the layout's) or a local folder of the layout's files (e.g. an XSum
-``test.jsonl``). The layout names the columns: ``article``/``highlights``/``id`` (CNN/DailyMail) or
-``document``/``summary``/``id`` (XSum, ``id`` an integer in some copies: kept as its string). The prompt
-asks for a one-sentence (XSum) or few-sentence (CNN/DailyMail) summary; the reference is the dataset's.
-``scorer: rouge_l_zh`` grades Chinese summaries per character.
+XSum's Hub repository has held a loading script that ``datasets`` no longer runs, so its default revision
+is the Hub's parquet export. ``dataset`` is the Hub id (default: the layout's, with its revision) or a local
+folder of the layout's files (e.g. an XSum ``test.jsonl``). The layout names the columns:
+``article``/``highlights``/``id`` (CNN/DailyMail) or ``document``/``summary``/``id`` (XSum, ``id`` an integer
+in some copies: kept as its string). The prompt asks for a one-sentence (XSum) or few-sentence (CNN/DailyMail)
+summary; the reference is the dataset's. ``scorer: rouge_l_zh`` grades Chinese summaries per character.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ Layout = Literal["xsum", "cnn_dailymail"]
 
 @dataclass(frozen=True)
 class _LayoutSpec:
-    """One layout's Hub dataset, config, license, columns and the length of summary its prompt asks for."""
+    """One layout's Hub dataset, revision and config, license, columns and the summary length its prompt asks."""
 
     hub: str
+    revision: str | None
     config: str | None
     license: str
     document: str
@@ -46,10 +48,11 @@ class _LayoutSpec:
 
 
 LAYOUTS: dict[str, _LayoutSpec] = {
-    "xsum": _LayoutSpec("EdinburghNLP/xsum", None, "CC BY-SA 4.0 (XSum)", "document", "summary", "one sentence"),
-    "cnn_dailymail": _LayoutSpec("abisee/cnn_dailymail", "3.0.0", "Apache-2.0 (CNN/DailyMail)", "article",
-                                 "highlights", "three or four sentences"),  # fmt: skip
-}
+    "xsum": _LayoutSpec("EdinburghNLP/xsum", "refs/convert/parquet", None, "CC BY-SA 4.0 (XSum)", "document",
+                        "summary", "one sentence"),
+    "cnn_dailymail": _LayoutSpec("abisee/cnn_dailymail", None, "3.0.0", "Apache-2.0 (CNN/DailyMail)", "article",
+                                 "highlights", "three or four sentences"),
+}  # fmt: skip
 
 
 def summarization_prompt(document: str, length: str) -> str:
@@ -93,11 +96,11 @@ class SummarizationBenchmark(HubBenchmark):
     @model_validator(mode="before")
     @classmethod
     def _layout_dataset(cls, data: Any) -> Any:
-        """``dataset`` defaults to the layout's Hub id."""
+        """``dataset`` defaults to the layout's Hub id, and then ``revision`` to the layout's."""
         spec = LAYOUTS.get(data.get("layout") or "cnn_dailymail") if isinstance(data, dict) else None
-        if spec is not None and data.get("dataset") is None:  # an unknown layout fails the field's validation
-            return {**data, "dataset": spec.hub}
-        return data
+        if spec is None or data.get("dataset") is not None:  # an unknown layout fails the field's validation
+            return data
+        return {"revision": spec.revision, **data, "dataset": spec.hub}
 
     def load(self) -> pl.DataFrame:
         """Every article of the ``test`` split."""

@@ -55,9 +55,11 @@ def test_each_layout_defaults_to_its_hub_dataset_and_config(monkeypatch: pytest.
         return CNN if name else XSUM
 
     monkeypatch.setattr(hub_benchmarks, "load_hub_rows", rows)
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    assert SummarizationBenchmark(revision=commit).load().height == 1
-    assert SummarizationBenchmark(layout="xsum", revision=commit).load().height == 2
+    monkeypatch.setattr(hub_benchmarks, "hub_commit", lambda dataset, revision: f"{revision} of {dataset}")
+    cnn, xsum = SummarizationBenchmark(), SummarizationBenchmark(layout="xsum")
+    assert cnn.load().height == 1 and xsum.load().height == 2
     assert calls == [("abisee/cnn_dailymail", "3.0.0", "test"), ("EdinburghNLP/xsum", None, "test")]
+    assert (cnn.read_commit(), xsum.read_commit()) == ("None of abisee/cnn_dailymail",
+                                                       "refs/convert/parquet of EdinburghNLP/xsum")
     with pytest.raises(ValidationError):
         SummarizationBenchmark(layout="samsum")
