@@ -31,7 +31,7 @@ def _rules(letters: str) -> list[re.Pattern[str]]:
         re.compile(r"\\boxed\{\s*(?:\\text(?:bf)?\{)?\s*" + choice + r"\s*\}"),
         re.compile(
             r"(?:answer|correct (?:option|choice))\s*(?:is|:|：)?\s*(?:option\s*)?[(（\[]?\s*" + alone
-            + r"|(?:答案|选择?)\s*(?:是|为|應|:|：)?\s*[(（\[]?\s*" + alone,
+            + r"|(?:答案|选择?)\s*(?:是|为|為|:|：)?\s*[(（\[]?\s*" + alone,
             re.IGNORECASE,
         ),
         re.compile(r"[(（\[]\s*" + choice + r"\s*[)）\]]"),
