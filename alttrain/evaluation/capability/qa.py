@@ -6,6 +6,7 @@ kind         data (split)                                license       items    
 ``nq_open``  google-research-datasets/nq_open            CC BY-SA 3.0  3,610         200      0
              (config ``nq_open``, ``validation``), or a
              local folder holding ``NQ-open.dev.jsonl``
+             (or a Hub snapshot's ``nq_open`` folder)
 ===========  ==========================================  ============  ============  =======  ====
 
 Rows carry ``question`` (lower case, no question mark) and ``answer`` (every acceptable answer, a list);

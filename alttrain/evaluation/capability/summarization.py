@@ -11,7 +11,8 @@ kind (``layout``)    data (split ``test``)          license                    i
 
 XSum's Hub repository has held a loading script that ``datasets`` no longer runs, so its default revision
 is the Hub's parquet export. ``dataset`` is the Hub id (default: the layout's, with its revision) or a local
-folder of the layout's files (e.g. an XSum ``test.jsonl``). The layout names the columns:
+folder of one config's files (an XSum ``test.jsonl``; the ``3.0.0`` folder of a CNN/DailyMail Hub snapshot,
+whose commit is then recorded). The layout names the columns:
 ``article``/``highlights``/``id`` (CNN/DailyMail) or ``document``/``summary``/``id`` (XSum, ``id`` an integer
 in some copies: kept as its string). The prompt asks for a one-sentence (XSum) or few-sentence (CNN/DailyMail)
 summary; the reference is the dataset's. ``scorer: rouge_l_zh`` grades Chinese summaries per character.

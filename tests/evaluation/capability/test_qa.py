@@ -70,3 +70,13 @@ def test_the_hub_reads_the_nq_open_config_validation_split(monkeypatch: pytest.M
     benchmark = NqOpenBenchmark(revision=commit)
     assert benchmark.load().height == 3 and benchmark.read_commit() == commit
     assert calls == [("google-research-datasets/nq_open", "nq_open", "validation", {"revision": commit})]
+
+
+def test_a_hub_snapshot_config_folder_loads_and_records_its_commit(tmp_path: Path) -> None:
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    folder = tmp_path / "datasets--google-research-datasets--nq_open" / "snapshots" / commit / "nq_open"
+    folder.mkdir(parents=True)
+    pl.DataFrame(ROWS).write_parquet(folder / "validation-00000-of-00001.parquet")
+    benchmark = NqOpenBenchmark(dataset=str(folder))
+    assert benchmark.load()["references"].to_list()[1] == ["one", "one season"]
+    assert benchmark.read_commit() == commit
