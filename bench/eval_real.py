@@ -1,16 +1,15 @@
-"""Every benchmark loader and reference scorer on the real copies in ``../shared/benchmarks``.
+"""Every benchmark loaded from the real copies, and each scorer checked against its reference library.
 
-    .venv/bin/python bench/eval_real.py --data ../shared/benchmarks [--only gsm8k,math500]
-
-For each case of :data:`CASES` (a benchmark kind, or a name whose kwargs carry ``kind``, with its config
-kwargs; ``dataset``/``path`` relative to ``--data``) it loads every item (``n: null``). A benchmark whose
-items name a scorer gets a fixed answer file built from its references, three answers per item: a correct
-one phrased as a model would (boxed), a format variant of it (numbers with thousands separators, LaTeX in
-plain ``$...$``) and a wrong one. Each answer is scored by alttrain (:func:`apply_scorers`, the eval
-stage's path) and by the reference library called directly (:data:`REFERENCES`); they must agree, else
-the disagreements are printed and the bench exits 1. It prints per benchmark: items loaded, answers
-scored, agreement, the accuracy of the correct, variant and wrong answers, load and score seconds.
-Safety sets are loaded and counted only (they have no reference scorer).
+Run: ``python bench/eval_real.py --data ../shared/benchmarks [--only gsm8k cmmlu]``. For each case (a benchmark
+kind, or a name whose config carries ``kind``; paths relative to ``--data``) it loads every item (``n: null``).
+Safety sets (no scorer) are loaded and counted per label. For a capability set it builds a fixed answer
+file (per item: a correct answer phrased as a model would, a format variant of it, a wrong answer and an
+empty, cut-off one), scores each answer with alttrain (``apply_scorers``, the eval stage's path) and with
+the reference library called directly (``REFERENCES``; a scorer without one, and the empty answer, which
+alttrain never counts correct, are checked against the answer's expected outcome), and prints one row per
+benchmark: items, answers, agreement, the accuracy (binary scorers) or mean score (graded ones) of the
+correct and of the wrong answers, and load and score seconds. Exit 1, listing the disagreements, when any
+answer's scores differ. ``--out DIR`` writes each benchmark's scored answers as ``<kind>.answers.jsonl``.
 """
 
 from __future__ import annotations
@@ -26,17 +25,25 @@ from typing import Any
 import polars as pl
 from math_verify import parse, verify
 from pydantic import TypeAdapter
+from rouge_score import rouge_scorer
+from torchmetrics.functional.text import squad as torchmetrics_squad
 
 from alttrain.evaluation.config import BenchmarkConfig
 from alttrain.evaluation.scorers.apply import apply_scorers
 
-#: case name -> config kwargs of its benchmark (``kind`` defaults to the name; paths relative to ``--data``)
+Reference = Callable[[str, list[str]], tuple[bool | None, float | None]]
+#: a scorer's answers for one item: (answer, expected correct) from the item's reference and another item's
+Phrasing = Callable[[str, str], list[tuple[str, bool | None]]]
+
 CASES: dict[str, dict[str, Any]] = {
     "gsm8k": {"dataset": "gsm8k/test.jsonl"},
     "math500": {"dataset": "math500"},
     "aime24": {"dataset": "aime24/test.jsonl"},
     "mgsm_en": {"kind": "mgsm", "dataset": "mgsm", "language": "en"},
     "mgsm_zh": {"kind": "mgsm", "dataset": "mgsm", "language": "zh"},
+    "nq_open": {"dataset": "nq_open"},
+    "summarization": {"layout": "xsum", "dataset": "summarization/xsum"},
+    "cmmlu": {"dataset": "cmmlu"},
     "strongreject": {"dataset": "strongreject/strongreject_dataset.csv"},
     "xstest": {"dataset": "xstest/xstest_prompts.csv", "include_unsafe": True},
     "harmbench": {
@@ -52,103 +59,142 @@ def math_verify_reference(answer: str, references: list[str]) -> tuple[bool | No
     return any(verify(parse(f"${reference}$"), parse(answer)) for reference in references), None
 
 
-#: scorer name -> the reference library's own verdict (correct, graded score) on (answer, references)
-REFERENCES: dict[str, Callable[[str, list[str]], tuple[bool | None, float | None]]] = {
-    "math": math_verify_reference,
+def squad_reference(answer: str, references: list[str]) -> tuple[bool | None, float | None]:
+    """torchmetrics' SQuAD exact match and F1 (it reports percentages) of the whole answer."""
+    result = torchmetrics_squad(
+        {"prediction_text": answer, "id": "0"},
+        {"answers": {"answer_start": [0] * len(references), "text": references}, "id": "0"},
+    )
+    return bool(result["exact_match"] == 100.0), float(result["f1"]) / 100.0
+
+
+def rouge_l_reference(answer: str, references: list[str]) -> tuple[bool | None, float | None]:
+    """rouge-score's ROUGE-L F1 against the best reference."""
+    return None, rouge_scorer.RougeScorer(["rougeL"]).score_multi(references, answer)["rougeL"].fmeasure
+
+
+REFERENCES: dict[str, Reference] = {
+    "math": math_verify_reference, "squad": squad_reference, "rouge_l": rouge_l_reference,
 }
 NUMBER = re.compile(r"-?\d[\d,]*(\.\d+)?")
 
 
-def answers_for(references: list[str], other: str) -> dict[str, str]:
-    """The three fixed answers to one item: correct (boxed), its format variant, and wrong."""
-    reference = references[0]
+def _math_answers(reference: str, other: str) -> list[tuple[str, bool | None]]:
+    """Boxed correct, a format variant (thousands separators, or plain ``$...$``), a wrong one, and empty."""
     if NUMBER.fullmatch(reference):
         value = float(reference.replace(",", ""))
         plain = f"{value:,.0f}" if value.is_integer() else f"{value:,}"
         wrong = f"{value + 1:.0f}" if value.is_integer() else f"{value + 1}"
         variant = f"Adding it all up, the total comes to {plain} in the end."
     else:
-        wrong = other
-        variant = f"Therefore, the answer is ${reference}$."
-    return {
-        "correct": f"Working through each step, the result follows.\n\nSo the answer is $\\boxed{{{reference}}}$.",
-        "variant": variant,
-        "wrong": f"After checking the arithmetic once more, the final answer is $\\boxed{{{wrong}}}$.",
-    }
+        wrong, variant = other, f"Therefore, the answer is ${reference}$."
+    return [(f"Working through each step, the result follows.\n\nSo the answer is $\\boxed{{{reference}}}$.", True),
+            (variant, True), (f"After checking once more, the final answer is $\\boxed{{{wrong}}}$.", False),
+            ("", False)]  # fmt: skip
+
+
+def _letter_answers(reference: str, other: str) -> list[tuple[str, bool | None]]:
+    wrong = "ABCD"[("ABCD".index(reference) + 1) % 4]
+    return [(f"分析各个选项后，{reference} 项符合题意。\n\n答案：{reference}", True),
+            (f"The correct option is ({reference}), since the others do not fit. \\boxed{{{reference}}}", True),
+            (f"答案：{wrong}", False), ("", False)]  # fmt: skip
+
+
+PHRASINGS: dict[str, Phrasing] = {
+    "math": _math_answers,
+    "squad": lambda reference, other: [(reference, True), (f"The {reference.upper()}.", True), (other, False),
+                                       ("", False)],
+    "rouge_l": lambda reference, other: [(reference, None), (f"Here is a one-sentence summary:\n\n{reference}", None),
+                                         (other, None), ("", None)],
+    "letter": _letter_answers,
+}  # fmt: skip
 
 
 def answer_file(items: pl.DataFrame) -> pl.DataFrame:
-    """One row per (item, kind of answer): ``answer``, ``scorer``, ``references``, ``kind``."""
+    """Each item's answers (``PHRASINGS`` of its scorer; the wrong one borrows the next item's reference)."""
+    references = items["reference_answer"].to_list()
     rows = []
-    references = items["references"].to_list()
-    for index, (item_id, scorer, refs) in enumerate(zip(items["id"], items["scorer"], references, strict=True)):
-        other = next((r[0] for r in references[index + 1 :] + references[:index] if r[0] != refs[0]), "0")
-        for kind, answer in answers_for(refs, other).items():
-            rows.append({"id": item_id, "kind": kind, "answer": answer, "scorer": scorer, "references": refs})
-    frame = pl.DataFrame(rows, schema={"id": pl.String, "kind": pl.String, "answer": pl.String,
-                                       "scorer": pl.String, "references": pl.List(pl.String)})  # fmt: skip
-    return frame.with_columns(
-        pl.lit(None, pl.Boolean).alias("answer_correct"), pl.lit(None, pl.String).alias("answer_check")
-    )
+    for index, item in enumerate(items.iter_rows(named=True)):
+        other = references[(index + 1) % len(references)]
+        for variant, (answer, expected) in enumerate(PHRASINGS[item["scorer"]](item["reference_answer"], other)):
+            rows.append({**item, "variant": variant, "answer": answer, "expected": expected,
+                         "wrong": variant == 2, "answer_correct": None, "answer_check": "none"})  # fmt: skip
+    return pl.DataFrame(rows, schema_overrides={"answer_correct": pl.Boolean, "expected": pl.Boolean})
 
 
-def run_case(name: str, kwargs: dict[str, Any], data: Path) -> tuple[dict[str, Any], list[str]]:
-    """Load one benchmark and, when its items name a scorer, score its answer file both ways."""
-    config = {"kind": name, **kwargs, "n": None}
-    config.update({key: str(data / config[key]) for key in PATH_KEYS if key in config})
-    benchmark = TypeAdapter(BenchmarkConfig).validate_python(config)
+def agree(ours: tuple[bool | None, float | None], theirs: tuple[bool | None, float | None]) -> bool:
+    """Same correctness and the same score (to float32 precision: torchmetrics computes in float32)."""
+    if ours[0] != theirs[0] or (ours[1] is None) != (theirs[1] is None):
+        return False
+    return ours[1] is None or abs(ours[1] - theirs[1]) <= 1e-6  # type: ignore[operator]
+
+
+def run_case(kind: str, config: dict[str, Any], data: Path) -> tuple[dict[str, Any], list[str], pl.DataFrame]:
+    """Load, answer and score one benchmark: its table row, its disagreements and its scored answers."""
+    fields = {"kind": kind, **config, "n": None}
+    fields.update({key: str(data / fields[key]) for key in PATH_KEYS if key in fields})
+    benchmark = TypeAdapter(BenchmarkConfig).validate_python(fields)
     started = time.perf_counter()
     items = benchmark.load()
-    line: dict[str, Any] = {"benchmark": benchmark.name, "items": items.height,
-                            "load_s": time.perf_counter() - started}  # fmt: skip
-    scored_items = items.filter(pl.col("scorer").is_not_null())
-    if scored_items.is_empty():
-        labels = items["label"].value_counts().sort("label").rows()
-        return {**line, "labels": ", ".join(f"{label} {count}" for label, count in labels)}, []
-    answers = answer_file(scored_items)
+    load_s = time.perf_counter() - started
+    if items["scorer"].is_null().all():  # a safety set: loaded and counted
+        labels = ", ".join(f"{label} {count}" for label, count in items["label"].value_counts().sort("label").rows())
+        return {"benchmark": benchmark.name, "scorer": f"- ({labels})", "items": items.height,
+                "load s": round(load_s, 2)}, [], items  # fmt: skip
+    answers = answer_file(items)
     started = time.perf_counter()
-    ours = apply_scorers(answers)
-    line["score_s"] = time.perf_counter() - started
+    scored = apply_scorers(answers)
+    score_s = time.perf_counter() - started
     disagreements = []
-    for row in ours.iter_rows(named=True):
-        expected = REFERENCES[row["scorer"]](row["answer"], row["references"])
-        if (row["answer_correct"], row["score"]) != expected:
-            ours_verdict = (row["answer_correct"], row["score"])
-            disagreements.append(f"{benchmark.name} {row['id']} {row['kind']}: alttrain {ours_verdict} vs "
-                                 f"reference {expected}: {row['answer']!r}")  # fmt: skip
-    accuracy = ours.group_by("kind").agg(pl.col("answer_correct").cast(pl.Float64).mean())
-    by_kind = dict(accuracy.rows())
-    line.update(answers=ours.height, agreement=1 - len(disagreements) / ours.height,
-                correct=by_kind["correct"], variant=by_kind["variant"], wrong=by_kind["wrong"])  # fmt: skip
-    return line, disagreements
+    for row in scored.iter_rows(named=True):
+        ours = (row["answer_correct"], row["score"])
+        reference = REFERENCES.get(row["scorer"])
+        if reference is None or not row["answer"]:  # alttrain's own rule: no letter, or no answer, is wrong
+            theirs = (row["expected"], None if ours[1] is None else 0.0 if not row["answer"] else ours[1])
+        else:
+            theirs = reference(row["answer"], row["references"])
+        if not agree(ours, theirs):
+            disagreements.append(f"{kind} {row['id']} variant {row['variant']}: alttrain {ours}, reference {theirs} "
+                                 f"for {row['answer'][:80]!r}")  # fmt: skip
+    binary = scored["answer_correct"].is_not_null().any()
+    measure = "answer_correct" if binary else "score"
+
+    def mean(wrong: bool) -> float:
+        return float(scored.filter(pl.col("wrong") == wrong, pl.col("answer") != "")[measure].cast(pl.Float64).mean())
+
+    row = {"benchmark": benchmark.name, "scorer": scored["scorer"][0], "items": items.height,
+           "answers": scored.height, "agree": scored.height - len(disagreements), "measure": measure,
+           "right answers": round(mean(False), 4), "wrong answers": round(mean(True), 4),
+           "load s": round(load_s, 2), "score s": round(score_s, 2)}  # fmt: skip
+    return row, disagreements, scored
 
 
-def main() -> None:
-    """Run every case (or those of ``--only``) and print the table."""
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="the folder of the real benchmark copies")
-    parser.add_argument("--only", default="", help="comma-separated case names (default: every case)")
-    arguments = parser.parse_args()
-    names = [name for name in arguments.only.split(",") if name] or list(CASES)
-    lines, disagreements = [], []
-    for name in names:
-        line, disagreed = run_case(name, CASES[name], arguments.data)
-        lines.append(line)
-        disagreements += disagreed
-    print("| benchmark | items | answers | agreement | acc correct | acc variant | acc wrong | load s | score s |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for line in lines:
-        if "answers" not in line:
-            print(f"| {line['benchmark']} | {line['items']} ({line['labels']}) | - | - | - | - | - | "
-                  f"{line['load_s']:.2f} | - |")  # fmt: skip
+    parser.add_argument("--data", type=Path, required=True, help="the folder of benchmark copies")
+    parser.add_argument("--out", type=Path, default=None, help="write each benchmark's scored answers here")
+    parser.add_argument("--only", nargs="*", default=None, help="benchmark kinds to run (default: every case)")
+    args = parser.parse_args()
+    table, disagreements = [], []
+    for kind, config in CASES.items():
+        if args.only and kind not in args.only:
             continue
-        print(f"| {line['benchmark']} | {line['items']} | {line['answers']} | {line['agreement']:.4f} | "
-              f"{line['correct']:.3f} | {line['variant']:.3f} | {line['wrong']:.3f} | {line['load_s']:.2f} | "
-              f"{line['score_s']:.1f} |")  # fmt: skip
+        row, disagreed, scored = run_case(kind, config, args.data)
+        table.append(row)
+        disagreements += disagreed
+        if args.out is not None:
+            args.out.mkdir(parents=True, exist_ok=True)
+            scored.drop("prompt").write_ndjson(args.out / f"{kind}.answers.jsonl")
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True, fmt_str_lengths=40):
+        print(pl.DataFrame(table, infer_schema_length=None))
+    for line in disagreements[:20]:
+        print(line)
     if disagreements:
-        print(f"\n{len(disagreements)} disagreements:", *disagreements, sep="\n")
-        sys.exit(1)
+        print(f"{len(disagreements)} answers where alttrain and the reference disagree", file=sys.stderr)
+        return 1
+    print("alttrain's scores equal the reference scorers' on every answer")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

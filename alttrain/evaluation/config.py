@@ -23,6 +23,9 @@ from alttrain.evaluation.benchmarks import (
     ReasoningGymBenchmark,
 )
 from alttrain.evaluation.capability.math import AIME24Benchmark, GSM8KBenchmark, Math500Benchmark, MGSMBenchmark
+from alttrain.evaluation.capability.multiple_choice import CmmluBenchmark
+from alttrain.evaluation.capability.qa import NqOpenBenchmark
+from alttrain.evaluation.capability.summarization import SummarizationBenchmark
 from alttrain.evaluation.hub_benchmarks import (
     JailbreakBenchBenchmark,
     StrongRejectBenchmark,
@@ -52,7 +55,10 @@ BenchmarkConfig = Annotated[
     | GSM8KBenchmark
     | Math500Benchmark
     | AIME24Benchmark
-    | MGSMBenchmark,
+    | MGSMBenchmark
+    | NqOpenBenchmark
+    | SummarizationBenchmark
+    | CmmluBenchmark,
     Field(discriminator="kind"),
 ]
 

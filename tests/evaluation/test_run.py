@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from rouge_score import rouge_scorer
 
 from alttrain.config import RunConfig, parse_config
 from alttrain.errors import ConfigError
@@ -17,6 +18,12 @@ from alttrain.evaluation.benchmarks import HarmBenchBenchmark
 from alttrain.evaluation.stage import run_evaluation
 from alttrain.records import conform, write_stage
 from alttrain.testing import Fault, FaultPlan, FaultServer, teacher_config
+from tests.evaluation.capability.test_multiple_choice import AGRONOMY
+from tests.evaluation.capability.test_multiple_choice import write_copy as write_cmmlu
+from tests.evaluation.capability.test_qa import ROWS as NQ_ROWS
+from tests.evaluation.capability.test_qa import write_copy as write_nq_open
+from tests.evaluation.capability.test_summarization import XSUM
+from tests.evaluation.capability.test_summarization import write_copy as write_xsum
 
 
 def config(steady: str, flaky: str, **evaluation) -> RunConfig:
@@ -166,3 +173,26 @@ def test_the_hub_commit_a_benchmark_was_read_at_is_in_the_report(run_dir: Path) 
     assert json.loads(result.files.json.read_text())["benchmarks"][0]["commit"] == commit
     [selection] = json.loads(result.files.selection.read_text())["benchmarks"]
     assert (selection["commit"], selection["loaded"], len(selection["ids"])) == (commit, 2, 2)
+
+
+def test_capability_benchmarks_are_graded_by_their_reference_scorers(run_dir: Path) -> None:
+    """NQ-open, XSum and CMMLU copies in their real layouts; the fault server's answer is right for none."""
+    benchmarks = [{"kind": "nq_open", "dataset": str(write_nq_open(run_dir / "nq_open", NQ_ROWS))},
+                  {"kind": "summarization", "layout": "xsum", "dataset": write_xsum(run_dir / "xsum", XSUM)},
+                  {"kind": "cmmlu", "dataset": write_cmmlu(run_dir, {"agronomy": AGRONOMY})}]
+    with FaultServer() as steady, FaultServer() as flaky:
+        result = run_evaluation(config(steady.base_url, flaky.base_url, benchmarks=benchmarks), run_dir)
+    rows = result.outcome.rows
+    assert rows.height == 2 * (3 + 2 + 2) and rows["error"].null_count() == rows.height
+    checks = dict(zip(rows["benchmark"], rows["answer_check"], strict=True))
+    assert checks == {"nq_open": "scorer:squad", "summarization": "scorer:rouge_l", "cmmlu": "scorer:letter"}
+    graded = rows.filter(pl.col("benchmark") == "summarization", pl.col("model") == "steady")
+    rouge = rouge_scorer.RougeScorer(["rougeL"])
+    expected = [rouge.score(reference, answer)["rougeL"].fmeasure
+                for reference, answer in zip(graded["reference_answer"], graded["answer"], strict=True)]
+    assert graded["answer_correct"].null_count() == 2 and graded["score"].to_list() == expected
+    assert not rows.filter(pl.col("benchmark") != "summarization")["answer_correct"].any()
+    metrics = result.outcome.metrics.filter(pl.col("model") == "steady")
+    values = {(b, m): v for b, m, v in metrics.select("benchmark", "metric", "value").iter_rows()}
+    assert values[("nq_open", "accuracy")] == 0.0 == values[("cmmlu", "accuracy")]
+    assert values[("nq_open", "score")] == 0.0 and values[("summarization", "score")] == graded["score"].mean()

@@ -1,1 +1,1 @@
-"""Capability benchmarks: reasoning, math, QA, summarization and multiple choice, each graded by its reference scorer."""
+"""Capability benchmarks: reasoning, math, QA, summarization and multiple choice, each with its reference scorer."""
