@@ -55,9 +55,6 @@ def test_the_paper_eval_config_loads_with_three_vllm_models_safety_sets_and_both
                                                                Path("../star1/model/adapter")]
     assert evaluation.base_model == "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"
     assert [b.name for b in evaluation.benchmarks] == [
-        "strongreject", "xstest", "jailbreakbench", "wildjailbreak", "harmbench", "advbench", "donotanswer"]
+        "strongreject", "xstest", "jailbreakbench", "wildjailbreak", "harmbench", "advbench", "donotanswer",
+        "gsm8k", "math500", "aime24", "mgsm_en", "mgsm_zh", "nq_open", "summarization", "cmmlu"]
     assert evaluation.judges.strongreject is not None and evaluation.judges.guard is not None
-    # the capability benchmarks wait in a commented block, each with its kind and n
-    commented = [line.strip() for line in path.read_text().splitlines() if line.strip().startswith("# - kind:")]
-    kinds = [line.split()[3] for line in commented]
-    assert kinds == ["gsm8k", "math500", "aime24", "mgsm", "mgsm", "nq_open", "summarization", "cmmlu"]
