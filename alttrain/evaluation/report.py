@@ -22,7 +22,7 @@ from alttrain.evaluation.metrics import METRICS, POOLED_BENIGN, POOLED_HARMFUL
 from alttrain.evaluation.run import EvaluationOutcome
 from alttrain.evaluation.view import EvaluationView
 from alttrain.layout import EVAL_DIR, OUTPUTS_NAME, REPORT_JSON_NAME, REPORT_MD_NAME
-from alttrain.refusal import MEASURED_AGREEMENT
+from alttrain.refusal import MEASURED_AGREEMENT, MEASURED_AGREEMENT_ZH
 from alttrain.sections import fingerprint
 
 REFUSAL_SET = "pyrit datasets/scorer_evals/refusal_scorer/refusal.csv"
@@ -125,7 +125,7 @@ def render_markdown(outcome: EvaluationOutcome, config: EvaluationView, figures:
               f"labelled responses (refusals caught {h.true_positive}, missed {h.false_negative}; non-refusals "
               f"kept {h.true_negative}, flagged {h.false_positive}). The set counts off-topic answers as refusals, "
               "which a text-only heuristic cannot see. On a larger human-labelled set: "
-              f"{MEASURED_AGREEMENT.sentence()}.", ""]
+              f"{MEASURED_AGREEMENT.sentence()}. In Chinese: {MEASURED_AGREEMENT_ZH.sentence()}.", ""]
     for run in outcome.models:
         for judge, statuses in run.judges.items():
             name = "StrongREJECT LLM judge" if judge == "sr" else "guard model"
@@ -155,7 +155,8 @@ def report_data(outcome: EvaluationOutcome, config: EvaluationView, figures: lis
         "training_set": str(outcome.training_set) if outcome.training_set else None,
         "benchmarks": [asdict(count) for count in outcome.counts],
         "refusal_heuristic": {"dataset": REFUSAL_SET, "accuracy": h.accuracy, **asdict(h),
-                              "measured_elsewhere": asdict(MEASURED_AGREEMENT)},
+                              "measured_elsewhere": asdict(MEASURED_AGREEMENT),
+                              "measured_elsewhere_zh": asdict(MEASURED_AGREEMENT_ZH)},
         "judge_agreement": judge_agreement(outcome.rows).to_dicts(),
         "token_counter": outcome.token_counter,
         "bootstrap": {"resamples": evaluation.bootstrap_resamples, "confidence": evaluation.confidence,
