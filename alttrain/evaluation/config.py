@@ -28,6 +28,7 @@ from alttrain.evaluation.hub_benchmarks import (
     WildJailbreakBenchmark,
     XSTestBenchmark,
 )
+from alttrain.evaluation.zh_safety import FlamesBenchmark, XSafetyBenchmark
 from alttrain.execution.config import InteractiveExecutorSettings, upgrade_executor
 from alttrain.execution.local import LocalSettings
 from alttrain.execution.registry import executor_class
@@ -47,7 +48,9 @@ BenchmarkConfig = Annotated[
     | StrongRejectBenchmark
     | XSTestBenchmark
     | JailbreakBenchBenchmark
-    | WildJailbreakBenchmark,
+    | WildJailbreakBenchmark
+    | XSafetyBenchmark
+    | FlamesBenchmark,
     Field(discriminator="kind"),
 ]
 
