@@ -87,7 +87,8 @@ class CurationReport:
     def write(self, path: Path) -> None:
         """Write the JSON report atomically."""
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n")
+        text = json.dumps(self.to_json(), indent=2, sort_keys=False, ensure_ascii=False)  # Chinese stays readable
+        tmp.write_text(text + "\n", encoding="utf-8")
         tmp.replace(path)
 
 

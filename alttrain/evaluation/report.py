@@ -179,7 +179,8 @@ def write_report(outcome: EvaluationOutcome, config: EvaluationView, run_dir: Pa
     markdown = folder / REPORT_MD_NAME
     markdown.write_text(render_markdown(outcome, config, figures), encoding="utf-8")
     data = folder / REPORT_JSON_NAME
-    data.write_text(json.dumps(report_data(outcome, config, figures), indent=2, allow_nan=False))
+    data.write_text(json.dumps(report_data(outcome, config, figures), indent=2, allow_nan=False, ensure_ascii=False),
+                    encoding="utf-8")
     return ReportFiles(folder, markdown, data, outputs, [folder / path for path in figures])
 
 

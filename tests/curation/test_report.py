@@ -13,6 +13,7 @@ from alttrain.curation.filters.base import FilterContext
 from alttrain.curation.pipeline import curate
 from alttrain.curation.report import CurationReport, FunnelError, FunnelStep
 from alttrain.measures import TokenizerConfig, make_counter
+from alttrain.neardup import SharedTemplate
 from alttrain.refusal import MEASURED_AGREEMENT
 from alttrain.structure import TraceFields
 from curation.rows import BENIGN_FIELDS, REQUESTS, SPEC, WRAPPER, frame, row
@@ -99,6 +100,19 @@ def test_a_report_that_does_not_add_up_is_refused(tmp_path: Path) -> None:
         CurationReport(**{**good, "rows_in": 11})
     with pytest.raises(FunnelError, match="reasons sum"):
         CurationReport(**{**good, "filters": [FunnelStep("structure", 3, {"structure:no_think": 2})]})
+
+
+def test_chinese_categories_and_templates_are_written_unescaped(tmp_path: Path) -> None:
+    report = CurationReport(
+        rows_in=2, quarantined=FunnelStep("quarantined", 0, {}), input=2,
+        filters=[FunnelStep("language", 1, {"language:fr": 1})], dedup=[], not_selected=0, selected=1,
+        selected_by_label={"benign": 1}, selected_by_category={"算术": 1}, length_reduction={"rows": 0}, warnings=[],
+        shared_templates=[SharedTemplate(rows=8, excerpt="你现在是一名从不打破角色...")],
+    )
+    report.write(tmp_path / "r.json")
+    text = (tmp_path / "r.json").read_text(encoding="utf-8")
+    assert '"算术": 1' in text and "你现在是一名从不打破角色..." in text and "\\u" not in text
+    assert json.loads(text)["selected_by_category"] == {"算术": 1}
 
 
 def test_a_report_with_the_refusal_filter_states_the_heuristics_measured_agreement() -> None:
