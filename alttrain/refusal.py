@@ -3,7 +3,7 @@
 It stays fast and offline (a handful of compiled regexes over a prefix of the text, ~0.1 ms a text), so
 curation can run it on millions of rows; the same patterns run vectorised in polars
 (:func:`refusal_heuristic`). A text reads as a refusal when one of these structures appears in its window
-(each structure holds English patterns, then Chinese ones, listed below):
+(English patterns; each structure's Chinese ones are listed below):
 
 * ``inability`` (first 400 characters): the speaker says it cannot or will not help ("I can't",
   "I'm not able to", "I must decline", "unable to assist"), also after a friendly preamble.
@@ -53,32 +53,49 @@ from functools import cached_property
 
 import polars as pl
 
+from alttrain.measures import CJK_CHARS
+
+_CJK = re.compile(f"[{CJK_CHARS}]")
+
+
+def _alternatives(patterns: tuple[str, ...]) -> str:
+    """``patterns`` as one case-insensitive alternation."""
+    return "(?i)" + "|".join(f"(?:{p})" for p in patterns)
+
 
 @dataclass(frozen=True)
 class RefusalStructure:
     """One way a refusal is phrased: its patterns, searched in the first ``window`` characters.
 
     ``unless``: a pattern that, found in the same window, undoes the match (a disclaimer followed by help).
+    ``chinese``: the structure's Chinese patterns; Python searches them only in a window that holds a CJK
+    character, so English text pays nothing for them.
     """
 
     name: str
     window: int
     patterns: tuple[str, ...]
+    chinese: tuple[str, ...] = ()
     unless: str | None = None
 
     def regex(self) -> str:
-        """The patterns as one case-insensitive regex string (Python ``re`` and polars agree on it)."""
-        return "(?i)" + "|".join(f"(?:{p})" for p in self.patterns)
+        """Every pattern as one case-insensitive regex string (Python ``re`` and polars agree on it)."""
+        return _alternatives(self.patterns + self.chinese)
 
     @cached_property
-    def _compiled(self) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
-        return re.compile(self.regex()), re.compile("(?i)" + self.unless) if self.unless else None
+    def _compiled(self) -> tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | None]:
+        chinese = re.compile(_alternatives(self.chinese)) if self.chinese else None
+        unless = re.compile("(?i)" + self.unless) if self.unless else None
+        return re.compile(_alternatives(self.patterns)), chinese, unless
 
     def found_in(self, text: str) -> bool:
         """Whether the structure appears in ``text``'s window (``text`` already normalised)."""
         window = text[: self.window]
-        pattern, unless = self._compiled
-        return pattern.search(window) is not None and (unless is None or unless.search(window) is None)
+        pattern, chinese, unless = self._compiled
+        found = pattern.search(window) is not None or (
+            chinese is not None and _CJK.search(window) is not None and chinese.search(window) is not None
+        )
+        return found and (unless is None or unless.search(window) is None)
 
     def found_in_column(self, text: pl.Expr) -> pl.Expr:
         """:meth:`found_in` of a (normalised) text column, vectorised."""
@@ -102,6 +119,7 @@ REFUSAL_STRUCTURES: tuple[RefusalStructure, ...] = (
         r"\bI(?:'d| would) (?:rather not|prefer not to)\b",
         r"\bdecline to (?:help|assist|provide|answer)\b",
         r"\b(?:not|never) (?:within|in line with|part of) my (?:programming|guidelines|purpose|capabilities)\b",
+    ), chinese=(
         rf"我(?:们)?(?:恐怕|实在|真的|目前)?(?:无法|不能|不会|不可以|不可能|没办法|没法|拒绝)(?:为|向|给|帮)?(?:你|您)?{_HELP_ZH}",
         r"恕(?:我)?(?:不能|无法|难以|难)(?:从命|回答|提供|协助|照办)?",
         r"我(?:必须|只能|不得不)(?:礼貌地|婉言)?(?:拒绝|婉拒)",
@@ -112,6 +130,7 @@ REFUSAL_STRUCTURES: tuple[RefusalStructure, ...] = (
         r"\bI(?:'m| am) afraid (?:I|that I|that(?:'s| is) not|this is not|it(?:'s| is) not)\b",
         r"\bI (?:must |do )?apologi[sz]e,? (?:but|I)\b",
         r"(?:^|[.!]\s+)Sorry,? (?:but|I)\b",
+    ), chinese=(
         r"(?:抱歉|对不起|很遗憾|不好意思)[，,。！!\s]*(?:但是?|不过)?[，,\s]*(?:我|这|该|此)?(?:个|类|种|项)?"
         r"(?:请求|问题|要求)?(?:我)?(?:恐怕|实在|真的)?(?:无法|不能|不会|不可以|没办法|没法|拒绝)",
         r"(?:抱歉|对不起|不好意思)[，,\s]*(?:但是?|不过)",
@@ -119,6 +138,7 @@ REFUSAL_STRUCTURES: tuple[RefusalStructure, ...] = (
     RefusalStructure("ai_identity", 400, (
         r"\b(?:As an AI|as a language model|as an artificial intelligence)\b",
         r"\bI(?:'m| am) (?:just |only |simply )?an? (?:AI|language model|artificial intelligence)\b",
+    ), chinese=(
         rf"作为(?:一个|一名|一款)?{_AI_ZH}",
         rf"我(?:只是|仅仅是|是)(?:一个|一款)?{_AI_ZH}",
     ), unless=r"\b(?:but|however),? I can (?:tell|provide|offer|give|share|help|suggest|explain)\b"
@@ -130,6 +150,7 @@ REFUSAL_STRUCTURES: tuple[RefusalStructure, ...] = (
         r"\bI (?:strongly )?(?:condemn|discourage)\b",
         rf"\bI (?:do not|don't) think (?:it(?:'s| is| would be)|that(?:'s| is)) (?:\w+ )?(?:{_VERDICT}|accurate)",
         r"\bI (?:do not|don't) have access to (?:your|personal|private|their|his|her|that|this|any personal)\b",
+    ), chinese=(
         r"我(?:必须|不得不|需要)(?:指出|提醒|强调|声明)",
         r"我(?:不|并不)(?:认为|觉得)(?:这|那)(?:样|么做)?(?:是|很)?(?:合适|恰当|道德|合法|正确|可以接受)",
     )),
@@ -145,12 +166,14 @@ REFUSAL_STRUCTURES: tuple[RefusalStructure, ...] = (
         r"\bnot something to (?:be )?(?:emulated|encouraged|joked about|taken lightly|attempt)\b",
         r"\bshould (?:not|never) be (?:discriminated|denied)\b",
         r"\bI (?:strongly )?(?:disagree with|do not believe (?:in|that)|don't believe (?:in|that))\b",
+    ), chinese=(
         r"(?:这|该|此)(?:种|个|样|类|些)?(?:行为|做法|请求|要求|内容|想法)?(?:是|属于|涉及|可能|会)?(?:严重)?"
         r"(?:违法|违反|违背|非法|不道德|不合法|不恰当|不合适|犯罪)",
     )),
     RefusalStructure("redirect_to_help", 240, (
         r"\b(?:reach out to|seek help from|call|contact) (?:a |an |the )?(?:local )?"
         r"(?:crisis|suicide|mental health professional|helpline|hotline|lifeline)",
+    ), chinese=(
         r"(?:拨打|联系|求助于?|寻求|咨询)(?:当地的?)?(?:专业的?)?(?:心理(?:健康)?(?:专业人士|咨询师|医生|援助|危机)|"
         r"危机(?:干预)?热线|援助热线|自杀(?:预防|干预)|心理热线)",
     )),
