@@ -14,7 +14,7 @@ from alttrain.curation.pipeline import curate
 from alttrain.curation.report import CurationReport, FunnelError, FunnelStep
 from alttrain.measures import TokenizerConfig, make_counter
 from alttrain.neardup import SharedTemplate
-from alttrain.refusal import MEASURED_AGREEMENT
+from alttrain.refusal import MEASURED_AGREEMENT, MEASURED_AGREEMENT_ZH
 from alttrain.structure import TraceFields
 from curation.rows import BENIGN_FIELDS, REQUESTS, SPEC, WRAPPER, frame, row
 
@@ -123,8 +123,9 @@ def test_a_report_with_the_refusal_filter_states_the_heuristics_measured_agreeme
         warnings=[],
     )
     assert report.to_json()["refusal_heuristic"] == asdict(MEASURED_AGREEMENT)
+    assert report.to_json()["refusal_heuristic_zh"] == asdict(MEASURED_AGREEMENT_ZH)
     without = CurationReport(**{**report.__dict__, "filters": [steps[0]], "input": 2, "rows_in": 2})
-    assert "refusal_heuristic" not in without.to_json()
+    assert "refusal_heuristic" not in without.to_json() and "refusal_heuristic_zh" not in without.to_json()
 
 
 def test_the_report_names_the_shared_templates_and_keeps_every_wrapped_request(tmp_path: Path) -> None:
