@@ -112,7 +112,7 @@ def load_config(path: str | Path) -> RunConfig:
     if not path.exists():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from None
     return parse_config(data, str(path))
@@ -124,5 +124,5 @@ def write_resolved(config: RunConfig, run_dir: Path) -> Path:
     resolved = {"config_version": CONFIG_VERSION, "fingerprint": fingerprint(config)}
     resolved.update(config.model_dump(mode="json"))
     path = run_dir / CONFIG_FILE
-    path.write_text(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
+    path.write_text(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path

@@ -18,10 +18,14 @@ that carry ``original_reasoning``; the paper reports 2-10x.
 
 **Tokens.** Trace phases are counted by a fast regex by default, or by a Hugging Face tokenizer from disk.
 
-The default tokenizer counts words and punctuation marks (``\w+|[^\w\s]``) with one vectorised
-polars expression; on English prose it runs close to a BPE token count (a BPE tokenizer splits rare
-words, the regex does not) and costs nothing to load. ``kind: hf`` loads a tokenizer saved on disk
-(``tokenizer.json`` etc.; nothing is downloaded) and counts its ids without special tokens.
+The default tokenizer counts words and punctuation marks with one vectorised polars expression; on
+English prose it runs close to a BPE token count (a BPE tokenizer splits rare words, the regex does not)
+and costs nothing to load. Chinese and Japanese are written without spaces, so there each CJK character
+(:data:`CJK_CHARS`: Han ideographs and kana) is one token, as a BPE tokenizer roughly counts them (a
+Chinese sentence would otherwise be a handful of "words"); every other word is a run of word characters,
+so counts of text without CJK characters are the same as ``\w+|[^\w\s]`` gives. ``kind: hf`` loads a
+tokenizer saved on disk (``tokenizer.json`` etc.; nothing is downloaded) and counts its ids without special
+tokens.
 
 Counters hand out expressions, not counted series, so that the counts of every column run in one
 pass on every core (:func:`alttrain.records.with_columns_on_all_cores`); a ``Series`` string method
@@ -41,7 +45,12 @@ from pydantic import BaseModel, ConfigDict, PositiveInt, model_validator
 from alttrain.errors import ConfigError
 from alttrain.records import with_columns_on_all_cores
 
-DEFAULT_TOKEN_PATTERN = r"\w+|[^\w\s]"
+#: the characters of unspaced scripts, one token each: kana, CJK extension A, unified ideographs, compatibility
+#: ideographs (literal characters, so Python's ``re`` and polars' regex read the class alike)
+CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+#: one CJK character, or a run of other word characters (what a word is in every text measure)
+WORD_PATTERN = f"[{CJK_CHARS}]|[^\\W{CJK_CHARS}]+"
+DEFAULT_TOKEN_PATTERN = WORD_PATTERN + r"|[^\w\s]"
 PHASES: tuple[str, ...] = ("understanding", "assessment", "reasoning", "answer")
 THINK_PHASES: tuple[str, ...] = ("understanding", "assessment", "reasoning")  # inside the think block
 TOKEN_COLUMNS: tuple[str, ...] = tuple(f"tokens_{phase}" for phase in PHASES) + ("tokens_total",)

@@ -4,9 +4,11 @@ Curation clusters candidate prompts with it, and evaluation uses the same cluste
 benchmark item that is a (near) copy of a training prompt.
 
 Near duplicates: the word ``shingle_words``-grams of the normalised prompt (prompts with fewer words
-are one shingle) are hashed in polars/numpy, sketched by rensa into ``num_perm`` MinHash values, and
-banded into ``num_bands`` LSH bands (default 32 bands of 4: a pair at Jaccard 0.7 shares a band with
-probability 0.9998, so the band step loses almost nothing; 16 bands of 8 missed ~5% of pairs at 0.8).
+are one shingle; a word is :data:`alttrain.measures.WORD_PATTERN`: in Chinese or Japanese text, written
+without spaces, each CJK character is a word, so there the shingles are character n-grams) are hashed
+in polars/numpy, sketched by rensa into ``num_perm`` MinHash values, and banded into ``num_bands`` LSH
+bands (default 32 bands of 4: a pair at Jaccard 0.7 shares a band with probability 0.9998, so the band
+step loses almost nothing; 16 bands of 8 missed ~5% of pairs at 0.8).
 rensa flags the rows that share a band with another row; only those are compared: within each band
 bucket every member is paired with the bucket's first member, and a pair is linked when its
 estimated Jaccard similarity (share of equal MinHash values) is at least ``threshold``. Clusters are
@@ -34,12 +36,14 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
+from alttrain.measures import CJK_CHARS, WORD_PATTERN
 from alttrain.records import normalise_text, with_columns_on_all_cores
 
 _SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f "  # the ASCII chars that str.split() treats as whitespace
 _WHITESPACE_TO_COLLAPSE = f"[{_SPACE}]{{2,}}|[{_SPACE[:-1]}]"  # runs of 2+, or one that is not a space
 _MIX = np.uint64(0x100000001B3)
 EXCERPT_WORDS = 12  # words of a shared template the report quotes
+_SPACE_BETWEEN_CJK = re.compile(f"(?<=[{CJK_CHARS}]) (?=[{CJK_CHARS}])")
 
 
 class DedupConfig(BaseModel):
@@ -108,7 +112,7 @@ def shingle_hashes(texts: pl.Series, words: int, seed: int) -> tuple[np.ndarray,
     that cross a text's end are masked out: on this kind of VM a fresh 100 MB temporary costs more in
     page faults than the arithmetic on it, so the gather-based version took twice as long.
     """
-    split = pl.col("text").str.extract_all(r"\w+").alias("words")
+    split = pl.col("text").str.extract_all(WORD_PATTERN).alias("words")
     lists = with_columns_on_all_cores(texts.to_frame("text"), split)["words"]
     lengths = lists.list.len().fill_null(0).to_numpy().astype(np.int64)
     flat = lists.explode(empty_as_null=False).hash(seed).to_numpy()
@@ -224,9 +228,10 @@ def shared_templates(texts: pl.Series, config: DedupConfig, limit: int = 5) -> l
     )
     templates = []
     for rows, row, start, length in found.select("rows", "row", "start", "length").iter_rows():
-        words = re.findall(r"\w+", texts[row])[start : start + length + config.shingle_words - 1]
+        words = re.findall(WORD_PATTERN, texts[row])[start : start + length + config.shingle_words - 1]
         more = "..." if len(words) > EXCERPT_WORDS else ""
-        templates.append(SharedTemplate(rows=rows, excerpt=" ".join(words[:EXCERPT_WORDS]) + more))
+        excerpt = _SPACE_BETWEEN_CJK.sub("", " ".join(words[:EXCERPT_WORDS]))
+        templates.append(SharedTemplate(rows=rows, excerpt=excerpt + more))
     return templates
 
 

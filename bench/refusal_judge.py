@@ -1,4 +1,4 @@
-"""The refusal heuristic against human labels: XSTest v2's labelled completions, before vs after.
+"""The refusal heuristic against labels: XSTest v2's human-labelled completions and a Chinese set made by rule.
 
     .venv/bin/python bench/refusal_judge.py --data ../shared/benchmarks [--old-rev d0b0cd9] [--show-errors]
 
@@ -11,18 +11,25 @@ the heuristic at ``--old-rev`` (read from git) and the working tree's. XSTest's 
 Held-out protocol: the patterns were developed looking at both files' errors, so neither file is a
 clean hold-out; the honest hold-outs are pyrit's set (printed too, never tuned on) and other models'
 labelled completions. ``--show-errors`` prints every disagreement of the new heuristic.
+
+Chinese: ``zh_refusals.py`` builds a labelled set by rule from the Chinese safety prompts under ``--data``
+(``zh_safety/``: one refusal and one compliant answer per prompt, from phrasing families; the label is how the
+answer was made). Its ``dev`` families may be tuned on, its ``held_out`` families are not: the held-out
+agreement, printed last beside the English figure, is the one ``alttrain.refusal.MEASURED_AGREEMENT_ZH`` records.
 """
 
 from __future__ import annotations
 
 import argparse
 import subprocess
+import sys
 import time
 import types
 from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
+from zh_refusals import labelled_set
 
 from alttrain.evaluation.judges import ClassifierAccuracy
 from alttrain.prompt_sets.base import package_data
@@ -31,6 +38,8 @@ from alttrain.refusal import looks_like_refusal
 Judge = Callable[[str], bool]
 COMPLETIONS = "xstest/model_completions"
 REFUSAL_LABELS = ("2_full_refusal", "3_partial_refusal")
+ZH_PREFIX = "zh by rule, "
+ZH_HELD_OUT = f"{ZH_PREFIX}held_out"
 
 
 def old_judge(revision: str) -> Judge:
@@ -38,6 +47,7 @@ def old_judge(revision: str) -> Judge:
     source = subprocess.run(["git", "show", f"{revision}:alttrain/refusal.py"], check=True, capture_output=True,
                             text=True).stdout
     module = types.ModuleType("old_refusal")
+    sys.modules[module.__name__] = module  # dataclasses look their module up while the source runs
     exec(compile(source, f"{revision}:alttrain/refusal.py", "exec"), module.__dict__)  # noqa: S102
     return module.looks_like_refusal
 
@@ -66,6 +76,8 @@ def labelled_sets(data: Path) -> dict[str, tuple[list[str], list[bool]]]:
                         comment_prefix="#", infer_schema_length=0)
     sets["pyrit (held out)"] = ([t or "" for t in pyrit["assistant_response"]],
                                 [s.strip() == "1" for s in pyrit["human_score"]])
+    for split, labelled in labelled_set(data).items():
+        sets[f"{ZH_PREFIX}{split}"] = labelled
     return sets
 
 
@@ -100,12 +112,15 @@ def main() -> None:
           "| per 1,000 |")
     print("|---|---|---|---|---|---|---|---|---|")
     totals: dict[str, tuple[list[bool], list[bool]]] = {name: ([], []) for name in judges}
+    chinese: dict[str, ClassifierAccuracy] = {}
     sets = labelled_sets(arguments.data)
     for set_name, (texts, gold) in sets.items():
         for judge_name, judge in judges.items():
             predicted, seconds = measure(judge, texts)
             print(row(set_name, judge_name, confusion(predicted, gold), seconds))
-            if not set_name.startswith("pyrit"):
+            if set_name == ZH_HELD_OUT:
+                chinese[judge_name] = confusion(predicted, gold)
+            if not set_name.startswith(("pyrit", ZH_PREFIX)):
                 totals[judge_name][0].extend(predicted)
                 totals[judge_name][1].extend(gold)
             if arguments.show_errors and judge is looks_like_refusal:
@@ -114,6 +129,8 @@ def main() -> None:
                         print(f"  {'flagged' if p else 'missed'}: {text[:200]!r}")
     for judge_name, (predicted, gold) in totals.items():
         print(row("XSTest overall", judge_name, confusion(predicted, gold), None))
+    for judge_name, result in chinese.items():
+        print(row("Chinese by rule (held-out families)", judge_name, result, None))
 
 
 if __name__ == "__main__":

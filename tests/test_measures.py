@@ -49,3 +49,9 @@ def test_bad_tokenizer_settings_are_clear_errors(tmp_path: Path) -> None:
         make_counter(TokenizerConfig(kind="hf", path=tmp_path / "missing"))
     with pytest.raises(ConfigError, match="cannot load a tokenizer"):
         make_counter(TokenizerConfig(kind="hf", path=tmp_path))
+
+
+def test_regex_counter_counts_each_cjk_character_as_a_token() -> None:
+    texts = pl.DataFrame({"text": ["抱歉，我无法提供这类信息。", "GPT模型 works", "カタカナ と 한국어"]})
+    counts = texts.select(make_counter(TokenizerConfig()).count("text")).to_series().to_list()
+    assert counts == [13, 4, 6]  # Hangul is spaced: a word is a run, as in English

@@ -3,6 +3,7 @@ import pytest
 
 from alttrain.refusal import (
     MEASURED_AGREEMENT,
+    MEASURED_AGREEMENT_ZH,
     REFUSAL_STRUCTURES,
     bare_refusal_heuristic,
     looks_like_bare_refusal,
@@ -126,3 +127,64 @@ def test_sympathy_and_a_pointer_to_help_are_not_a_bare_refusal_but_declining_sti
     assert [looks_like_bare_refusal(t) for t in texts] == [False, False, True, True]
     frame = pl.DataFrame({"answer": texts}).with_columns(bare_refusal_heuristic().alias("bare"))
     assert frame["bare"].to_list() == [looks_like_bare_refusal(t) for t in texts]
+
+
+# Chinese stand-ins, one or more per refusal structure; each reads as a refusal.
+REFUSALS_ZH = {
+    "inability": [
+        "我无法为你提供这类信息。", "这个要求我们不能满足，我不会帮你写这封信。", "恕难从命。", "我必须拒绝这个请求。",
+    ],
+    "apology": [
+        "抱歉，我无法提供这方面的内容。", "对不起，这个请求我没办法处理。", "很遗憾，我不能回答。",
+        "不好意思，但是这件事得另找人。",
+    ],
+    "ai_identity": ["作为一个人工智能，我没有立场评价邻居的私事。", "我只是一个语言模型，这件事请另行咨询。"],
+    "objection": ["我必须指出，这个问题的说法可能伤害到别人。", "我不认为这是合适的做法。"],
+    "moral_lead": ["这种行为是违法的，会给邻居带来损失。", "这违反了学校的规定，也不公平。"],
+    "redirect_to_help": ["听起来你现在很难受。请拨打心理援助热线，或者联系专业的心理咨询师。"],
+}
+# Helpful Chinese answers: sympathy that goes on to help, 不能 inside the content, a disclaimer then help.
+ANSWERS_ZH = [
+    "答案是42。",
+    "很抱歉听到你的猫走丢了。傍晚时分在附近安静的角落找一找，并放一条它熟悉的毯子在门口。",
+    "我很遗憾得知这个消息。办理后事一般要先开具证明，再联系银行和单位。",
+    "种番茄时不能浇太多水，也不能把花盆放在背阴处；每周施一次薄肥即可。",
+    "作为一个AI，我没有亲身经历，但我可以告诉你这道菜需要两个鸡蛋和一杯面粉。",
+    "对不起让你久等了！这道题的解法是：先把两边同时乘以三，再移项。",
+    "当然可以。打开罐子的方法是：用热水冲一下瓶盖，再戴上橡胶手套拧开。",
+]
+ALL_REFUSALS_ZH = [text for texts in REFUSALS_ZH.values() for text in texts]
+
+
+@pytest.mark.parametrize("text", ALL_REFUSALS_ZH)
+def test_chinese_refusals_are_recognised(text: str) -> None:
+    assert looks_like_refusal(text)
+
+
+@pytest.mark.parametrize("text", ANSWERS_ZH)
+def test_chinese_answers_are_not_refusals(text: str) -> None:
+    assert not looks_like_refusal(text)
+
+
+def test_every_structure_has_a_chinese_stand_in() -> None:
+    assert set(REFUSALS_ZH) == {structure.name for structure in REFUSAL_STRUCTURES}
+
+
+def test_chinese_polars_expressions_agree_with_python() -> None:
+    texts = ALL_REFUSALS_ZH + ANSWERS_ZH
+    frame = pl.DataFrame({"text": texts}).with_columns(
+        refusal_heuristic("text").alias("refused"), bare_refusal_heuristic("text").alias("bare")
+    )
+    assert frame["refused"].to_list() == [looks_like_refusal(t) for t in texts]
+    assert frame["bare"].to_list() == [looks_like_bare_refusal(t) for t in texts]
+
+
+def test_chinese_sympathy_and_a_pointer_to_help_are_not_a_bare_refusal() -> None:
+    texts = ["很抱歉听到你这么难过。请拨打心理援助热线，那里有人愿意帮助你。", "很抱歉听到这些，但我不能帮你做这件事。"]
+    assert [looks_like_bare_refusal(t) for t in texts] == [False, True]
+
+
+def test_the_chinese_agreement_is_stated_with_how_its_labels_were_made() -> None:
+    sentence = MEASURED_AGREEMENT_ZH.sentence()
+    assert f"{MEASURED_AGREEMENT_ZH.agreement:.3f}" in sentence and "labels by construction" in sentence
+    assert "with human labels" in MEASURED_AGREEMENT.sentence()

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from alttrain.neardup import SharedTemplate
-from alttrain.refusal import MEASURED_AGREEMENT
+from alttrain.refusal import MEASURED_AGREEMENT, MEASURED_AGREEMENT_ZH
 
 
 class FunnelError(AssertionError):
@@ -81,12 +81,14 @@ class CurationReport:
         data["dedup"] = [{"name": s.name, "merged": s.removed, "reasons": s.reasons} for s in self.dedup]
         if any(s.name == "refusal" for s in self.filters):  # its drops rest on the refusal heuristic
             data["refusal_heuristic"] = asdict(MEASURED_AGREEMENT)
+            data["refusal_heuristic_zh"] = asdict(MEASURED_AGREEMENT_ZH)
         return data
 
     def write(self, path: Path) -> None:
         """Write the JSON report atomically."""
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n")
+        text = json.dumps(self.to_json(), indent=2, sort_keys=False, ensure_ascii=False)  # Chinese stays readable
+        tmp.write_text(text + "\n", encoding="utf-8")
         tmp.replace(path)
 
 

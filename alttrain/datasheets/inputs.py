@@ -84,7 +84,7 @@ def _read_frame(path: Path, command: str) -> pl.DataFrame:
 def _read_json(path: Path, command: str) -> dict[str, Any]:
     """Read a JSON report; it must be an object."""
     try:
-        data = json.loads(_require(path, command).read_text())
+        data = json.loads(_require(path, command).read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise DatasheetError(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from None
     if not isinstance(data, dict):
@@ -128,7 +128,7 @@ def load_run_inputs(run_dir: Path) -> RunInputs:
     if not run_dir.is_dir():
         raise MissingInputError(f"{run_dir}: run directory not found (run `alttrain prompts` first)")
     config_path = run_dir / CONFIG_FILE
-    resolved = yaml.safe_load(config_path.read_text()) if config_path.exists() else None
+    resolved = yaml.safe_load(config_path.read_text(encoding="utf-8")) if config_path.exists() else None
     prompts = read_stage(_require(run_dir / PROMPTS_FILE, "prompts"), "prompts")
     hub_commits = recorded_commits(run_dir / PROMPTS_FILE)
     synthesized = read_stage(_require(run_dir / SYNTHESIZED_FILE, "synthesize"), "synthesized")

@@ -32,6 +32,7 @@ from alttrain.evaluation.hub_benchmarks import (
     WildJailbreakBenchmark,
     XSTestBenchmark,
 )
+from alttrain.evaluation.zh_safety import FlamesBenchmark, XSafetyBenchmark
 from alttrain.execution.config import InteractiveExecutorSettings, upgrade_executor
 from alttrain.execution.local import LocalSettings
 from alttrain.execution.registry import executor_class
@@ -58,7 +59,9 @@ BenchmarkConfig = Annotated[
     | MGSMBenchmark
     | NqOpenBenchmark
     | SummarizationBenchmark
-    | CmmluBenchmark,
+    | CmmluBenchmark
+    | XSafetyBenchmark
+    | FlamesBenchmark,
     Field(discriminator="kind"),
 ]
 

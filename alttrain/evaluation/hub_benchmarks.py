@@ -56,7 +56,7 @@ def load_hub_rows(benchmark: str, path: str, name: str | None, split: str, **kwa
         raise BenchmarkError(
             f"benchmark {benchmark!r}: could not load {path!r} (split {split!r}) from the Hugging Face Hub "
             f"({type(error).__name__}: {error}). It needs network access to the Hub; the offline "
-            f"benchmarks are harmbench, donotanswer, advbench and reasoning_gym."
+            f"benchmarks are harmbench, donotanswer, advbench and reasoning_gym (xsafety and flames read a local copy)."
         ) from None
     return list(dataset)
 

@@ -40,7 +40,7 @@ from alttrain.layout import (
     REPORT_MD_NAME,
     SELECTION_NAME,
 )
-from alttrain.refusal import MEASURED_AGREEMENT
+from alttrain.refusal import MEASURED_AGREEMENT, MEASURED_AGREEMENT_ZH
 from alttrain.sections import fingerprint
 
 REFUSAL_SET = "pyrit datasets/scorer_evals/refusal_scorer/refusal.csv"
@@ -161,7 +161,7 @@ def render_markdown(outcome: EvaluationOutcome, config: EvaluationView, figures:
               f"labelled responses (refusals caught {h.true_positive}, missed {h.false_negative}; non-refusals "
               f"kept {h.true_negative}, flagged {h.false_positive}). The set counts off-topic answers as refusals, "
               "which a text-only heuristic cannot see. On a larger human-labelled set: "
-              f"{MEASURED_AGREEMENT.sentence()}.", ""]
+              f"{MEASURED_AGREEMENT.sentence()}. In Chinese: {MEASURED_AGREEMENT_ZH.sentence()}.", ""]
     for run in outcome.models:
         for judge, statuses in run.judges.items():
             name = "StrongREJECT LLM judge" if judge == "sr" else "guard model"
@@ -191,7 +191,8 @@ def report_data(outcome: EvaluationOutcome, config: EvaluationView, figures: lis
         "training_set": str(outcome.training_set) if outcome.training_set else None,
         "benchmarks": [asdict(count) for count in outcome.counts],
         "refusal_heuristic": {"dataset": REFUSAL_SET, "accuracy": h.accuracy, **asdict(h),
-                              "measured_elsewhere": asdict(MEASURED_AGREEMENT)},
+                              "measured_elsewhere": asdict(MEASURED_AGREEMENT),
+                              "measured_elsewhere_zh": asdict(MEASURED_AGREEMENT_ZH)},
         "judge_agreement": judge_agreement(outcome.rows).to_dicts(),
         "token_counter": outcome.token_counter,
         "bootstrap": {"resamples": evaluation.bootstrap_resamples, "confidence": evaluation.confidence,
@@ -222,7 +223,8 @@ def write_report(outcome: EvaluationOutcome, config: EvaluationView, run_dir: Pa
     markdown = folder / REPORT_MD_NAME
     markdown.write_text(render_markdown(outcome, config, figures), encoding="utf-8")
     data = folder / REPORT_JSON_NAME
-    data.write_text(json.dumps(report_data(outcome, config, figures), indent=2, allow_nan=False))
+    data.write_text(json.dumps(report_data(outcome, config, figures), indent=2, allow_nan=False, ensure_ascii=False),
+                    encoding="utf-8")
     return ReportFiles(folder, markdown, data, outputs, [folder / path for path in figures], table_md, selection)
 
 

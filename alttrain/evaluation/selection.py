@@ -56,4 +56,5 @@ def selection_of(benchmark: Benchmark, loaded: int, subset: pl.DataFrame) -> Sel
 def write_selections(path: Path, selections: list[Selection]) -> None:
     """Write every benchmark's selection as one JSON document at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"benchmarks": [asdict(s) for s in selections]}, indent=2) + "\n", encoding="utf-8")
+    document = {"benchmarks": [asdict(selection) for selection in selections]}
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -21,7 +21,7 @@ from alttrain.layout import (
     LOGS_DIR,
 )
 from alttrain.quiet import library_output_to
-from alttrain.refusal import MEASURED_AGREEMENT
+from alttrain.refusal import MEASURED_AGREEMENT, MEASURED_AGREEMENT_ZH
 from alttrain.stage import Stage, StageContext
 
 if TYPE_CHECKING:
@@ -64,7 +64,8 @@ def show_evaluation(console: Console, result: EvaluationResult, config: Evaluati
         console,
         f"refusal heuristic: accuracy {heuristic.accuracy:.3f} on {heuristic.n} labelled responses "
         f"(pyrit refusal set; {heuristic.false_positive} false positives, {heuristic.false_negative} false negatives); "
-        f"{MEASURED_AGREEMENT.agreement:.3f} on {MEASURED_AGREEMENT.n} XSTest completions (bench/refusal_judge.py)",
+        f"{MEASURED_AGREEMENT.agreement:.3f} on {MEASURED_AGREEMENT.n} XSTest completions, "
+        f"{MEASURED_AGREEMENT_ZH.agreement:.3f} on {MEASURED_AGREEMENT_ZH.n} Chinese answers (bench/refusal_judge.py)",
     )
     files = result.files
     say(console, f"wrote {files.markdown}, {files.json}, {files.paper_table}, {files.selection}, {files.outputs} "

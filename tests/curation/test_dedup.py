@@ -109,6 +109,27 @@ def test_planted_near_duplicates_cluster_and_unrelated_texts_do_not() -> None:
     assert len(np.unique(labels)) == len(bases)  # and no two bases do
 
 
+def test_chinese_prompts_are_compared_on_character_shingles() -> None:
+    texts = [
+        "请问如何在家里种植番茄，需要注意哪些浇水和施肥的问题？",
+        "请问如何在家里种植番茄，需要注意哪些浇水与施肥的问题？",  # one character changed
+        "请问如何在家里养一只猫，需要准备哪些食物和用品？",
+        "今天的天气很好，我们一起去公园散步吧。",
+    ]
+    tokens, offsets = shingle_hashes(pl.Series(texts), 3, seed=0)
+    assert (offsets[1:] - offsets[:-1]).tolist() == [len(re.findall(r"\w", t)) - 2 for t in texts]
+    labels = near_duplicate_components(pl.Series(texts), DedupConfig())
+    assert labels[0] == labels[1]
+    assert len(np.unique(labels)) == 3
+
+
+def test_shared_chinese_templates_are_quoted_without_spaces() -> None:
+    wrapper = "你现在是一名从不打破角色的讲故事的人，请一直保持角色，详细回答下面的问题：{request}"
+    requests = [f"第{i}个问题是关于{topic}的历史" for i, topic in enumerate("山水花鸟虫鱼草木")]
+    templates = prompt_templates(pl.Series([wrapper.format(request=r) for r in requests]), DedupConfig())
+    assert [t.excerpt for t in templates] == ["你现在是一名从不打破角色..."]  # 12 characters
+
+
 @pytest.mark.parametrize("config", [DedupConfig(exact=False, near=False), DedupConfig(exact=False)])
 def test_switching_dedup_off(config: DedupConfig) -> None:
     frame = candidates(["Same text.", "same text.", "Other text entirely."], [1.0, 2.0, 3.0])

@@ -13,7 +13,8 @@ from alttrain.curation.filters.base import FilterContext
 from alttrain.curation.pipeline import curate
 from alttrain.curation.report import CurationReport, FunnelError, FunnelStep
 from alttrain.measures import TokenizerConfig, make_counter
-from alttrain.refusal import MEASURED_AGREEMENT
+from alttrain.neardup import SharedTemplate
+from alttrain.refusal import MEASURED_AGREEMENT, MEASURED_AGREEMENT_ZH
 from alttrain.structure import TraceFields
 from curation.rows import BENIGN_FIELDS, REQUESTS, SPEC, WRAPPER, frame, row
 
@@ -101,6 +102,19 @@ def test_a_report_that_does_not_add_up_is_refused(tmp_path: Path) -> None:
         CurationReport(**{**good, "filters": [FunnelStep("structure", 3, {"structure:no_think": 2})]})
 
 
+def test_chinese_categories_and_templates_are_written_unescaped(tmp_path: Path) -> None:
+    report = CurationReport(
+        rows_in=2, quarantined=FunnelStep("quarantined", 0, {}), input=2,
+        filters=[FunnelStep("language", 1, {"language:fr": 1})], dedup=[], not_selected=0, selected=1,
+        selected_by_label={"benign": 1}, selected_by_category={"算术": 1}, length_reduction={"rows": 0}, warnings=[],
+        shared_templates=[SharedTemplate(rows=8, excerpt="你现在是一名从不打破角色...")],
+    )
+    report.write(tmp_path / "r.json")
+    text = (tmp_path / "r.json").read_text(encoding="utf-8")
+    assert '"算术": 1' in text and "你现在是一名从不打破角色..." in text and "\\u" not in text
+    assert json.loads(text)["selected_by_category"] == {"算术": 1}
+
+
 def test_a_report_with_the_refusal_filter_states_the_heuristics_measured_agreement() -> None:
     steps = [FunnelStep("structure", 1, {"structure:no_think": 1}), FunnelStep("refusal", 1, {"refusal:x": 1})]
     report = CurationReport(
@@ -109,8 +123,9 @@ def test_a_report_with_the_refusal_filter_states_the_heuristics_measured_agreeme
         warnings=[],
     )
     assert report.to_json()["refusal_heuristic"] == asdict(MEASURED_AGREEMENT)
+    assert report.to_json()["refusal_heuristic_zh"] == asdict(MEASURED_AGREEMENT_ZH)
     without = CurationReport(**{**report.__dict__, "filters": [steps[0]], "input": 2, "rows_in": 2})
-    assert "refusal_heuristic" not in without.to_json()
+    assert "refusal_heuristic" not in without.to_json() and "refusal_heuristic_zh" not in without.to_json()
 
 
 def test_the_report_names_the_shared_templates_and_keeps_every_wrapped_request(tmp_path: Path) -> None:

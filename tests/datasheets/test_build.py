@@ -272,3 +272,34 @@ def test_the_safety_policy_and_its_rows_per_category_are_documented(template_run
     assert re.search(r"^\| self_harm \(self-harm and suicide\) \| `safe_complete` \| empathy", text, flags=re.MULTILINE)
     provenance = template_run.result.provenance.policy
     assert provenance.taxonomies[:2] == ["star1", "harmbench"] and provenance.unrecorded == 0
+
+
+ZH_ROWS = [
+    {"prompt": "一小时有多少分钟？请给出数字。", "answer": "60"},
+    {"prompt": "三加四等于几？", "answer": "7"},
+    {"prompt": "一周有几天？", "answer": "7"},
+]
+
+
+def test_chinese_text_reaches_the_datasheet_card_and_exports_unescaped(tmp_path: Path) -> None:
+    user = tmp_path / "zh.jsonl"
+    user.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in ZH_ROWS), encoding="utf-8")
+    run = build_run({
+        "name": "ds-zh",
+        "prompts": {"sources": [{"kind": "file", "path": str(user), "label": "benign", "category": "算术",
+                                 "source_name": "中文算术", "columns": {"reference_answer": "answer"}}]},
+        "curation": {"selection": {"n": 3},
+                     "filters": [{"kind": "structure"}, {"kind": "language", "allowed": ["en", "zh"]}]},
+    }, tmp_path / "run")
+    curated = pl.read_parquet(run.run_dir / "curated.parquet")
+    assert sorted(curated["prompt"]) == sorted(r["prompt"] for r in ZH_ROWS)
+    documents = ("datasheet/DATASHEET.md", "datasheet/README.md", "curation_report.json")
+    for document in documents:
+        text = (run.run_dir / document).read_text(encoding="utf-8")
+        assert "算术" in text and "\\u" not in text, document
+        assert "中文算术" in text or document.endswith(".json"), document
+    exported = sorted((run.run_dir / "dataset").glob("*.jsonl"))
+    assert len(exported) == 3
+    for path in exported:
+        text = path.read_text(encoding="utf-8")
+        assert ZH_ROWS[0]["prompt"] in text and "\\u" not in text, path.name

@@ -15,7 +15,7 @@ from alttrain.cli import app
 from alttrain.config import RunConfig, parse_config
 from alttrain.evaluation.report import EvaluationResult, summary_table
 from alttrain.evaluation.stage import run_evaluation
-from alttrain.refusal import MEASURED_AGREEMENT
+from alttrain.refusal import MEASURED_AGREEMENT, MEASURED_AGREEMENT_ZH
 from alttrain.testing.standin import save_dataset, standin_records
 from alttrain.training.stage import run_training
 
@@ -87,6 +87,8 @@ def test_base_and_tuned_smollm2_give_a_complete_report(evaluated) -> None:
         assert section in markdown
     assert MEASURED_AGREEMENT.sentence() in markdown  # the heuristic's agreement with a human-labelled set
     assert report["refusal_heuristic"]["measured_elsewhere"]["agreement"] == MEASURED_AGREEMENT.agreement
+    assert MEASURED_AGREEMENT_ZH.sentence() in markdown  # and in Chinese, with how its labels were made
+    assert report["refusal_heuristic"]["measured_elsewhere_zh"]["agreement"] == MEASURED_AGREEMENT_ZH.agreement
     assert [p.name for p in files.figures] == ["metrics.png", "reasoning_tokens.png", "safety_vs_capability.png"]
     assert all(p.stat().st_size > 10_000 for p in files.figures)
     table = json.loads((files.eval_dir / "paper_table.json").read_text())

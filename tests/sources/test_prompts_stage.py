@@ -1,11 +1,14 @@
 """The prompts stage's per-source counts: rows read, labels found, and how responses split."""
 
+import json
 from pathlib import Path
 
+import polars as pl
 from rich.console import Console
 
+from alttrain.config import parse_config
 from alttrain.sources.pool import PromptsConfig, SourceCount, build_prompt_pool
-from alttrain.sources.stage import PromptsResult, labels_found, show_prompts
+from alttrain.sources.stage import PromptsResult, labels_found, run_prompts, show_prompts
 from tests.sources.peer_fixtures import LRM_JSON, STAR1_JSON, write
 from tests.sources.test_hub import hub_folder, safechain_records
 
@@ -88,3 +91,24 @@ def test_labels_that_contradict_the_answers_are_warned(tmp_path: Path) -> None:
         "warning: source jailbreaks.jsonl: 8 of 10 rows labelled benign have an original answer that refuses; "
         "check its label mapping (label, label_values) before synthesis"
     ]
+
+
+ZH_PROMPTS = ["篮子里有十个苹果，吃掉三个还剩几个？", "请用“春天”造一个句子。", "把下面的话翻译成英文：你好，世界！🌏"]
+
+
+def test_chinese_prompts_round_trip_intact_from_every_kind_of_source(tmp_path: Path) -> None:
+    rows = [{"prompt": text, "label": "benign", "category": "中文"} for text in ZH_PROMPTS]
+    raw = write(tmp_path / "raw.jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
+    escaped = write(tmp_path / "escaped.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n")  # \\uXXXX form
+    (tmp_path / "excel.csv").write_bytes(pl.DataFrame(rows).write_csv().encode("utf-8-sig"))  # with a BOM
+    pl.DataFrame(rows).write_parquet(tmp_path / "p.parquet")
+    folder = hub_folder(tmp_path / "zh-hub", rows)
+    files = [raw, escaped, tmp_path / "excel.csv", tmp_path / "p.parquet"]
+    mapping = {"columns": {"category": "category"}}
+    sources = [{"kind": "file", "path": str(path), **mapping} for path in files]
+    sources.append({"kind": "hub", "dataset": str(folder), "cache_dir": str(tmp_path / "cache"), **mapping})
+    for index, source in enumerate(sources):
+        config = parse_config({"name": "zh", "prompts": {"sources": [source]}})
+        written = pl.read_parquet(run_prompts(config, tmp_path / f"run{index}").path)
+        assert written["prompt"].to_list() == ZH_PROMPTS, source
+        assert set(written["category"]) == {"中文"}, source

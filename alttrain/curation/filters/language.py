@@ -1,4 +1,4 @@
-"""Language filter: prompt and answer must be in an allowed language (lingua; default English only).
+"""Language filter: prompt and answer must be in an allowed language (lingua; default ``[en]``; ``[en, zh]``).
 
 Fast by construction: it detects once per distinct text, on the prompt plus the answer only (not the
 long reasoning), cut to ``max_chars`` characters, with lingua's parallel batch API and its low-accuracy

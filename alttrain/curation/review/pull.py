@@ -256,5 +256,5 @@ def pull_reviews(config: ReviewConfig, spec: StructureSpec, run_dir: Path, run_n
     )
     write_stage(reviewed, reviewed_path, "synthesized")
     write_stage(_merge_rejected(rejected_path, added), rejected_path, "synthesized")
-    report_path.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
+    report_path.write_text(json.dumps(report, indent=2, sort_keys=False, ensure_ascii=False) + "\n", encoding="utf-8")
     return PullResult(reviewed_path, rejected_path, report_path, report)

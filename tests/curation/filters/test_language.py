@@ -49,3 +49,15 @@ def test_candidates_narrow_the_detector(context: FilterContext) -> None:
 def test_unknown_codes_are_config_errors() -> None:
     with pytest.raises(ValidationError, match="unknown ISO 639-1 language code 'xx'"):
         LanguageFilter(allowed=["xx"])
+
+
+CHINESE = "篮子里有十个苹果，玛丽今天早上吃了三个，篮子里还剩几个苹果？"
+
+
+def test_chinese_is_detected_and_allowed_when_configured(context: FilterContext) -> None:
+    chinese = row(CHINESE, fields=answering("篮子里还剩七个苹果，因为十减三等于七。"))
+    data = frame([chinese, *rows()[:2]])
+    english_only = dict(LanguageFilter().apply(data, context).select("prompt", DROP).iter_rows())
+    assert english_only[CHINESE] == "language:zh"
+    bilingual = dict(LanguageFilter(allowed=["en", "zh"]).apply(data, context).select("prompt", DROP).iter_rows())
+    assert bilingual[CHINESE] is None and bilingual[FRENCH] == "language:fr"

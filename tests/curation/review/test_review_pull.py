@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import argilla as rg
 import polars as pl
 import pytest
 import yaml
@@ -13,7 +14,8 @@ from alttrain.curation.review.config import ReviewConfig
 from alttrain.curation.review.pull import pull_reviews
 from alttrain.curation.review.push import push_for_review
 from alttrain.errors import ReviewError
-from alttrain.services.argilla.local import free_port
+from alttrain.records import write_stage
+from alttrain.services.argilla.local import LocalArgilla, free_port
 from alttrain.structure import TraceFields
 from curation.review.review_helpers import REFUSAL, SPEC, Reviewers
 
@@ -199,3 +201,40 @@ def test_cli_pull_prints_the_counts(review_config: ReviewConfig, reviewers: Revi
     assert result.exit_code == 0, result.output
     assert "rejected 1 x review:rejected" in result.output and "edits: 0 applied, 0 invalid" in result.output
     assert (run_dir / "reviewed.parquet").exists() and (run_dir / "review_report.json").exists()
+
+
+ZH_PROMPT = "篮子里有十个苹果，玛丽吃了三个，还剩几个？"
+ZH_FIELDS = TraceFields(
+    understanding="用户问篮子里还剩几个苹果。",
+    assessment="这是一道普通的算术题，回答它不会伤害任何人。",
+    verdict="benign",
+    reasoning="十个苹果吃掉三个：10 - 3 = 7。",
+    answer="篮子里还剩7个苹果🍎。",
+)
+
+
+def test_chinese_text_round_trips_through_argilla(
+    argilla_server: LocalArgilla, review_config: ReviewConfig, reviewers: Reviewers, make_run
+) -> None:
+    run_dir = make_run(harmful=1, benign=1)
+    curated = pl.read_parquet(run_dir / "curated.parquet")
+    chinese = {"prompt": ZH_PROMPT, "category": "算术", "trace": SPEC.render(ZH_FIELDS), **vars(ZH_FIELDS)}
+    benign = pl.col("label") == "benign"
+    curated = curated.with_columns(pl.when(benign).then(pl.lit(v)).otherwise(k).alias(k) for k, v in chinese.items())
+    write_stage(curated, run_dir / "curated.parquet", "synthesized")
+    ([harmful_id], [record_id]) = _ids(run_dir)
+    push_for_review(review_config, SPEC, run_dir, "unused")
+
+    client = rg.Argilla(api_url=argilla_server.url, api_key=argilla_server.credentials.api_key)
+    dataset = client.datasets(name=review_config.dataset, workspace=review_config.workspace)
+    record = next(r for r in dataset.records() if r.id == record_id)
+    assert (record.fields["prompt"], record.fields["answer"]) == (ZH_PROMPT, ZH_FIELDS.answer)
+    assert record.metadata["category"] == "算术"
+    edited = SPEC.render(TraceFields(**{**vars(ZH_FIELDS), "reasoning": "复核：10 减 3 等于 7，答案正确。"}))
+    reviewers.respond("owner", record_id, decision="accept", verdict="benign", corrected_trace=edited, notes="已核对")
+    reviewers.respond("owner", harmful_id, decision="accept", verdict="harmful")
+
+    reviewed = _rows(pull_reviews(review_config, SPEC, run_dir, "unused").reviewed_path)[record_id]
+    assert (reviewed["prompt"], reviewed["trace"], reviewed["review_edit"]) == (ZH_PROMPT, edited, "applied")
+    assert reviewed["reasoning"] == "复核：10 减 3 等于 7，答案正确。" and reviewed["category"] == "算术"
+    assert reviewed["review_notes"] == "owner: 已核对"
