@@ -34,5 +34,5 @@ def test_the_selection_file_says_how_to_select_the_same_items_again(tmp_path: Pa
     [harmbench] = json.loads((tmp_path / "selection.json").read_text())["benchmarks"]
     assert harmbench["benchmark"] == "harmbench" and harmbench["ids"] == selections[0].ids
     assert (harmbench["n"], harmbench["seed"], harmbench["loaded"], harmbench["commit"]) == (5, 3, 200, None)
-    assert harmbench["config"] == {"kind": "harmbench", "n": 5, "seed": 3}
+    assert harmbench["config"] == {"kind": "harmbench", "n": 5, "seed": 3, "path": None, "functional_categories": None}
     assert harmbench["licenses"] and all("MIT" in license_ for license_ in harmbench["licenses"])
