@@ -51,3 +51,9 @@ def language_expr(language: str = "language", text: str = "prompt") -> pl.Expr:
     )
     given = pl.col(language).str.strip_chars().str.to_lowercase()
     return pl.when(given.is_not_null() & (given != "")).then(given).otherwise(detected)
+
+
+def frame_languages(frame: pl.DataFrame, language: str = "language", text: str = "prompt") -> list[str]:
+    """:func:`language_expr` of every row, for a frame that may lack either column (missing: null, empty text)."""
+    missing = [pl.lit(None, dtype=pl.String).alias(name) for name in (language, text) if name not in frame.columns]
+    return frame.with_columns(missing).select(language_expr(language, text)).to_series().to_list()

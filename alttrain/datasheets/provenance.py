@@ -22,6 +22,7 @@ from alttrain.datasheets.stats import (
     adherence,
     category_mix,
     label_balance,
+    language_mix,
     length_stats,
     length_unit,
     phase_lengths,
@@ -129,6 +130,7 @@ class Provenance:
     lengths: list[LengthStat]
     length_unit: str
     balance: dict[str, int]
+    languages: list[dict[str, Any]]  # rows per language: language, harmful, benign, total
     categories: list[dict[str, Any]]
     policy: PolicySection
     reduction: Reduction | None
@@ -292,6 +294,7 @@ def gather_provenance(config: DatasheetView, inputs: RunInputs, measured: pl.Dat
         lengths=length_stats(phase_lengths(measured)),
         length_unit=length_unit(config.curation.tokenizer),
         balance=label_balance(final),
+        languages=language_mix(final),
         categories=category_mix(final).to_dicts(),
         policy=policy_section(config.synthesis.policy, final),
         reduction=reduction(rewrite_lengths(measured)),
