@@ -22,8 +22,8 @@ import datasets
 import polars as pl
 
 from alttrain.errors import DatasheetError
-from alttrain.layout import CHAT_NAME, HF_NAME, INSTRUCTION_NAME, PARQUET_NAME, REASONING_CONTENT_NAME
 from alttrain.languages import row_language
+from alttrain.layout import CHAT_NAME, HF_NAME, INSTRUCTION_NAME, PARQUET_NAME, REASONING_CONTENT_NAME
 from alttrain.structure import Markers, StructureSpec
 
 HF_COLUMNS = ("id", "prompt", "label", "category", "source", "license", "understanding", "assessment",
@@ -78,7 +78,7 @@ def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
 
 
 def _reasoning_content_rows(rows: list[dict[str, Any]], spec: StructureSpec) -> Iterable[dict[str, Any]]:
-    """Chat rows whose assistant message carries the think body (in the row's language's tags) as ``reasoning_content``."""
+    """Chat rows whose assistant message carries the think body (its language's tags) as ``reasoning_content``."""
     for row in rows:
         markers = spec.markers(row_language(row.get("language"), row["prompt"] or ""))
         try:
