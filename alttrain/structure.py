@@ -268,8 +268,9 @@ class StructureSpec(Markers):
     """The markers of every language: the English set as its own fields, the others in ``languages``.
 
     ``parse``, ``validate``, ``render`` and ``skeleton`` take the row's ``language``
-    (:func:`alttrain.languages.row_language`); without one, ``parse`` and ``validate`` detect it from the
-    text and ``render`` from the fields. The shipped ``languages`` are left out of the config's dump, so a
+    (:func:`alttrain.languages.row_language`): in it, another language's markers are a violation. Without
+    one, ``render`` and ``skeleton`` use the English set and ``parse`` and ``validate`` the set the text is
+    written in (:meth:`language_of`). The shipped ``languages`` are left out of the config's dump, so a
     config that does not set them keeps its fingerprint.
     """
 
@@ -298,10 +299,19 @@ class StructureSpec(Markers):
         """The English set as plain :class:`Markers` (this spec's own fields)."""
         return Markers(**{name: getattr(self, name) for name in Markers.model_fields})
 
+    def language_of(self, text: str) -> str:
+        """The language whose three phase headers all open a line of ``text`` (else the detected one).
+
+        Tried in order: the detected language (:func:`alttrain.languages.detect_language`), English, the others.
+        """
+        detected = detect_language(text)
+        for language in dict.fromkeys([detected, DEFAULT_LANGUAGE, *self.languages]):
+            if all(_line_start(header).search(text) for header in self.markers(language).headers):
+                return language
+        return detected
+
     def render(self, fields: TraceFields, language: str | None = None) -> str:
-        """Render fields in ``language``'s markers (None: detected from the fields' text)."""
-        if language is None:
-            language = detect_language(" ".join((fields.understanding, fields.assessment, fields.reasoning)))
+        """Render fields in ``language``'s markers (None: the English set)."""
         return self.markers(language).render(fields)
 
     def skeleton(self, placeholders: TraceFields | None = None, language: str | None = None) -> str:
@@ -310,14 +320,14 @@ class StructureSpec(Markers):
         return self.markers(language).skeleton(chosen)
 
     def parse(self, text: str, language: str | None = None) -> TraceFields:
-        """Parse ``text`` under ``language``'s markers (None: detected from the text); see :meth:`Markers.parse`."""
-        return self.markers(language or detect_language(text)).parse(text)
+        """Parse ``text`` in ``language``'s markers (None: :meth:`language_of`); see :meth:`Markers.parse`."""
+        return self.markers(language or self.language_of(text)).parse(text)
 
     def validate(
         self, text: str, label: Label, mode: str | None = None, language: str | None = None
     ) -> list[Violation]:
-        """Validate ``text`` under ``language``'s markers (None: detected); see :meth:`Markers.validate`."""
-        return self.markers(language or detect_language(text)).validate(text, label, mode)
+        """Validate ``text`` in ``language``'s markers (None: :meth:`language_of`); see :meth:`Markers.validate`."""
+        return self.markers(language or self.language_of(text)).validate(text, label, mode)
 
 
 def _joined(marker: str, text: str) -> str:

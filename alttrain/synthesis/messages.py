@@ -46,7 +46,7 @@ Message = dict[str, str]
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 _VERSION_HEADER = re.compile(r"^\{#-?\s*version:\s*(\S+?)\s*-?#\}")
 #: how ``language.j2`` names a language and opens a refusal in it (other languages: by their code, in English)
-LANGUAGE_NAMES = {"zh": "Chinese (简体中文)"}
+LANGUAGE_NAMES = {"zh": "Chinese"}
 REFUSAL_OPENINGS = {"zh": "抱歉，我无法提供这方面的帮助。"}
 
 
