@@ -29,7 +29,8 @@ def test_the_column_wins_over_detection() -> None:
 def test_the_column_expression_agrees_with_the_row_function() -> None:
     prompts = [text for text, _ in TEXTS] + ["How do I bake bread?", None]
     languages = [None] * len(TEXTS) + [" De", "zh"]
-    frame = pl.DataFrame({"prompt": prompts, "language": languages}, schema={"prompt": pl.String, "language": pl.String})
+    schema = {"prompt": pl.String, "language": pl.String}
+    frame = pl.DataFrame({"prompt": prompts, "language": languages}, schema=schema)
     expected = [row_language(language, prompt or "") for prompt, language in zip(prompts, languages, strict=True)]
     assert frame.select(language_expr()).to_series().to_list() == expected
     assert expected[-2:] == ["de", "zh"]

@@ -177,7 +177,9 @@ def test_chinese_round_trip_render_parse_validate() -> None:
     assert SPEC.parse(text, "zh") == ZH_FIELDS
     assert SPEC.parse(text) == ZH_FIELDS  # without a language: the set the text is written in
     assert SPEC.validate(text, "benign", language="zh") == []
-    harmful = TraceFields("用户要的是伤害他人的方法。", "这会伤害他人。", "harmful", "我不会提供方法。", "抱歉，我无法提供帮助。")
+    harmful = TraceFields(
+        "用户要的是伤害他人的方法。", "这会伤害他人。", "harmful", "我不会提供方法。", "抱歉，我无法提供帮助。"
+    )
     rendered = SPEC.render(harmful, "zh")
     assert "判定：有害" in rendered and SPEC.parse(rendered, "zh") == harmful
     assert {v.kind for v in SPEC.validate(rendered, "benign", "comply", "zh")} >= {ViolationKind.VERDICT_MISMATCH}

@@ -36,13 +36,15 @@ def test_a_chinese_request_asks_for_the_trace_in_chinese_with_its_markers() -> N
     for structured in (False, True):
         messages = TraceMessages(StructureSpec(), structured=structured)
         english = messages.initial({"prompt": "What is 2 + 2?", "label": "benign"}, "generate", policy)
-        chinese = messages.initial({"prompt": "二加二等于几？", "label": "benign", "language": "zh"}, "generate", policy)
+        record = {"prompt": "二加二等于几？", "label": "benign", "language": "zh"}
+        chinese = messages.initial(record, "generate", policy)
         assert english[0]["content"] == messages.system("en")
         assert "Chinese" not in english[0]["content"] and "问题理解" not in english[0]["content"]
         system = chinese[0]["content"]
         assert system.startswith(english[0]["content"][:200])  # the same instructions, then the language's own
         assert "Write the whole trace and the final answer in Chinese" in system
         assert "抱歉，我无法提供这方面的帮助。" in system
-        assert ("问题理解：" in system and '"判定：有害" or "判定：无害"' in system) != structured  # text mode shows them
+        shows_markers = "问题理解：" in system and '"判定：有害" or "判定：无害"' in system
+        assert shows_markers != structured  # text mode shows the format
         assert "Problem understanding: <what is asked" not in system
         assert messages.version("generate", "zh") == messages.version("generate") + "+language@1"
