@@ -54,6 +54,9 @@ def language_expr(language: str = "language", text: str = "prompt") -> pl.Expr:
 
 
 def frame_languages(frame: pl.DataFrame, language: str = "language", text: str = "prompt") -> list[str]:
-    """:func:`language_expr` of every row, for a frame that may lack either column (missing: null, empty text)."""
-    missing = [pl.lit(None, dtype=pl.String).alias(name) for name in (language, text) if name not in frame.columns]
-    return frame.with_columns(missing).select(language_expr(language, text)).to_series().to_list()
+    """:func:`language_expr` of every row, for a frame that may lack either column (missing: null)."""
+    columns = [
+        pl.col(name).cast(pl.String) if name in frame.columns else pl.lit(None, dtype=pl.String).alias(name)
+        for name in (language, text)
+    ]
+    return frame.with_columns(columns).select(language_expr(language, text)).to_series().to_list()

@@ -134,7 +134,7 @@ class Provenance:
     categories: list[dict[str, Any]]
     policy: PolicySection
     reduction: Reduction | None
-    structure_example: str
+    structure_example: str  # the skeleton in each language of the final rows (English first), blank-line separated
     maintainer: str | None
     contact: str | None
 
@@ -261,6 +261,13 @@ def _fingerprint(config: DatasheetView, inputs: RunInputs) -> tuple[str, str]:
     return fingerprint(config), "computed from the config given to the datasheet stage (no RUN/config.yaml)"
 
 
+def _structure_examples(config: DatasheetView, final: pl.DataFrame) -> str:
+    """The structure's skeleton in every language of the final rows with a set of its own, English first."""
+    spec = config.structure
+    languages = [row["language"] for row in language_mix(final) if row["language"] in spec.languages]
+    return "\n\n".join(spec.skeleton(language=language) for language in [None, *languages])
+
+
 def gather_provenance(config: DatasheetView, inputs: RunInputs, measured: pl.DataFrame) -> Provenance:
     """Collect every answer the datasheet can give from ``inputs``, ``config`` and the measured final rows."""
     final = inputs.final
@@ -298,7 +305,7 @@ def gather_provenance(config: DatasheetView, inputs: RunInputs, measured: pl.Dat
         categories=category_mix(final).to_dicts(),
         policy=policy_section(config.synthesis.policy, final),
         reduction=reduction(rewrite_lengths(measured)),
-        structure_example=config.structure.skeleton(),
+        structure_example=_structure_examples(config, final),
         maintainer=sheet.maintainer,
         contact=sheet.contact,
     )
