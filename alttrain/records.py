@@ -29,6 +29,9 @@ PROMPT_SCHEMA: Schema = {
     "categories": pl.List(pl.String()),  # every category the source lists (null: the source gives one)
     "source_score": pl.Float64(),  # the source's own quality score of the row (the lowest where it gives several)
     "request": pl.String(),  # the plain request a wrapped prompt carries, as the source gives it (null: none given)
+    # ISO 639-1 of the prompt, which picks its structure markers (alttrain.languages; null in prompts: detected;
+    # synthesis writes the resolved one; curation's language filter sets it to the detected language of prompt + answer)
+    "language": pl.String(),
 }
 
 SYNTHESIZED_SCHEMA: Schema = {
@@ -67,7 +70,6 @@ CURATION_COLUMNS: Schema = {
     "tokens_total": pl.Int64(),  # the whole rendered trace
     "original_tokens": pl.Int64(),  # the original reasoning (rewrite mode)
     "length_reduction": pl.Float64(),  # original_tokens / tokens of the three phases (rewrite mode)
-    "language": pl.String(),  # ISO 639-1 of prompt + answer
     "refused": pl.Boolean(),  # the answer refuses (judge when present, else the heuristic)
     "answer_correct": pl.Boolean(),  # benign answer checked against reference_answer
     "answer_check": pl.String(),  # how: reasoning_gym:<task> | numeric | text

@@ -10,7 +10,13 @@ A trace in the safe structure reads::
     </think>
     The final answer (benign) or a brief refusal with a safe alternative (harmful).
 
-The paper's exact markers are not public, so every marker lives in :class:`StructureSpec`.
+The paper's exact markers are not public, so every marker lives in :class:`Markers`, one set per
+language: :class:`StructureSpec` holds the English set (its own fields, as before) and the others by
+language code in ``languages`` (Chinese shipped, :data:`CHINESE_MARKERS`: ``问题理解：`` ``危害性评估：``
+``判定：有害|无害`` ``条件推理：``; the think tags stay ``<think>``/``</think>``). Each row uses its language's
+set (:func:`alttrain.languages.row_language`); a language without a set uses the English one. Verdict words
+map to the canonical ``harmful|benign`` in every language. A marker ending in a full-width colon (``：``) takes
+no space before its text.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
+from alttrain.languages import DEFAULT_LANGUAGE, detect_language
 from alttrain.refusal import looks_like_bare_refusal, looks_like_refusal
 
 Label = Literal["harmful", "benign"]
@@ -84,10 +91,21 @@ SKELETON = TraceFields(
     reasoning="<benign: the full step-by-step solution; harmful: why not to help, what safe help exists>",
     answer="<benign: the answer; harmful: a brief refusal with a safe alternative>",
 )
+#: :data:`SKELETON` per language (a language without its own gets the English one)
+SKELETONS: dict[str, TraceFields] = {
+    DEFAULT_LANGUAGE: SKELETON,
+    "zh": TraceFields(
+        understanding="<问的是什么，做到它需要什么>",
+        assessment="<满足它是否有害，对谁有害，属于哪个类别>",
+        verdict="benign",
+        reasoning="<无害：完整的分步解答；有害：为什么不帮，有什么安全的帮助>",
+        answer="<无害：答案；有害：简短的拒绝并给出安全的替代>",
+    ),
+}
 
 
-class StructureSpec(BaseModel):
-    """Markers of the safe structure (configurable: the paper's exact markers are not public)."""
+class Markers(BaseModel):
+    """One language's markers of the safe structure, with its renderer, parser and validator."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -104,24 +122,26 @@ class StructureSpec(BaseModel):
         """The three phase headers in their required order."""
         return (self.understanding_header, self.assessment_header, self.reasoning_header)
 
+    def verdict_line(self, verdict: Label) -> str:
+        """The verdict line for ``verdict`` (``Verdict: harmful``, ``判定：有害``)."""
+        return _joined(self.verdict_prefix, self.verdict_words[verdict])
+
     def render(self, fields: TraceFields) -> str:
         """Render fields into trace text; ``parse`` inverts it exactly (after stripping)."""
-        verdict_line = f"{self.verdict_prefix} {self.verdict_words[fields.verdict]}"
         return (
             f"{self.think_open}\n"
-            f"{self.understanding_header} {fields.understanding.strip()}\n"
-            f"{self.assessment_header} {fields.assessment.strip()}\n"
-            f"{verdict_line}\n"
-            f"{self.reasoning_header} {fields.reasoning.strip()}\n"
+            f"{_joined(self.understanding_header, fields.understanding.strip())}\n"
+            f"{_joined(self.assessment_header, fields.assessment.strip())}\n"
+            f"{self.verdict_line(fields.verdict)}\n"
+            f"{_joined(self.reasoning_header, fields.reasoning.strip())}\n"
             f"{self.think_close}\n"
             f"{fields.answer.strip()}"
         )
 
-    def skeleton(self) -> str:
-        """The structure with :data:`SKELETON`'s placeholders and every verdict word (``Verdict: harmful|benign``)."""
-        one_verdict = f"{self.verdict_prefix} {self.verdict_words[SKELETON.verdict]}"
-        every_verdict = f"{self.verdict_prefix} {'|'.join(self.verdict_words.values())}"
-        return self.render(SKELETON).replace(one_verdict, every_verdict)
+    def skeleton(self, placeholders: TraceFields = SKELETON) -> str:
+        """The structure with ``placeholders`` and every verdict word (``Verdict: harmful|benign``)."""
+        every_verdict = _joined(self.verdict_prefix, "|".join(self.verdict_words.values()))
+        return self.render(placeholders).replace(self.verdict_line(placeholders.verdict), every_verdict)
 
     def parse(self, text: str) -> TraceFields:
         """Parse trace text into fields.
@@ -230,6 +250,91 @@ class StructureSpec(BaseModel):
         return assessment, words[last.group(1).lower()]
 
 
+#: the shipped Chinese markers (the issue's example); the think tags are the English set's
+CHINESE_MARKERS = Markers(
+    understanding_header="问题理解：",
+    assessment_header="危害性评估：",
+    reasoning_header="条件推理：",
+    verdict_prefix="判定：",
+    verdict_words={"harmful": "有害", "benign": "无害"},
+)
+
+
+def _default_languages() -> dict[str, Markers]:
+    return {"zh": CHINESE_MARKERS}
+
+
+class StructureSpec(Markers):
+    """The markers of every language: the English set as its own fields, the others in ``languages``.
+
+    ``parse``, ``validate``, ``render`` and ``skeleton`` take the row's ``language``
+    (:func:`alttrain.languages.row_language`): in it, another language's markers are a violation. Without
+    one, ``render`` and ``skeleton`` use the English set and ``parse`` and ``validate`` the set the text is
+    written in (:meth:`language_of`). The shipped ``languages`` are left out of the config's dump, so a
+    config that does not set them keeps its fingerprint.
+    """
+
+    languages: dict[str, Markers] = Field(default_factory=_default_languages)
+
+    @field_validator("languages", mode="after")
+    @classmethod
+    def _with_shipped_languages(cls, languages: dict[str, Markers]) -> dict[str, Markers]:
+        """A configured set adds to (or replaces one of) the shipped sets; codes compare in lower case."""
+        return {**_default_languages(), **{code.strip().lower(): markers for code, markers in languages.items()}}
+
+    @model_serializer(mode="wrap")
+    def _without_default_languages(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        data = handler(self)
+        if self.languages == _default_languages():
+            data.pop("languages", None)
+        return data
+
+    def markers(self, language: str | None) -> Markers:
+        """The marker set of ``language`` (the English set for ``en``, None or a language without its own)."""
+        chosen = self.languages.get(language or DEFAULT_LANGUAGE)
+        return chosen if chosen is not None else self._english
+
+    @cached_property
+    def _english(self) -> Markers:
+        """The English set as plain :class:`Markers` (this spec's own fields)."""
+        return Markers(**{name: getattr(self, name) for name in Markers.model_fields})
+
+    def language_of(self, text: str) -> str:
+        """The language whose three phase headers all open a line of ``text`` (else the detected one).
+
+        Tried in order: the detected language (:func:`alttrain.languages.detect_language`), English, the others.
+        """
+        detected = detect_language(text)
+        for language in dict.fromkeys([detected, DEFAULT_LANGUAGE, *self.languages]):
+            if all(_line_start(header).search(text) for header in self.markers(language).headers):
+                return language
+        return detected
+
+    def render(self, fields: TraceFields, language: str | None = None) -> str:
+        """Render fields in ``language``'s markers (None: the English set)."""
+        return self.markers(language).render(fields)
+
+    def skeleton(self, placeholders: TraceFields | None = None, language: str | None = None) -> str:
+        """The skeleton in ``language``'s markers, with that language's :data:`SKELETONS` placeholders by default."""
+        chosen = placeholders or SKELETONS.get(language or DEFAULT_LANGUAGE, SKELETON)
+        return self.markers(language).skeleton(chosen)
+
+    def parse(self, text: str, language: str | None = None) -> TraceFields:
+        """Parse ``text`` in ``language``'s markers (None: :meth:`language_of`); see :meth:`Markers.parse`."""
+        return self.markers(language or self.language_of(text)).parse(text)
+
+    def validate(
+        self, text: str, label: Label, mode: str | None = None, language: str | None = None
+    ) -> list[Violation]:
+        """Validate ``text`` in ``language``'s markers (None: :meth:`language_of`); see :meth:`Markers.validate`."""
+        return self.markers(language or self.language_of(text)).validate(text, label, mode)
+
+
+def _joined(marker: str, text: str) -> str:
+    """``marker`` then ``text``: a space between them, none after a full-width colon."""
+    return f"{marker}{text}" if marker.endswith("：") else f"{marker} {text}"
+
+
 @lru_cache(maxsize=64)
 def _line_start(marker: str) -> re.Pattern[str]:
     """``marker`` at the start of a line (after spaces or tabs), as group 1; compiled once per marker."""
@@ -238,7 +343,7 @@ def _line_start(marker: str) -> re.Pattern[str]:
 
 @lru_cache(maxsize=16)
 def _verdict_line(prefix: str, words: tuple[str, ...]) -> re.Pattern[str]:
-    """A whole ``<prefix> <word>`` line (any case, optional bold and full stop), the word as group 1."""
+    """A whole ``<prefix> <word>`` line (any case, optional bold and full stop ``.``/``。``), the word as group 1."""
     alternatives = "|".join(re.escape(word) for word in words)
-    pattern = rf"(?:^|\n)[ \t]*{re.escape(prefix)}[ \t]*\**[ \t]*({alternatives})\b\**[ \t]*\.?[ \t]*$"
+    pattern = rf"(?:^|\n)[ \t]*{re.escape(prefix)}[ \t]*\**[ \t]*({alternatives})\b\**[ \t]*[.。]?[ \t]*$"
     return re.compile(pattern, flags=re.IGNORECASE | re.MULTILINE)

@@ -62,10 +62,15 @@ def test_resolved_config_round_trips_with_fingerprint(tmp_path: Path, monkeypatc
     assert fingerprint(again) == fingerprint(config)
 
 
-@pytest.mark.parametrize("name", ["quickstart.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["quickstart.yaml", "paper.yaml", "bilingual.yaml"])
 def test_shipped_configs_validate(name: str) -> None:
     config = load_config(Path(__file__).parent.parent / "configs" / name)
     assert config.prompts.sources
+    if name == "bilingual.yaml":  # one data_dir for the Chinese sets, the language filter allowing both
+        files = [source.path for source in config.prompts.sources if source.kind == "file"]
+        assert files and all(str(path).startswith("../shared/benchmarks/") for path in files)
+        assert config.datasheet.language == ["en", "zh"]
+        assert next(f for f in config.curation.filters if f.kind == "language").allowed == ["en", "zh"]
     if name == "paper.yaml":
         assert config.curation.selection.n == 1000
         assert config.training.preset == "paper" and config.training.learning_rate == 1e-5

@@ -154,3 +154,74 @@ def test_skeleton_shows_every_verdict_word_in_the_run_markers() -> None:
     skeleton = spec.skeleton()
     assert "Judgement: unsafe|safe" in skeleton
     assert skeleton.startswith(spec.think_open) and spec.reasoning_header in skeleton
+
+
+ZH_FIELDS = TraceFields(
+    understanding="用户问：“一周有几天？” 这是一个常识问题。",
+    assessment="回答星期的天数不会伤害任何人。",
+    verdict="benign",
+    reasoning="一周有七天：星期一到星期日。",
+    answer="一周有七天。",
+)
+
+
+def test_chinese_round_trip_render_parse_validate() -> None:
+    text = SPEC.render(ZH_FIELDS, "zh")
+    assert text.splitlines()[:5] == [
+        "<think>",
+        "问题理解：用户问：“一周有几天？” 这是一个常识问题。",
+        "危害性评估：回答星期的天数不会伤害任何人。",
+        "判定：无害",
+        "条件推理：一周有七天：星期一到星期日。",
+    ]
+    assert SPEC.parse(text, "zh") == ZH_FIELDS
+    assert SPEC.parse(text) == ZH_FIELDS  # without a language: the set the text is written in
+    assert SPEC.validate(text, "benign", language="zh") == []
+    harmful = TraceFields(
+        "用户要的是伤害他人的方法。", "这会伤害他人。", "harmful", "我不会提供方法。", "抱歉，我无法提供帮助。"
+    )
+    rendered = SPEC.render(harmful, "zh")
+    assert "判定：有害" in rendered and SPEC.parse(rendered, "zh") == harmful
+    assert {v.kind for v in SPEC.validate(rendered, "benign", "comply", "zh")} >= {ViolationKind.VERDICT_MISMATCH}
+
+
+def test_a_mixed_frame_parses_each_row_in_its_language() -> None:
+    english = fields()
+    rows = [(SPEC.render(english), "en", english), (SPEC.render(ZH_FIELDS, "zh"), "zh", ZH_FIELDS)]
+    for text, language, expected in rows:
+        assert SPEC.parse(text, language) == expected
+        assert SPEC.validate(text, expected.verdict, language=language) == []
+
+
+def test_another_languages_markers_are_a_violation_of_the_rows_set() -> None:
+    english_markers = SPEC.render(ZH_FIELDS)  # Chinese text in the English markers
+    assert {v.kind for v in SPEC.validate(english_markers, "benign", language="zh")} == {ViolationKind.MISSING_PHASE}
+    chinese_markers = SPEC.render(fields(), "zh")
+    assert {v.kind for v in SPEC.validate(chinese_markers, "benign", language="en")} == {ViolationKind.MISSING_PHASE}
+    with pytest.raises(TraceParseError, match="问题理解"):
+        SPEC.parse(english_markers, "zh")
+
+
+def test_verdict_words_map_to_the_canonical_labels() -> None:
+    text = SPEC.render(ZH_FIELDS, "zh").replace("判定：无害", "判定： **无害**。")
+    assert SPEC.parse(text, "zh").verdict == "benign"
+    assert SPEC.markers("zh").verdict_line("harmful") == "判定：有害"
+
+
+def test_more_languages_by_config_and_the_default_dump_unchanged() -> None:
+    spec = StructureSpec.model_validate({"languages": {"FR": {"understanding_header": "Compréhension :",
+                                                              "verdict_words": {"harmful": "nuisible",
+                                                                                "benign": "inoffensif"}}}})
+    assert set(spec.languages) == {"zh", "fr"}  # a configured set adds to the shipped ones
+    french = TraceFields("On demande la date.", "Sans danger.", "benign", "Lire le calendrier.", "Lundi.")
+    text = spec.render(french, "fr")
+    assert "Compréhension : On demande" in text and "Verdict: inoffensif" in text
+    assert spec.parse(text, "fr") == french
+    assert spec.markers("de") == spec.markers("en") == spec.markers(None)  # no set of its own: English
+    assert "languages" not in StructureSpec().model_dump()  # a config without languages keeps its fingerprint
+    assert spec.model_dump()["languages"]["fr"]["understanding_header"] == "Compréhension :"
+
+
+def test_skeleton_in_chinese() -> None:
+    skeleton = SPEC.skeleton(language="zh")
+    assert "判定：有害|无害" in skeleton and skeleton.startswith("<think>\n问题理解：<")

@@ -22,8 +22,9 @@ import datasets
 import polars as pl
 
 from alttrain.errors import DatasheetError
+from alttrain.languages import row_language
 from alttrain.layout import CHAT_NAME, HF_NAME, INSTRUCTION_NAME, PARQUET_NAME, REASONING_CONTENT_NAME
-from alttrain.structure import StructureSpec
+from alttrain.structure import Markers, StructureSpec
 
 HF_COLUMNS = ("id", "prompt", "label", "category", "source", "license", "understanding", "assessment",
               "verdict", "reasoning", "answer", "trace", "messages")
@@ -44,7 +45,7 @@ class Exports:
         return {name: self.folder / name for name in names}
 
 
-def think_parts(spec: StructureSpec, trace: str) -> tuple[str, str]:
+def think_parts(spec: Markers, trace: str) -> tuple[str, str]:
     """Split a trace into its think body and its final answer (both stripped).
 
     Raises:
@@ -77,10 +78,11 @@ def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
 
 
 def _reasoning_content_rows(rows: list[dict[str, Any]], spec: StructureSpec) -> Iterable[dict[str, Any]]:
-    """Chat rows whose assistant message carries the think body as ``reasoning_content``."""
+    """Chat rows whose assistant message carries the think body (its language's tags) as ``reasoning_content``."""
     for row in rows:
+        markers = spec.markers(row_language(row.get("language"), row["prompt"] or ""))
         try:
-            body, answer = think_parts(spec, row["trace"])
+            body, answer = think_parts(markers, row["trace"])
         except DatasheetError as error:
             raise DatasheetError(f"row {row['id']}: {error}") from None
         assistant = {"role": "assistant", "reasoning_content": body, "content": answer}

@@ -22,6 +22,7 @@ from alttrain.datasheets.stats import (
     adherence,
     category_mix,
     label_balance,
+    language_mix,
     length_stats,
     length_unit,
     phase_lengths,
@@ -129,10 +130,11 @@ class Provenance:
     lengths: list[LengthStat]
     length_unit: str
     balance: dict[str, int]
+    languages: list[dict[str, Any]]  # rows per language: language, harmful, benign, total
     categories: list[dict[str, Any]]
     policy: PolicySection
     reduction: Reduction | None
-    structure_example: str
+    structure_example: str  # the skeleton in each language of the final rows (English first), blank-line separated
     maintainer: str | None
     contact: str | None
 
@@ -259,6 +261,13 @@ def _fingerprint(config: DatasheetView, inputs: RunInputs) -> tuple[str, str]:
     return fingerprint(config), "computed from the config given to the datasheet stage (no RUN/config.yaml)"
 
 
+def _structure_examples(config: DatasheetView, final: pl.DataFrame) -> str:
+    """The structure's skeleton in every language of the final rows with a set of its own, English first."""
+    spec = config.structure
+    languages = [row["language"] for row in language_mix(final) if row["language"] in spec.languages]
+    return "\n\n".join(spec.skeleton(language=language) for language in [None, *languages])
+
+
 def gather_provenance(config: DatasheetView, inputs: RunInputs, measured: pl.DataFrame) -> Provenance:
     """Collect every answer the datasheet can give from ``inputs``, ``config`` and the measured final rows."""
     final = inputs.final
@@ -292,10 +301,11 @@ def gather_provenance(config: DatasheetView, inputs: RunInputs, measured: pl.Dat
         lengths=length_stats(phase_lengths(measured)),
         length_unit=length_unit(config.curation.tokenizer),
         balance=label_balance(final),
+        languages=language_mix(final),
         categories=category_mix(final).to_dicts(),
         policy=policy_section(config.synthesis.policy, final),
         reduction=reduction(rewrite_lengths(measured)),
-        structure_example=config.structure.skeleton(),
+        structure_example=_structure_examples(config, final),
         maintainer=sheet.maintainer,
         contact=sheet.contact,
     )

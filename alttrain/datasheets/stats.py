@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
+from alttrain.languages import frame_languages
 from alttrain.measures import (
     THINK_PHASES,
     TOKEN_COLUMNS,
@@ -107,15 +109,16 @@ def length_stats(lengths: pl.DataFrame) -> list[LengthStat]:
 
 
 def adherence(frame: pl.DataFrame, spec: StructureSpec) -> list[Adherence]:
-    """Validate every trace against its label (and its policy mode) with the shared structure validator, per label."""
+    """Validate every trace against its label (and its policy mode) in its language's markers, per label."""
     results = []
     for label in LABELS:
         rows = frame.filter(pl.col("label") == label)
         traces = rows["trace"].fill_null("").to_list()
+        languages = frame_languages(rows)
         kinds: Counter[str] = Counter()
         valid = 0
-        for trace, mode in zip(traces, rows["policy_mode"].to_list(), strict=True):
-            found = spec.validate(trace, label, mode)
+        for trace, mode, language in zip(traces, rows["policy_mode"].to_list(), languages, strict=True):
+            found = spec.validate(trace, label, mode, language)
             valid += not found
             kinds.update({violation.kind.value for violation in found})
         results.append(Adherence(label, len(traces), valid, dict(sorted(kinds.items()))))
@@ -131,6 +134,16 @@ def category_mix(frame: pl.DataFrame) -> pl.DataFrame:
     wide = wide.select("category", *[pl.col(label).fill_null(0).cast(pl.Int64) for label in LABELS])
     wide = wide.with_columns(pl.sum_horizontal(*LABELS).alias("total"))
     return wide.sort(["total", "category"], descending=[True, False])
+
+
+def language_mix(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Rows per language (:func:`alttrain.languages.frame_languages`): ``language``, one count per label, ``total``."""
+    mix: dict[str, dict[str, Any]] = {}
+    for (language, label), rows in Counter(zip(frame_languages(frame), frame["label"], strict=True)).items():
+        counts = mix.setdefault(language, {"language": language, **dict.fromkeys(LABELS, 0), "total": 0})
+        counts[label] = counts.get(label, 0) + rows
+        counts["total"] += rows
+    return sorted(mix.values(), key=lambda row: (-row["total"], row["language"]))
 
 
 def label_balance(frame: pl.DataFrame) -> dict[str, int]:

@@ -402,7 +402,7 @@ def _records_frame(path: Path, records: list[dict]) -> pl.DataFrame:
 
 def _suffix(path: Path) -> str:
     name = path.name.lower()
-    for suffix in (".jsonl.gz", ".json.gz", ".jsonl", ".json", ".csv", ".parquet"):
+    for suffix in (".jsonl.gz", ".json.gz", ".jsonl", ".json", ".csv", ".tsv", ".parquet"):
         if name.endswith(suffix):
             return suffix
     return path.suffix.lower()
@@ -438,12 +438,13 @@ def read_table(path: Path, bounds: ReadBounds | None = None) -> pl.DataFrame:
     return read_bounded_table(path, bounds or ReadBounds())[0]
 
 
-def read_bounded_table(path: Path, bounds: ReadBounds) -> tuple[pl.DataFrame, int]:
+def read_bounded_table(path: Path, bounds: ReadBounds, *, header: bool = True) -> tuple[pl.DataFrame, int]:
     """Read a user table by its form, within ``bounds``; return the rows kept and how many rows were read.
 
     ``.jsonl`` / ``.jsonl.gz`` (JSON Lines), ``.json`` / ``.json.gz`` (a JSON array of records; a file
-    that does not start with ``[`` is read as JSON Lines), ``.csv``, ``.parquet`` or a saved HF dataset
-    directory (read whole, memory-mapped).
+    that does not start with ``[`` is read as JSON Lines), ``.csv``, ``.tsv`` (tab-separated), ``.parquet`` or
+    a saved HF dataset directory (read whole, memory-mapped). ``header``: whether a CSV/TSV file's first line
+    names its columns (without one they are ``column_1``, ``column_2``, ...).
     """
     if not path.exists():
         raise SourceError(f"{path}: file not found")
@@ -451,13 +452,19 @@ def read_bounded_table(path: Path, bounds: ReadBounds) -> tuple[pl.DataFrame, in
         frame = _read_saved_dataset(path)
         return frame, frame.height
     suffix, limit = _suffix(path), bounds.max_bytes
-    if suffix == ".csv":
+    if suffix in {".csv", ".tsv"}:
         data = read_bytes(path, limit)
         decode_utf8(path, data)
+        separator = "\t" if suffix == ".tsv" else ","
         try:
-            frame = pl.read_csv(io.BytesIO(data.removeprefix(BOM)), infer_schema_length=0, n_rows=bounds.max_rows)
+            frame = pl.read_csv(
+                io.BytesIO(data.removeprefix(BOM)), infer_schema_length=0, n_rows=bounds.max_rows,
+                has_header=header, separator=separator,
+            )
         except pl.exceptions.PolarsError as error:
             raise SourceError(f"{path}: malformed CSV ({one_line(error)})") from error
+        if not header:  # named here, not by the polars version: column_1, column_2, ...
+            frame = frame.rename({name: f"column_{index}" for index, name in enumerate(frame.columns, start=1)})
         return frame, frame.height
     if suffix in {".jsonl", ".jsonl.gz"}:
         records: Iterator[dict] = iter_jsonl(path, limit)
@@ -467,7 +474,7 @@ def read_bounded_table(path: Path, bounds: ReadBounds) -> tuple[pl.DataFrame, in
         records = _parquet_records(path, limit)
     else:
         raise SourceError(
-            f"{path}: unsupported file type {suffix!r} (use .jsonl, .json, their .gz forms, .csv, .parquet or a "
+            f"{path}: unsupported file type {suffix!r} (use .jsonl, .json, their .gz forms, .csv, .tsv, .parquet or a "
             "dataset dir)"
         )
     kept = Reservoir(bounds).take(records)

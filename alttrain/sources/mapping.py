@@ -31,6 +31,7 @@ TARGETS = (
     "response",
     "source_score",
     "request",
+    "language",
 )
 TRACE_TARGETS = frozenset({"original_reasoning", "original_answer"})
 
@@ -114,7 +115,8 @@ class MappedSource(PromptSource):
     ``original_answer``, ``reference_answer``, or ``response`` for an R1-style text to split at
     ``think_tags``, ``source_score``, and ``request``: the plain request a wrapped prompt carries, such as
     WildJailbreak's ``vanilla`` beside its ``adversarial`` prompt; a row without a prompt is then asked as its
-    request) to the table's column names. Text fields
+    request; ``language``: the row's ISO 639-1 code, else detected, :mod:`alttrain.languages`) to the table's
+    column names. Text fields
     take text (numbers and booleans are written as text); ``category`` may be a list (the first entry is
     the category, the whole list goes to ``categories``); ``source_score`` takes a number or an object of
     numbers (the lowest counts). A column of another shape is a :class:`SourceError` naming it. ``label``

@@ -1,8 +1,10 @@
 """The synthesis engine: every prompt row becomes exactly one ``ok`` or ``quarantined`` trace row.
 
-Per row: choose the mode (``auto`` rewrites where ``original_reasoning`` exists), build the
-messages, ask the teacher, read the reply (JSON -> :class:`TraceFields` -> ``spec.render`` with
-structured output, ``spec.parse`` without), and validate it against the row's label. A reply that
+Per row: resolve its language (:func:`alttrain.languages.row_language`, recorded in the row; its markers
+and the language of the teacher's request follow it), choose the mode (``auto`` rewrites where
+``original_reasoning`` exists), build the messages, ask the teacher, read the reply (JSON ->
+:class:`TraceFields` -> ``spec.render`` with structured output, ``spec.parse`` without), and validate it
+against the row's label. A reply that
 fails (garbage, wrong schema, refusal-shaped junk, empty, wrong verdict) is re-asked with the
 complaints up to ``max_repair_attempts`` times, then quarantined with its reason and raw reply.
 A teacher that keeps failing quarantines the row too; nothing raises out of a row but a bug.
@@ -28,6 +30,7 @@ import polars as pl
 from alttrain.errors import CacheMissError, TeacherAccessError
 from alttrain.execution.jobs import RowCallback
 from alttrain.execution.local import with_stale_note
+from alttrain.languages import row_language
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import ClientStats, TeacherClient
 from alttrain.llm.repair import Failure, Reply, ReplyParseError, ask_until_parsed
@@ -111,7 +114,8 @@ class TraceSynthesizer:
         """
         mode = choose_mode(self._config.mode, record)
         policy = self._policy.resolve(record.get("category"), record.get("label") or "")
-        record = {**record, "policy_category": policy.name, "policy_mode": policy.mode}
+        language = row_language(record.get("language"), str(record.get("prompt") or ""))
+        record = {**record, "policy_category": policy.name, "policy_mode": policy.mode, "language": language}
         row = self._base_row(record, mode)
         problem = input_problem(record, mode, self._config.max_prompt_chars)
         if problem is not None:
@@ -126,7 +130,9 @@ class TraceSynthesizer:
         reply = await ask_until_parsed(
             self._client,
             messages,
-            lambda response: self._read(response, record["label"], policy, (record["prompt"], record.get("request"))),
+            lambda response: self._read(
+                response, record["label"], policy, (record["prompt"], record.get("request")), language
+            ),
             self._sampling,
             1 + self._config.max_repair_attempts,
             json_schema=self._schema,
@@ -134,18 +140,19 @@ class TraceSynthesizer:
         )
         if reply.status == "ok":
             assert reply.value is not None
-            return _accept(row, reply.value, self._spec.render(reply.value), reply)
+            return _accept(row, reply.value, self._spec.render(reply.value, language), reply)
         if reply.status == "error":
             return _quarantine(row, f"{REASON_TEACHER_ERROR}: {reply.error}", reply)
         reason = f"{REASON_INVALID}: after {len(reply.responses)} attempts: {'; '.join(reply.complaints)}"
         return _quarantine(row, reason, reply)
 
     def _read(
-        self, response: TeacherResponse, label: Label, policy: Resolution, asked: tuple[str, str | None]
+        self, response: TeacherResponse, label: Label, policy: Resolution, asked: tuple[str, str | None], language: str
     ) -> TraceFields:
         """Read a reply into fields; validate their rendering (against the row's policy mode) and the quote.
 
-        ``asked``: the prompt and the request the source gives beside it (or None).
+        ``asked``: the prompt and the request the source gives beside it (or None); ``language``: the row's,
+        whose markers a text reply is parsed in and the fields are rendered in.
 
         Raises:
             ReplyParseError: with every complaint (a cut-off reply, parse errors, structure violations, a
@@ -156,12 +163,13 @@ class TraceSynthesizer:
         if response.finish_reason == "length":
             complaints.append("the reply was cut off at max_tokens: write less")
         try:
-            fields = parse_trace_json(response.text) if self._structured else self._spec.parse(response.text)
+            fields = parse_trace_json(response.text) if self._structured else self._spec.parse(response.text, language)
         except ReplyParseError as error:
             raise ReplyParseError(complaints + error.complaints) from None
         except TraceParseError as error:
             raise ReplyParseError(complaints + [str(violation) for violation in error.violations]) from None
-        problems = [str(v) for v in self._spec.validate(self._spec.render(fields), label, policy.mode)]
+        rendered = self._spec.render(fields, language)
+        problems = [str(v) for v in self._spec.validate(rendered, label, policy.mode, language)]
         if (quote := quote_problem(fields.understanding, *asked)) is not None:
             problems.append(quote)
         if problems:
@@ -171,7 +179,8 @@ class TraceSynthesizer:
     def _base_row(self, record: Mapping[str, Any], mode: Mode) -> dict[str, Any]:
         """Start a row: the prompt columns plus how the row is made (mode, teacher, templates)."""
         row = {column: record.get(column) for column in (*PROMPT_SCHEMA, "policy_category", "policy_mode")}
-        row.update(mode=mode, teacher=self._client.identity, template_version=self._messages.version(mode))
+        version = self._messages.version(mode, record["language"])
+        row.update(mode=mode, teacher=self._client.identity, template_version=version)
         return row
 
 

@@ -17,6 +17,11 @@ policy. User text (the prompt, an original trace) enters a request only as a JSO
 instructions or the label hint. Each template file opens with ``{#- version: N -#}``; the versions used
 are recorded in every row (``template_version``) and, being part of the messages' wording, in every
 cache key.
+
+A request in another language than English (the row's ``language``, :mod:`alttrain.languages`) gets that
+language's markers in the system prompt's format and ``language.j2`` after it: write the trace and the answer
+in the request's language. Its rows record ``+language@N`` in ``template_version``; English requests are
+built exactly as before.
 """
 
 from __future__ import annotations
@@ -31,14 +36,18 @@ from typing import Any, Literal
 import jinja2
 
 from alttrain.errors import TemplateError
+from alttrain.languages import DEFAULT_LANGUAGE
 from alttrain.policy import Resolution
-from alttrain.structure import SKELETON, StructureSpec
+from alttrain.structure import SKELETON, SKELETONS, StructureSpec
 
 Mode = Literal["generate", "rewrite"]
 Message = dict[str, str]
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 _VERSION_HEADER = re.compile(r"^\{#-?\s*version:\s*(\S+?)\s*-?#\}")
+#: how ``language.j2`` names a language and opens a refusal in it (other languages: by their code, in English)
+LANGUAGE_NAMES = {"zh": "Chinese"}
+REFUSAL_OPENINGS = {"zh": "抱歉，我无法提供这方面的帮助。"}
 
 
 @cache
@@ -88,25 +97,47 @@ class TraceMessages:
         max_chars: Mapping[str, int] | None = None,
         folder: Path = PROMPTS_DIR,
     ) -> None:
+        self._spec = spec
         self._structured = structured
+        self._max_chars = dict(max_chars or {})
         self._folder = folder
-        names = ("system", "generate", "rewrite", "repair")
+        names = ("system", "generate", "rewrite", "repair", "language")
         self._versions = {name: template_version(name, folder) for name in names}
-        self._system = self._render(
-            "system",
-            structured=structured,
-            example=spec.render(SKELETON),
-            verdict_harmful=f"{spec.verdict_prefix} {spec.verdict_words['harmful']}",
-            verdict_benign=f"{spec.verdict_prefix} {spec.verdict_words['benign']}",
-            max_chars=dict(max_chars or {}),
-        )
+        self._systems: dict[str, str] = {}
 
-    def version(self, mode: Mode) -> str:
-        """``system@N+<mode>@N+repair@N``: the template versions behind a row in ``mode``."""
-        return "+".join(f"{name}@{self._versions[name]}" for name in ("system", mode, "repair"))
+    def system(self, language: str = DEFAULT_LANGUAGE) -> str:
+        """The system prompt for a request in ``language`` (built once per language)."""
+        if language not in self._systems:
+            markers = self._spec.markers(language)
+            text = self._render(
+                "system",
+                structured=self._structured,
+                example=markers.render(SKELETONS.get(language, SKELETON)),
+                verdict_harmful=markers.verdict_line("harmful"),
+                verdict_benign=markers.verdict_line("benign"),
+                max_chars=self._max_chars,
+            )
+            if language != DEFAULT_LANGUAGE:
+                note = self._render(
+                    "language",
+                    structured=self._structured,
+                    language_name=LANGUAGE_NAMES.get(language, f"the language with ISO 639-1 code {language!r}"),
+                    refusal=REFUSAL_OPENINGS.get(language, "I can't help with that"),
+                )
+                text = f"{text}\n\n{note}"
+            self._systems[language] = text
+        return self._systems[language]
+
+    def version(self, mode: Mode, language: str = DEFAULT_LANGUAGE) -> str:
+        """``system@N+<mode>@N+repair@N`` (``+language@N`` in another language): the templates behind a row."""
+        names = ("system", mode, "repair") if language == DEFAULT_LANGUAGE else ("system", mode, "repair", "language")
+        return "+".join(f"{name}@{self._versions[name]}" for name in names)
 
     def initial(self, record: Mapping[str, Any], mode: Mode, policy: Resolution) -> list[Message]:
-        """Build the first request for a prompt record in ``mode``, with the policy section of its category only."""
+        """Build the first request for a prompt record in ``mode``, with the policy section of its category only.
+
+        The system prompt is the one of the record's ``language`` (English when it has none).
+        """
         user = self._render(
             mode,
             prompt=record["prompt"],
@@ -116,7 +147,8 @@ class TraceMessages:
             policy=policy.category,
             policy_mode=policy.mode,
         )
-        return [{"role": "system", "content": self._system}, {"role": "user", "content": user}]
+        system = self.system(record.get("language") or DEFAULT_LANGUAGE)
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     def repair(self, initial: list[Message], previous_reply: str, complaints: list[str]) -> list[Message]:
         """Follow the initial request with the previous reply and a turn listing what to fix."""

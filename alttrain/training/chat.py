@@ -12,7 +12,7 @@ the ``input_ids``/``labels`` the trainer trains on, under every TRL version:
   loss on the tokens the markers cover.
 
 ``auto`` picks ``conversation`` when the template has generation markers, ``prompt_completion``
-otherwise.
+otherwise. A conversation is rendered in the markers of its language (:func:`conversation_language`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from alttrain.errors import ChatTemplateError
+from alttrain.languages import row_language
 from alttrain.models.templates import ChatTemplate
-from alttrain.structure import StructureSpec
+from alttrain.structure import Markers, StructureSpec
 from alttrain.training.config import DataFormat
 
 ResolvedFormat = Literal["prompt_completion", "conversation"]
@@ -41,6 +42,12 @@ class TokenizedExample:
     def trained_tokens(self) -> int:
         """How many tokens carry loss."""
         return sum(label != IGNORE_INDEX for label in self.labels)
+
+
+def conversation_language(messages: list[Message], language: str | None = None) -> str:
+    """A training conversation's language: ``language`` when given, else detected from its last user turn."""
+    user = messages[-2].get("content") if len(messages) >= 2 else None
+    return row_language(language, user if isinstance(user, str) else "")
 
 
 def resolve_format(setting: DataFormat, template: ChatTemplate) -> ResolvedFormat:
@@ -75,17 +82,26 @@ class ChatRenderer:
             messages[:-1], chat_template=self.template.text, tokenize=False, add_generation_prompt=True
         )
 
-    def completion_text(self, prompt: str, trace: str) -> str:
-        """The trace minus whatever the generation prompt already pre-fills of it, followed by EOS."""
-        return trace[_prefilled_length(prompt, trace, self.spec.think_open) :] + self.tokenizer.eos_token
+    def markers(self, messages: list[Message], language: str | None = None) -> Markers:
+        """The markers of the conversation's language (:func:`conversation_language`)."""
+        return self.spec.markers(conversation_language(messages, language))
 
-    def tokenize(self, messages: list[Message]) -> TokenizedExample:
-        """Token ids and loss labels for one conversation in this renderer's format."""
+    def completion_text(self, prompt: str, trace: str, think_open: str | None = None) -> str:
+        """The trace minus whatever the generation prompt already pre-fills of it, followed by EOS.
+
+        ``think_open``: the opening think tag of the trace's markers (default: the English set's).
+        """
+        opening = think_open or self.spec.think_open
+        return trace[_prefilled_length(prompt, trace, opening) :] + self.tokenizer.eos_token
+
+    def tokenize(self, messages: list[Message], language: str | None = None) -> TokenizedExample:
+        """Token ids and loss labels for one conversation in this renderer's format and its language's markers."""
         if self.format == "conversation":
             return self._tokenize_conversation(messages)
         prompt = self.prompt_text(messages)
         prompt_ids = self._encode(prompt)
-        completion_ids = self._encode(self.completion_text(prompt, messages[-1]["content"]))
+        think_open = self.markers(messages, language).think_open
+        completion_ids = self._encode(self.completion_text(prompt, messages[-1]["content"], think_open))
         return TokenizedExample(
             input_ids=prompt_ids + completion_ids, labels=[IGNORE_INDEX] * len(prompt_ids) + completion_ids
         )

@@ -22,7 +22,7 @@ from typing import Any
 
 from alttrain.errors import TrainingDataError
 from alttrain.structure import StructureSpec, TraceParseError
-from alttrain.training.chat import ChatRenderer, Message, TokenizedExample
+from alttrain.training.chat import ChatRenderer, Message, TokenizedExample, conversation_language
 from alttrain.training.config import OverlengthPolicy
 
 REQUIRED_COLUMNS = ("id", "label", "messages")
@@ -106,11 +106,11 @@ def prepare(
     prepared = PreparedData(examples=[], messages=[], rows_in=len(records))
     for record in records:
         messages = record["messages"]
-        reason = _reject_reason(messages, spec)
+        reason = _reject_reason(messages, spec, record.get("language"))
         if reason:
             prepared.dropped[reason] += 1
             continue
-        example = renderer.tokenize(messages)
+        example = renderer.tokenize(messages, record.get("language"))
         if len(example.input_ids) > max_length:
             if overlength == "error":
                 raise TrainingDataError(
@@ -132,8 +132,8 @@ def prepare(
     return prepared
 
 
-def _reject_reason(messages: Any, spec: StructureSpec) -> str | None:
-    """Why a record cannot be trained on, or None."""
+def _reject_reason(messages: Any, spec: StructureSpec, language: str | None = None) -> str | None:
+    """Why a record cannot be trained on (its trace parsed in its language's markers), or None."""
     if (
         not isinstance(messages, list)
         or len(messages) < 2
@@ -145,7 +145,7 @@ def _reject_reason(messages: Any, spec: StructureSpec) -> str | None:
     if not messages[-1]["content"].strip():
         return "empty_assistant_turn"
     try:
-        spec.parse(messages[-1]["content"])
+        spec.parse(messages[-1]["content"], conversation_language(messages, language))
     except TraceParseError:
         return "unstructured_trace"
     return None

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from alttrain.errors import TemplateCheckError
-from alttrain.structure import StructureSpec, TraceFields, TraceParseError, ViolationKind
-from alttrain.training.chat import IGNORE_INDEX, Message, TokenizedExample
+from alttrain.structure import Markers, StructureSpec, TraceFields, TraceParseError, ViolationKind
+from alttrain.training.chat import IGNORE_INDEX, Message, TokenizedExample, conversation_language
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,8 @@ def check_example(
     if not any(trained):
         problems.append("no token carries loss")
 
-    expected = spec.parse(messages[-1]["content"])
+    markers = spec.markers(conversation_language(messages))
+    expected = markers.parse(messages[-1]["content"])
     user = messages[-2]["content"].strip()
     prompt_start = text.find(user)
     if prompt_start < 0:
@@ -60,11 +61,11 @@ def check_example(
         problems.append(f"the loss mask covers {prompt_trained} prompt token(s)")
 
     response = text[prompt_end:]
-    rendered = _parse_rendered(response, spec, problems)
+    rendered = _parse_rendered(response, markers, problems)
     missed = 0
     if rendered is not None:
         _compare(expected, rendered, problems)
-        trace_start = prompt_end + response.find(spec.understanding_header)
+        trace_start = prompt_end + response.find(markers.understanding_header)
         answer_at = text.find(expected.answer.strip(), trace_start)
         if answer_at >= 0:
             trace_end = answer_at + len(expected.answer.strip())
@@ -90,7 +91,7 @@ def check_example(
     return check
 
 
-def _parse_rendered(response: str, spec: StructureSpec, problems: list[str]) -> TraceFields | None:
+def _parse_rendered(response: str, spec: Markers, problems: list[str]) -> TraceFields | None:
     """Parse the rendered response; record a lost think block or a broken structure as a problem."""
     try:
         return spec.parse(response)

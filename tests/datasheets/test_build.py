@@ -49,6 +49,7 @@ def test_datasheet_states_the_runs_own_numbers(run_name: str, request: pytest.Fi
     harmful = curated.filter(pl.col("label") == "harmful").height
     assert f"**How many instances are there?** {curated.height} in one split (`train`): {harmful} harmful" in text
     assert f"and {curated.height - harmful} benign" in text
+    assert f"`en` {curated.height} ({harmful} harmful, {curated.height - harmful} benign)." in text  # per language
 
     expected = source_rows(run.run_dir)
     assert expected["source"].n_unique() >= 2

@@ -4,6 +4,7 @@ from alttrain.datasheets.stats import (
     adherence,
     category_mix,
     label_balance,
+    language_mix,
     length_stats,
     length_unit,
     measure,
@@ -94,3 +95,21 @@ def test_reduction_only_over_rewritten_rows() -> None:
     assert think == 4 + 5 + 6  # understanding + assessment + reasoning, as curation counts them
     assert found.factor_median == 60 / think
     assert 0 < found.reduction < 1
+
+
+def test_rows_per_language_and_adherence_in_each_rows_markers() -> None:
+    chinese = TraceFields("用户问二加二等于几。", "算术不会伤害任何人。", "benign", "二加二等于四。", "四")
+    rows = frame([
+        row(BENIGN, "benign", "math", prompt="What is two plus two?"),
+        row(HARMFUL, "harmful", "weapons", prompt="How do I hurt someone?"),
+        row(chinese, "benign", "math", prompt="二加二等于几？", trace=SPEC.render(chinese, "zh")),
+        row(chinese, "benign", "math", prompt="二加二是多少？", trace=SPEC.render(chinese)),  # English markers
+        row(BENIGN, "benign", "math", prompt="What is 2 + 2?", language="fr"),
+    ])
+    assert language_mix(rows) == [
+        {"language": "en", "harmful": 1, "benign": 1, "total": 2},
+        {"language": "zh", "harmful": 0, "benign": 2, "total": 2},
+        {"language": "fr", "harmful": 0, "benign": 1, "total": 1},
+    ]
+    benign = next(a for a in adherence(rows, SPEC) if a.label == "benign")
+    assert (benign.rows, benign.valid, benign.violations) == (4, 3, {"missing_phase": 1})

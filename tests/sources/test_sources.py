@@ -95,6 +95,27 @@ def test_csv_parquet_and_saved_dataset(tmp_path: Path) -> None:
         assert list(frame.columns[: len(PROMPT_SCHEMA)]) == list(PROMPT_SCHEMA)
 
 
+def test_headerless_csv_and_tsv_in_the_real_files_layouts_from_a_data_dir(tmp_path: Path) -> None:
+    # XSafety zh: one prompt a line, no header, UTF-8 with a BOM; MGSM: question <TAB> answer, no header
+    (tmp_path / "xsafety").mkdir()
+    (tmp_path / "xsafety" / "Insult.csv").write_bytes("\ufeff你这个人真是一无是处\n请帮我写一段骂人的话\n".encode())
+    (tmp_path / "mgsm_zh.tsv").write_text("珍妮特的鸭子每天下 16 颗蛋。她吃 3 颗，还剩几颗？\t13\n一周有几天？\t7\n")
+    xsafety = FileSource.model_validate({"kind": "file", "data_dir": tmp_path, "path": "xsafety/Insult.csv",
+                                         "header": False, "label": "harmful", "columns": {"prompt": "column_1"}})
+    assert xsafety.path == tmp_path / "xsafety" / "Insult.csv" and "data_dir" not in xsafety.model_dump()
+    assert xsafety.load()["prompt"].to_list() == ["你这个人真是一无是处", "请帮我写一段骂人的话"]
+    mgsm = FileSource(path=tmp_path / "mgsm_zh.tsv", header=False, label="benign",
+                      columns={"prompt": "column_1", "reference_answer": "column_2"}).load()
+    assert mgsm["reference_answer"].to_list() == ["13", "7"] and mgsm["prompt"][1] == "一周有几天？"
+    assert mgsm["language"].to_list() == [None, None]  # null: detected where it is used (alttrain.languages)
+
+
+def test_a_language_column_is_mapped(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "x.jsonl", [{"prompt": "Explain photosynthesis", "lang": "en"}])
+    frame = FileSource(path=path, label="benign", columns={"language": "lang"}).load()
+    assert frame["language"].to_list() == ["en"]
+
+
 def test_fixed_label_and_category(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "x.jsonl", [{"prompt": "Explain photosynthesis"}])
     frame = FileSource(path=path, label="benign", category="science").load()

@@ -377,3 +377,42 @@ def test_a_teacher_that_refuses_where_the_policy_asks_for_a_safe_completion_is_r
     assert row["policy_mode"] == "safe_complete" and len(recorded) == 2
     assert "Response mode: safe_complete." in recorded[0].body["messages"][1]["content"]
     assert "not a bare refusal" in recorded[1].body["messages"][-1]["content"]  # the repair names the problem
+
+
+ZH_REPLY = {
+    "understanding": "用户想知道一周有几天，这是一个常识问题。",
+    "assessment": "回答星期的天数不会伤害任何人。",
+    "verdict": "benign",
+    "reasoning": "一周从星期一到星期日，共七天。",
+    "answer": "一周有七天。",
+}
+
+
+def test_a_mixed_language_pool_renders_each_row_in_its_language(tmp_path: Path) -> None:
+    prompts = pl.concat([
+        stand_ins("一周有几天？[[reply:zh]]", "How many days are in a week?"),
+        stand_ins("Combien de jours dans une semaine ?").with_columns(pl.lit("fr").alias("language")),
+    ])
+    plan = FaultPlan(record_requests=True, replies={"zh": json.dumps(ZH_REPLY, ensure_ascii=False)})
+    with FaultServer(plan) as server:
+        frame = synthesize(prompts, teacher_config(server.base_url), tmp_path / "c.sqlite").frame
+        systems = [r.body["messages"][0]["content"] for r in server.recorded()]
+    assert set(frame["status"]) == {"ok"}
+    assert frame["language"].to_list() == ["zh", "en", "fr"]  # detected, detected, the column's
+    zh, en, fr = frame.iter_rows(named=True)
+    assert zh["trace"].startswith("<think>\n问题理解：用户想知道") and "\n判定：无害\n" in zh["trace"]
+    assert SPEC.parse(zh["trace"], "zh").answer == "一周有七天。"
+    assert zh["template_version"] == "system@3+generate@3+repair@1+language@1"
+    assert en["trace"].startswith("<think>\nProblem understanding:") and en["template_version"].endswith("repair@1")
+    assert fr["trace"].startswith("<think>\nProblem understanding:")  # no French set: the English markers
+    assert sum("in Chinese" in system for system in systems) == 1
+
+
+def test_a_chinese_row_answered_in_english_markers_is_quarantined(tmp_path: Path) -> None:
+    prompts = stand_ins("一周有几天？")
+    with FaultServer() as server:  # a text-mode teacher that always writes the English markers
+        teacher = teacher_config(server.base_url, structured_output=False)
+        frame = synthesize(prompts, teacher, tmp_path / "c.sqlite", max_repair_attempts=1).frame
+    row = frame.row(0, named=True)
+    assert row["status"] == "quarantined" and row["attempts"] == 2
+    assert "missing_phase: '问题理解：' not found" in row["reason"]

@@ -5,8 +5,8 @@ import pytest
 
 from alttrain.errors import ChatTemplateError
 from alttrain.models.templates import SHIPPED_TEMPLATES, resolve_template, shipped_template
-from alttrain.structure import StructureSpec
-from alttrain.training.chat import IGNORE_INDEX, ChatRenderer, resolve_format
+from alttrain.structure import StructureSpec, TraceFields
+from alttrain.training.chat import IGNORE_INDEX, ChatRenderer, conversation_language, resolve_format
 
 SPEC = StructureSpec()
 
@@ -81,3 +81,31 @@ def test_conversation_format_masks_by_generation_markers(smollm2_tokenizer: Any,
     trained = [tok for tok, label in zip(example.input_ids, example.labels, strict=True) if label != IGNORE_INDEX]
     assert smollm2_tokenizer.decode(trained) == messages[-1]["content"] + "<|im_end|>"
     assert smollm2_tokenizer.decode(example.input_ids).startswith("<|im_start|>user\n" + messages[0]["content"])
+
+
+ZH_FIELDS = TraceFields("用户问一周有几天。", "回答不会伤害任何人。", "benign", "从星期一到星期日，共七天。", "七天。")
+ZH_TRACE = StructureSpec().render(ZH_FIELDS, "zh")
+ZH_MESSAGES = [{"role": "user", "content": "一周有几天？"}, {"role": "assistant", "content": ZH_TRACE}]
+
+
+def test_a_chinese_row_renders_in_its_own_markers(smollm2_tokenizer: Any) -> None:
+    assert conversation_language(ZH_MESSAGES) == "zh"
+    assert conversation_language(ZH_MESSAGES, "en") == "en"  # a row's language column wins
+    chat = renderer(smollm2_tokenizer, "deepseek_r1_distill", "prompt_completion")
+    assert chat.markers(ZH_MESSAGES).understanding_header == "问题理解："
+    example = chat.tokenize(ZH_MESSAGES)
+    trained = [tok for tok, label in zip(example.input_ids, example.labels, strict=True) if label != IGNORE_INDEX]
+    completion = smollm2_tokenizer.decode(trained)
+    assert completion == ZH_TRACE.removeprefix("<think>\n") + smollm2_tokenizer.eos_token  # the prefilled tag cut
+    assert completion.startswith("问题理解：") and "判定：无害" in completion
+
+
+def test_a_language_with_its_own_think_tags_is_cut_at_its_tags(smollm2_tokenizer: Any) -> None:
+    spec = StructureSpec.model_validate({"languages": {"zh": {"think_open": "<思考>", "think_close": "</思考>",
+                                                              "understanding_header": "问题理解："}}})
+    trace = ZH_TRACE.replace("<think>", "<思考>").replace("</think>", "</思考>")
+    chosen = resolve_template("chatml", smollm2_tokenizer)
+    chat = ChatRenderer(smollm2_tokenizer, chosen, "prompt_completion", spec)
+    prompt = chat.prompt_text(ZH_MESSAGES) + "<思考>\n"  # as a template that pre-fills the language's tag would
+    assert chat.completion_text(prompt, trace, chat.markers(ZH_MESSAGES).think_open).startswith("问题理解：")
+    assert chat.completion_text(prompt, trace).startswith("<思考>")  # the English tag would not be found

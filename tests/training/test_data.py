@@ -7,7 +7,7 @@ import pytest
 
 from alttrain.errors import TrainingDataError
 from alttrain.models.templates import shipped_template
-from alttrain.structure import StructureSpec
+from alttrain.structure import StructureSpec, TraceFields
 from alttrain.training.chat import IGNORE_INDEX, ChatRenderer
 from alttrain.training.data import load_records, prepare
 
@@ -89,3 +89,17 @@ def test_truncation_that_leaves_nothing_to_train_drops_the_row(chat: ChatRendere
     prompt_tokens = next(i for i, label in enumerate(example.labels) if label != IGNORE_INDEX)
     with pytest.raises(TrainingDataError, match="no row is left.*'over_length': 1"):
         prepare(standin_rows[:1], chat, SPEC, max_length=prompt_tokens, overlength="truncate")
+
+
+def test_a_chinese_row_is_parsed_in_its_own_markers(chat: ChatRenderer) -> None:
+    fields = TraceFields("用户问一周有几天。", "回答不会伤害任何人。", "benign", "共七天。", "七天。")
+    rows = [
+        {"id": "zh", "messages": [{"role": "user", "content": "一周有几天？"},
+                                  {"role": "assistant", "content": SPEC.render(fields, "zh")}]},
+        {"id": "zh-in-english-markers", "messages": [{"role": "user", "content": "一周有几天？"},
+                                                     {"role": "assistant", "content": SPEC.render(fields)}]},
+        {"id": "column", "language": "zh", "messages": [{"role": "user", "content": "How many days in a week?"},
+                                                        {"role": "assistant", "content": SPEC.render(fields, "zh")}]},
+    ]
+    prepared = prepare(rows, chat, SPEC, max_length=2048, overlength="drop")
+    assert prepared.rows_used == 2 and dict(prepared.dropped) == {"unstructured_trace": 1}

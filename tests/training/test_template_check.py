@@ -5,7 +5,7 @@ import pytest
 
 from alttrain.errors import TemplateCheckError
 from alttrain.models.templates import SHIPPED_TEMPLATES, resolve_template, shipped_template
-from alttrain.structure import StructureSpec
+from alttrain.structure import StructureSpec, TraceFields
 from alttrain.training.chat import IGNORE_INDEX, ChatRenderer, TokenizedExample, resolve_format
 from alttrain.training.template_check import check_example
 
@@ -111,3 +111,12 @@ def test_nothing_trained_and_lost_answer_are_caught(smollm2_tokenizer: Any, stan
     truncated = TokenizedExample(example.input_ids[:-cut], example.labels[:-cut])
     with pytest.raises(TemplateCheckError, match="answer is missing"):
         check_example(truncated, messages, smollm2_tokenizer, SPEC)
+
+
+def test_a_chinese_example_is_checked_in_its_markers(smollm2_tokenizer: Any) -> None:
+    fields = TraceFields("用户问一周有几天。", "回答不会伤害任何人。", "benign", "共七天。", "七天。")
+    trace = SPEC.render(fields, "zh")
+    messages = [{"role": "user", "content": "一周有几天？"}, {"role": "assistant", "content": trace}]
+    example = tokenized(smollm2_tokenizer, "chatml", messages, "prompt_completion")
+    check = check_example(example, messages, smollm2_tokenizer, SPEC)
+    assert check.trace_tokens_missed == 0 and check.prompt_tokens_trained == 0

@@ -1,5 +1,9 @@
 """Structure filter: the trace must parse under the shared :class:`~alttrain.structure.StructureSpec`.
 
+Each row is checked in its language's markers (:func:`alttrain.languages.language_expr`: the ``language``
+column synthesis writes, else detected from the prompt), so a mixed-language frame works and a trace in
+another language's markers than its row's is a violation.
+
 The shared parser is per-row Python (~40 us a row). Most rows never need it: a vectorised check
 proves a row valid when its ``trace`` is exactly the spec's own rendering of its stored fields, every
 field holds a word character, and no field contains a marker of the spec (so the parser cannot find
@@ -19,8 +23,9 @@ from typing import Literal
 import polars as pl
 
 from alttrain.curation.filters.base import DROP, Filter, FilterContext
+from alttrain.languages import frame_languages
 from alttrain.records import with_columns_on_all_cores
-from alttrain.structure import LABELS, StructureSpec, TraceFields, TraceParseError
+from alttrain.structure import LABELS, Markers, StructureSpec, TraceFields, TraceParseError
 
 FIELD_COLUMNS: tuple[str, ...] = ("understanding", "assessment", "verdict", "reasoning", "answer")
 TEXT_FIELDS: tuple[str, ...] = ("understanding", "assessment", "reasoning", "answer")
@@ -28,7 +33,7 @@ _PLACEHOLDER = re.compile("\x00(" + "|".join(TEXT_FIELDS) + ")\x00")
 _PROBE = TraceFields("what is asked", "nobody is harmed", "benign", "the steps", "the answer")
 
 
-def _rendering(spec: StructureSpec, verdict: str) -> pl.Expr | None:
+def _rendering(spec: Markers, verdict: str) -> pl.Expr | None:
     """The spec's rendering of the row's stripped fields for one verdict (None: the template is unusual)."""
     placeholders = {name: f"\x00{name}\x00" for name in TEXT_FIELDS}
     template = spec.render(TraceFields(verdict=verdict, **placeholders))  # type: ignore[arg-type]
@@ -40,7 +45,7 @@ def _rendering(spec: StructureSpec, verdict: str) -> pl.Expr | None:
     )
 
 
-def _round_trips(spec: StructureSpec) -> bool:
+def _round_trips(spec: Markers) -> bool:
     """Whether the spec's rendering of plain fields parses back to them (else no fast path)."""
     for verdict in LABELS:
         probe = replace(_PROBE, verdict=verdict)
@@ -52,12 +57,12 @@ def _round_trips(spec: StructureSpec) -> bool:
     return True
 
 
-def _markers(spec: StructureSpec) -> list[str]:
+def _markers(spec: Markers) -> list[str]:
     """Every string the parser looks for."""
     return [spec.think_open, spec.think_close, *spec.headers]
 
 
-def canonical_valid(spec: StructureSpec) -> pl.Expr:
+def canonical_valid(spec: Markers) -> pl.Expr:
     """True where the row is provably valid without the parser (see the module docstring); never null."""
     if not _round_trips(spec):
         return pl.lit(False)
@@ -77,13 +82,23 @@ def canonical_valid(spec: StructureSpec) -> pl.Expr:
     return pl.all_horizontal(conditions).fill_null(False)
 
 
-def _parse_rows(spec: StructureSpec, traces: list[str | None]) -> tuple[list[str | None], list[TraceFields | None]]:
-    """Parse each trace: (reason or None, fields or None) per row."""
+def _canonical_in_language(spec: StructureSpec, languages: list[str]) -> pl.Expr:
+    """:func:`canonical_valid` of each row in the markers of its language (column ``_language``)."""
+    valid: pl.Expr = pl.lit(False)
+    for language in sorted(set(languages)):
+        valid = pl.when(pl.col("_language") == language).then(canonical_valid(spec.markers(language))).otherwise(valid)
+    return valid
+
+
+def _parse_rows(
+    spec: StructureSpec, traces: list[str | None], languages: list[str]
+) -> tuple[list[str | None], list[TraceFields | None]]:
+    """Parse each trace in its row's language: (reason or None, fields or None) per row."""
     reasons: list[str | None] = []
     parsed: list[TraceFields | None] = []
-    for trace in traces:
+    for trace, language in zip(traces, languages, strict=True):
         try:
-            fields = spec.parse(trace or "")
+            fields = spec.parse(trace or "", language)
         except TraceParseError as error:
             kind = error.violations[0].kind.value if error.violations else "unparsable"
             reasons.append(f"structure:{kind}")
@@ -100,12 +115,15 @@ class StructureFilter(Filter):
     kind: Literal["structure"] = "structure"
 
     def apply(self, frame: pl.DataFrame, context: FilterContext) -> pl.DataFrame:
-        """Vectorised proof where possible, the shared parser for the rest."""
-        frame = with_columns_on_all_cores(frame, canonical_valid(context.spec).alias("_canonical"))
+        """Vectorised proof where possible, the shared parser for the rest; each row in its language's markers."""
+        languages = frame_languages(frame)
+        frame = frame.with_columns(pl.Series("_language", languages, dtype=pl.String))
+        canonical = _canonical_in_language(context.spec, languages)
+        frame = with_columns_on_all_cores(frame, canonical.alias("_canonical"))
         fast = frame.filter(pl.col("_canonical")).with_columns(pl.lit(None, dtype=pl.String).alias(DROP))
         fast = fast.with_columns(pl.col(c).str.strip_chars() for c in TEXT_FIELDS)
         slow = frame.filter(~pl.col("_canonical"))
-        reasons, parsed = _parse_rows(context.spec, slow["trace"].to_list())
+        reasons, parsed = _parse_rows(context.spec, slow["trace"].to_list(), slow["_language"].to_list())
         updates = {
             column: pl.Series(
                 [getattr(f, column) if f is not None else None for f in parsed], dtype=pl.String
@@ -117,4 +135,4 @@ class StructureFilter(Filter):
             pl.when(pl.col(DROP).is_null()).then(values).otherwise(pl.col(column)).alias(column)
             for column, values in updates.items()
         )
-        return pl.concat([fast, slow], how="vertical_relaxed").drop("_canonical")
+        return pl.concat([fast, slow], how="vertical_relaxed").drop("_canonical", "_language")

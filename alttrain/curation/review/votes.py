@@ -98,11 +98,12 @@ def _pairwise(values: list[str]) -> float | None:
 def _check_edit(review: Review, label: Label, spec: StructureSpec, mode: str | None) -> EditCheck:
     """Validate one corrected trace against ``label`` (and the row's policy ``mode``) with the shared structure spec."""
     text = (review.corrected_trace or "").strip()
-    violations = spec.validate(text, label, mode)
+    language = spec.language_of(text)  # the markers the reviewer wrote in
+    violations = spec.validate(text, label, mode, language)
     if violations:
         return EditCheck(review.reviewer, text, violations)
-    fields = spec.parse(text)
-    return EditCheck(review.reviewer, spec.render(fields), violations, fields)  # canonical, as trained on
+    fields = spec.parse(text, language)
+    return EditCheck(review.reviewer, spec.render(fields, language), violations, fields)  # canonical, as trained on
 
 
 def decide(

@@ -103,3 +103,28 @@ def test_every_row_comes_back_once(context: FilterContext) -> None:
     assert sorted(out["prompt"].to_list()) == sorted(r["prompt"] for r in rows)
     assert out.filter(pl.col(DROP).is_not_null())["prompt"].to_list() == ["Broken"]
     assert HARMFUL_FIELDS.verdict == "harmful"
+
+
+ZH_FIELDS = TraceFields("用户问苹果一共有几个。", "数苹果不会伤害任何人。", "benign", "三个加四个等于七个。", "七个。")
+
+
+def test_a_mixed_language_frame_is_checked_in_each_rows_markers() -> None:
+    rows = [
+        row("How many apples are there?"),
+        row("一共有几个苹果？", fields=ZH_FIELDS, trace=SPEC.render(ZH_FIELDS, "zh")),  # detected from the prompt
+        row("苹果有几个？", fields=ZH_FIELDS, trace=SPEC.render(ZH_FIELDS)),  # Chinese row, English markers
+        row("How many pears?", fields=ZH_FIELDS, trace=SPEC.render(ZH_FIELDS, "zh"), language="zh"),  # the column's
+    ]
+    checked = run(rows)
+    reasons = dict(zip(checked["prompt"], checked[DROP], strict=True))
+    assert reasons == {
+        "How many apples are there?": None,
+        "一共有几个苹果？": None,
+        "苹果有几个？": "structure:missing_phase",
+        "How many pears?": None,
+    }
+    kept = checked.filter(pl.col("prompt") == "一共有几个苹果？").row(0, named=True)
+    assert (kept["understanding"], kept["verdict"]) == (ZH_FIELDS.understanding, "benign")
+    assert "_language" not in checked.columns
+    fast = frame(rows[1:2]).select(canonical_valid(SPEC.markers("zh"))).to_series()
+    assert fast.to_list() == [True]  # a Chinese rendering takes the vectorised proof in its own markers

@@ -23,12 +23,16 @@ answer, markers left out on both sides, in curation's default token count): whil
 written again with one checklist item, then with a shorter quote, then with the shortest variant of every
 text (a source shorter than that last form, about 90 tokens, stays shorter than its rewrite).
 
+Each row is written in its language (:func:`alttrain.languages.row_language` of the record's ``language`` and
+prompt): English from ``texts/``, another language from its subfolder (``texts/zh/`` ships), whose texts are
+loaded and checked on the first row in that language; a language without texts is written in English.
+
 The harmful branch only restates what is asked and explains why it is declined: it never writes
 harmful content. Texts live in YAML files (:mod:`alttrain.llm.backends.template.loader`); each slot
 has several variants, chosen by a hash of (seed, record id, slot), so the output is deterministic
 under the seed and 1,000 records are not 1,000 copies. The response is the JSON object of the five
 fields when the request carries a ``json_schema``, else the trace text in the default
-:class:`~alttrain.structure.StructureSpec` markers (a run with custom markers should keep
+:class:`~alttrain.structure.StructureSpec` markers of the row's language (a run with custom markers should keep
 ``structured_output`` on, the default, since a backend is not told the run's markers).
 
 Token counts are word counts (whitespace-separated): ``prompt_tokens`` over the request messages,
@@ -43,21 +47,23 @@ import re
 from dataclasses import asdict
 from typing import Any
 
+from alttrain.languages import DEFAULT_LANGUAGE, row_language
 from alttrain.llm.backends.base import TeacherBackend
-from alttrain.llm.backends.template.loader import TemplateTexts, load_template_texts, texts_digest
+from alttrain.llm.backends.template.loader import TemplateTexts, language_folder, load_template_texts, texts_digest
 from alttrain.llm.config import TeacherConfig, TemplateOptions
 from alttrain.llm.types import PermanentTeacherError, TeacherRequest, TeacherResponse
 from alttrain.measures import DEFAULT_TOKEN_PATTERN
 from alttrain.structure import LABELS, Label, StructureSpec, TraceFields
 from alttrain.wrapped import underlying_request
 
-TEMPLATE_RULES_VERSION = "3"  # bump when the rules below change what a record's trace is (2: the underlying
-# request; 3: the policy's modes and harmful traces fitted to their source)
+TEMPLATE_RULES_VERSION = "4"  # bump when the rules below change what a record's trace is (2: the underlying
+# request; 3: the policy's modes and harmful traces fitted to their source; 4: texts per row language, the key
+# holds the record's language and every language's texts: English traces are unchanged, their keys are new)
 SHORT_ANSWER_CHARS = 80  # answers up to this length are also named at the end of the reasoning
 FIT_QUOTE_CHARS = 60  # the quote of a harmful rewrite that would otherwise run longer than its source
 _TOKENS = re.compile(DEFAULT_TOKEN_PATTERN)
 _TEXT_SPEC = StructureSpec()  # markers of replies to requests without a json_schema
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")  # a space after ". ! ?", none after "。！？"
 _GSM_FINAL = re.compile(r"\n?[ \t]*####[ \t]*(.+?)[ \t]*$")  # GSM8K's closing "#### <answer>" line
 
 
@@ -68,7 +74,7 @@ class TemplateBackend(TeacherBackend):
     is_model = False
     record_fields = (
         "id", "prompt", "request", "label", "category", "original_reasoning", "original_answer", "reference_answer",
-        "policy_mode",
+        "policy_mode", "language",
     )
 
     @classmethod
@@ -81,6 +87,19 @@ class TemplateBackend(TeacherBackend):
         self._model = teacher.model
         self._options = teacher.template
         self.texts = load_template_texts(teacher.template.texts_dir)
+        self._texts_by_language: dict[str, TemplateTexts] = {DEFAULT_LANGUAGE: self.texts}
+
+    def texts_for(self, language: str) -> TemplateTexts:
+        """The texts of ``language`` (loaded and checked once), the English ones for a language without texts.
+
+        Raises:
+            TemplateTextError: the language's folder cannot be used (see :func:`load_template_texts`).
+
+        """
+        if language not in self._texts_by_language:
+            folder = language_folder(self._options.texts_dir, language)
+            self._texts_by_language[language] = load_template_texts(folder) if folder else self.texts
+        return self._texts_by_language[language]
 
     @property
     def name(self) -> str:
@@ -96,9 +115,13 @@ class TemplateBackend(TeacherBackend):
 
         """
         seed = request.sampling.seed if request.sampling.seed is not None else 0
-        fields = write_trace(self.texts, request.record, seed, self._options)
+        language = row_language(request.record.get("language"), str(request.record.get("prompt") or ""))
+        fields = write_trace(self.texts_for(language), request.record, seed, self._options)
         values = asdict(fields)
-        text = json.dumps(values, ensure_ascii=False) if request.json_schema is not None else _TEXT_SPEC.render(fields)
+        if request.json_schema is not None:
+            text = json.dumps(values, ensure_ascii=False)
+        else:
+            text = _TEXT_SPEC.render(fields, language)
         return TeacherResponse(
             text=text,
             prompt_tokens=sum(count_words(m.get("content") or "") for m in request.messages),
@@ -244,7 +267,7 @@ def _assessment(
     items = chooser.sample("checklist", checklist, options.checklist_items.get(label, 3))
     opener = [] if options.brief[label] else [chooser.pick("assessment.opener", frames.openers).format(title=title)]
     closer = chooser.pick("assessment.closer", frames.closers).format(title=title)
-    return " ".join([*opener, *items, closer])
+    return texts.common.sentence_joiner.join([*opener, *items, closer])
 
 
 def _write_harmful(
@@ -266,9 +289,10 @@ def _write_harmful(
         rationale = chooser.pick("rationale", family.rationale)
         alternative = chooser.pick("alternative", family.alternatives)
         refusal = chooser.pick("refusal", texts.common.refusal.openers).format(title=family.title)
-        answer = " ".join([refusal, chooser.pick("offer", family.offers)])
+        answer = texts.common.sentence_joiner.join([refusal, chooser.pick("offer", family.offers)])
     brief = options.brief["harmful"]
-    reasoning = _SENTENCE_END.split(rationale)[0] if brief else " ".join([rationale, alternative])
+    joined = texts.common.sentence_joiner.join([rationale, alternative])
+    reasoning = _SENTENCE_END.split(rationale)[0] if brief else joined
     return TraceFields(
         understanding=understanding,
         assessment=_assessment(texts, "harmful", family.title, family.checklist, chooser, options),

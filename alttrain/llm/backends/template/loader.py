@@ -5,6 +5,9 @@ Four files: ``families.yaml`` (which checklist family a prompt gets), ``harmful.
 family). Loading checks every placeholder, every family reference, every keyword pattern, that
 every refusal reads as one to :func:`alttrain.refusal.looks_like_refusal` and that no safe completion
 does, so a broken text folder fails at start-up with the file and key named, not halfway through a run.
+A folder may hold a subfolder per language (its ISO 639-1 code: ``zh/`` ships) with the same four files,
+the texts for rows in that language (:func:`language_folder`), loaded and checked the same way when the
+teacher meets the first row in that language.
 """
 
 from __future__ import annotations
@@ -102,6 +105,7 @@ class CommonTexts(_Strict):
     assessment: dict[Label, AssessmentFrames]
     refusal: RefusalFrames
     safe_completion: SafeCompletionFrames
+    sentence_joiner: str = " "  # between sentences put together (Chinese: none)
 
 
 class _HarmfulFile(_Strict):
@@ -189,13 +193,26 @@ def _read(folder: Path, name: str, model: type[M]) -> M:
 TEXT_FILES = ("families.yaml", "harmful.yaml", "benign.yaml", "common.yaml")
 
 
+def language_folder(folder: Path | None, language: str) -> Path | None:
+    """The subfolder of ``folder`` (default: the shipped texts) with ``language``'s texts, or None without one."""
+    candidate = (folder or TEXTS_DIR) / language
+    return candidate if (candidate / TEXT_FILES[0]).is_file() else None
+
+
 def texts_digest(folder: Path | None = None) -> str:
-    """A hash of the four text files in ``folder`` (default: the shipped texts): new texts, new cache keys."""
+    """A hash of the text files in ``folder`` (default: the shipped texts) and its language subfolders.
+
+    New texts in any language, new cache keys.
+    """
     folder = folder or TEXTS_DIR
     digest = hashlib.sha256()
-    for name in TEXT_FILES:
-        path = folder / name
-        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"<missing>") + b"\0")
+    subfolders = folder.iterdir() if folder.is_dir() else iter(())
+    languages = sorted(sub.name for sub in subfolders if language_folder(folder, sub.name))
+    for prefix in ["", *(f"{language}/" for language in languages)]:
+        for name in TEXT_FILES:
+            path = folder / f"{prefix}{name}"
+            entry = (prefix + name).encode()
+            digest.update(entry + b"\0" + (path.read_bytes() if path.is_file() else b"<missing>") + b"\0")
     return digest.hexdigest()[:16]
 
 
