@@ -24,14 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from rich.console import Console
 
 from alttrain.config import RunConfig, load_config, write_resolved
 from alttrain.curation.review.stage import REVIEW_STAGE
 from alttrain.curation.stage import CURATION_STAGE
 from alttrain.datasheets.stage import DATASHEET_STAGE
+from alttrain.errors import SchemaError
 from alttrain.evaluation.stage import EVALUATION_STAGE
-from alttrain.layout import STAMP_DIR
+from alttrain.layout import CURATED_FILE, PROMPTS_FILE, REJECTED_FILE, STAMP_DIR, SYNTHESIZED_FILE
+from alttrain.records import check_schema
 from alttrain.sources.stage import PROMPTS_STAGE
 from alttrain.stage import Stage, StageContext, StageView
 from alttrain.synthesis.probe import PROBE_STAGE
@@ -98,10 +101,32 @@ def _stamp_path(run_dir: Path, stage: Stage[Any, Any]) -> Path:
     return run_dir / STAMP_DIR / f"{stage.name}.json"
 
 
+#: record files and their schema: an output made before the record schema changed is stale, not fresh
+RECORD_FILES = {PROMPTS_FILE: "prompts", SYNTHESIZED_FILE: "synthesized", CURATED_FILE: "curated",
+                REJECTED_FILE: "rejected"}  # fmt: skip
+
+
+def _records_conform(run_dir: Path, outputs: tuple[str, ...]) -> bool:
+    """Whether every record file among ``outputs`` has its stage's current schema (columns and types)."""
+    for name in outputs:
+        if name in RECORD_FILES:
+            try:
+                check_schema(pl.read_parquet(run_dir / name, n_rows=0), RECORD_FILES[name], name)
+            except (SchemaError, pl.exceptions.PolarsError, OSError):
+                return False
+    return True
+
+
 def is_fresh(stage: Stage[Any, Any], config: RunConfig, run_dir: Path) -> bool:
-    """Whether the stage's outputs exist and were made from the same view of the config and input content."""
+    """Whether the stage's outputs exist, in the current record schema, made from the same view and input content.
+
+    A release that adds a record column so re-runs the stages that write it, and the stages after them only
+    where a file they read changed.
+    """
     stamp = _stamp_path(run_dir, stage)
     if not stamp.exists() or not all((run_dir / out).exists() for out in stage.outputs):
+        return False
+    if not _records_conform(run_dir, stage.outputs):
         return False
     fingerprint = stage_fingerprint(stage, config.view(stage.view), run_dir)
     return json.loads(stamp.read_text()).get("fingerprint") == fingerprint

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from alttrain.config import RunConfig, parse_config
@@ -197,3 +198,12 @@ def test_a_stage_reading_part_of_another_section_ignores_the_rest(tmp_path: Path
     assert {name for name in base if base[name] != limited[name]} == {"synthesize", "teacher_probe"}
     selected = fingerprints(parse_config(config(selection_n=10)), tmp_path)
     assert {name for name in base if base[name] != selected[name]} == {"curate"}  # datasheet: its token counter only
+
+
+def test_a_record_file_from_before_a_schema_change_is_stale_and_rewritten(tmp_path: Path) -> None:
+    run_all(config(), tmp_path)
+    prompts = tmp_path / "prompts.parquet"
+    pl.read_parquet(prompts).drop("language").write_parquet(prompts)  # as an older release wrote it
+    skipped = run_all(config(), tmp_path)
+    assert skipped["prompts"] is False and "language" in pl.read_parquet(prompts).columns
+    assert run_all(config(), tmp_path) == dict.fromkeys(["prompts", "synthesize", "curate", "datasheet"], True)
