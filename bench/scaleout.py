@@ -7,10 +7,11 @@ the local run's wall time over the Ray run's (1.0: no overhead), the median over
 round running local, ray x1 and ray x2 one after the other (the development VM is shared: its speed swings).
 The Ray time covers everything a ``synthesize`` run does (harvest, pre-pass, actor start, batches, merging
 every answer into the run's cache, clean-up); starting the cluster is printed apart and not counted (a real
-cluster is up before a run). ``fixed`` is the Ray run's time outside its busiest actor's batches (actor
-start, harvest, pre-pass, clean-up), and ``ray_vs_local_without_fixed`` the ratio with it left out. On one
-2-core machine the actors, the driver and the server share the cores, so this measures Ray's overhead,
-not its scaling (the README sketches that).
+cluster is up before a run), nor is the wait for the previous run's actors to exit and free their CPUs.
+``fixed`` is the Ray run's time outside its busiest actor's batches (actor start, harvest, pre-pass,
+clean-up), and ``ray_vs_local_without_fixed`` the ratio with it left out. On one 2-core machine the
+actors, the driver and the server share the cores, so this measures Ray's overhead, not its scaling
+(the README sketches that).
 
 Two jobs: a large one bound by the endpoint's concurrency, and a small one bound by its requests-per-minute
 budget (the actors share it: a pass of fewer rows than ``actors x batches_per_actor`` full batches is cut
@@ -63,11 +64,19 @@ def run_local(config: SynthesisConfig, prompts: pl.DataFrame, folder: Path) -> f
     return time.perf_counter() - started
 
 
+def wait_for_free_cpus(timeout_s: float = 60.0) -> None:
+    """Wait (not counted) until the previous run's actors have exited and every CPU is free, as a fresh run finds it."""
+    deadline = time.perf_counter() + timeout_s
+    while ray.available_resources().get("CPU", 0.0) < ray.cluster_resources()["CPU"] and time.perf_counter() < deadline:
+        time.sleep(0.1)
+
+
 def run_ray(
     config: SynthesisConfig, prompts: pl.DataFrame, folder: Path, actors: int, batch_size: int
 ) -> tuple[float, ScaleoutReport]:
     """Seconds for the Ray executor with ``actors`` actors, and its report."""
     settings = RaySettings(actors=actors, batch_size=batch_size, node_cache_dir=folder / "nodes")
+    wait_for_free_cpus()
     started = time.perf_counter()
     with ResponseCache(folder / f"ray-{actors}.sqlite") as cache:
         execution = RayExecutor(settings, folder).run(prompts.to_dicts(), SynthesisJob(config, StructureSpec()), cache)
