@@ -14,9 +14,10 @@ the clean wall; so on a fast, quiet machine (clean ~2.6 s) the ratio is bound by
 Per contender and run it prints: rows answered, retries (requests re-sent), requests sent per row as
 the server counted them and what the faults force (1 + faults scripted per row: what a client that
 retries every fault until answered must send), wall seconds and the p50/p99 row latency (seconds from
-the start until a row's answer; rows unanswered are left out), each of the fastest of ``--rounds`` 3
-interleaved runs (the development VM is shared, and its speed swings from run to run). The last line is
-``faulty_vs_clean``, alttrain's faulty wall over its clean wall.
+the start until a row's answer; rows unanswered are left out), each the median of ``--rounds`` 5
+interleaved runs (the development VM is shared, and its speed swings from run to run), and the retries by
+cause (the faults the server served). The last line is ``faulty_vs_clean``, the median over the rounds of
+alttrain's faulty wall over its clean wall in the same round.
 
     .venv/bin/python bench/teacher_faults.py [--prompts 500] [--in-flight 64] [--latency 0.2] [--seed 0]
         [--backoff-base S --backoff-max S] [--distilabel-python /tmp/distilabel/bin/python]
@@ -33,8 +34,9 @@ import random
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,7 @@ class RunResult:
     sent: int
     seconds: float
     latencies: list[float]
+    faults: Counter[str] = field(default_factory=Counter)  # faults the server served, by kind
 
 
 def fault_scripts(count: int, rate: float, seed: int) -> list[list[Fault]]:
@@ -118,8 +121,17 @@ def run_on_fresh_server(
         else:
             printed = run_contender(python, PEERS[contender], server.base_url, args.in_flight, prompts)
             result = RunResult(int(printed["rows"]), 0, float(printed["seconds"]), [])
-        result.sent = server.stats().completions
+        stats = server.stats()
+        result.sent, result.faults = stats.completions, stats.faults
     return result
+
+
+def median_run(results: list[RunResult]) -> RunResult:
+    """The run of median wall time (its rows, requests, latencies and faults), with the median wall seconds."""
+    by_wall = sorted(results, key=lambda result: result.seconds)
+    middle = by_wall[len(by_wall) // 2]
+    return RunResult(middle.rows, middle.sent, statistics.median(result.seconds for result in results),
+                     middle.latencies, middle.faults)
 
 
 def row_line(contender: str, run: str, result: RunResult, prompts: int, forced: float) -> str:
@@ -142,7 +154,7 @@ def main() -> None:
     parser.add_argument("--retry-after", type=float, default=FaultPlan().retry_after_s,
                         help="seconds a 429 asks the client to wait (default: the fault server's)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each; the fastest is kept (a busy VM)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved runs of each; medians are shown (a busy VM)")
     parser.add_argument("--backoff-base", type=float, help="alttrain's backoff_base_s (default: the config's)")
     parser.add_argument("--backoff-max", type=float, help="alttrain's backoff_max_s (default: the config's)")
     for peer in PEERS:
@@ -154,21 +166,24 @@ def main() -> None:
     }
     print(f"{args.prompts} prompts, {args.in_flight} in flight, latency {args.latency} s, faults per try "
           f"{args.rate:.0%} each of {', '.join(FAULTS)} (Retry-After {args.retry_after} s), seed {args.seed}, "
-          f"best of {args.rounds}")
+          f"median of {args.rounds}")
     print(f"{'contender':<11} {'run':<6} {'rows':>9} {'retries':>7} {'sent/row':>8} {'forced/row':>10} "
           f"{'wall_s':>8} {'p50_s':>8} {'p99_s':>8}")
-    walls: dict[str, float] = {}
+    ratios: list[float] = []
     for contender, python in contenders.items():
         prompts = {run: bench_prompts(run_scripts, f"{contender}-{run}") for run, run_scripts in scripts.items()}
         rounds = [{run: run_on_fresh_server(contender, python, args, prompts[run]) for run in scripts}
                   for _ in range(args.rounds)]  # interleaved, so a busy spell of the VM hits both runs
         for run, run_scripts in scripts.items():
-            best = min((results[run] for results in rounds), key=lambda result: result.seconds)
+            median = median_run([results[run] for results in rounds])
             forced = 1 + sum(map(len, run_scripts)) / args.prompts
-            print(row_line(contender, run, best, args.prompts, forced), flush=True)
-            if contender == "alttrain":
-                walls[run] = best.seconds
-    print(f"faulty_vs_clean: {walls['faulty'] / walls['clean']:.2f}")
+            print(row_line(contender, run, median, args.prompts, forced), flush=True)
+        if contender == "alttrain":
+            ratios = [results["faulty"].seconds / results["clean"].seconds for results in rounds]
+            served = sorted(rounds[0]["faulty"].faults.items())
+            causes = ", ".join(f"{kind} {count}" for kind, count in served if kind != Fault.OK)
+            print(f"retries by cause (faults served, faulty run): {causes}")
+    print(f"faulty_vs_clean: {statistics.median(ratios):.2f} (per round: {', '.join(f'{r:.2f}' for r in ratios)})")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Scale-out on Ray Data: rows through alttrain's own engine on an actor pool, one teacher client per actor.
+"""Scale-out on Ray: rows through alttrain's own engine on a pool of actors, one teacher client per actor.
 
 Layer 2, beside :mod:`alttrain.llm`: it imports the LLM layer and the spine, never a stage. A stage
 describes its work as a :class:`~alttrain.execution.jobs.ClientJob`; the ray executor

@@ -1,4 +1,4 @@
-"""The Ray Data actor: one teacher client over one node-local cache; records in, an envelope of results out.
+"""The Ray actor: one teacher client over one node-local cache; records in, an envelope of results out.
 
 The actor is asynchronous: it works on ``ray.batches_per_actor`` batches at once on one event loop, all
 through its one client (whose slots bound what is in flight), so a batch's stragglers never leave the
@@ -35,7 +35,7 @@ from alttrain.llm.types import SamplingParams, TeacherRequest
 from alttrain.scaleout.config import RayConfig
 from alttrain.scaleout.entries import BatchLedger, Entry, RecordingCache
 from alttrain.scaleout.keys import DriverKey
-from alttrain.scaleout.nodes import DRILL_MARKER, node_dir
+from alttrain.scaleout.nodes import DRILL_MARKER, clean_node, node_dir
 
 ROW, ENTRY, STATS, REFUSED, PROBLEM = "row", "entry", "stats", "refused", "problem"
 ENVELOPE = pa.schema([("kind", pa.string()), ("index", pa.int64()), ("payload", pa.string()),
@@ -120,7 +120,7 @@ class BusyClock:
 
 
 class ClientActor:
-    """The callable class Ray Data runs on each actor of the pool (``map_batches``, Arrow batches, async).
+    """The class each actor of the pool runs (:mod:`alttrain.scaleout.driver`): called with Arrow batches, async.
 
     Args:
         job: the work (the same object the driver's pre-pass ran).
@@ -140,6 +140,7 @@ class ClientActor:
         api_key.install()  # before the client builds its backend, which reads the key variable
         context = ray.get_runtime_context()
         self._actor, self._node = context.get_actor_id() or "driver", context.get_node_id()
+        self._settings, self._tag = settings, tag
         folder = node_dir(settings, tag)
         self._drill = Drill(folder / DRILL_MARKER, settings.crash_after_batches)
         self._cache = RecordingCache(folder / f"{self._node}.sqlite", on_put=self._drill.answered)
@@ -149,7 +150,7 @@ class ClientActor:
             "file missing or different there, or another alttrain version); its answers could not be re-parsed"
         )  # fmt: skip
         self._client = TeacherClient(teacher, self._cache)
-        self._loop: asyncio.AbstractEventLoop | None = None  # the loop Ray Data runs this actor's batches on
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop Ray runs this actor's batches on
         self._loop_thread: threading.Thread | None = None
         self._starting: asyncio.Lock | None = None
         self._busy = BusyClock()
@@ -176,6 +177,14 @@ class ClientActor:
                  "report": self._reports, "rows": len(rows), "busy_s": self._busy.seconds()}  # fmt: skip
         items: list[tuple[str, int, Any]] = [(ROW, index, row) for index, row in zip(indices, rows, strict=True)]
         return envelope([*items, (STATS, -1, stats)], self._cache.entries(ledger, known))
+
+    def clean(self) -> str:
+        """Delete the run's folder on this actor's node (once every batch is merged); return the node's id.
+
+        The driver asks its actors before they go: a clean-up task would wait for a fresh worker process.
+        """
+        clean_node(self._settings, self._tag)
+        return self._node
 
     async def _start(self) -> None:
         """Start the client's backend on the actor's loop, once."""

@@ -1,12 +1,15 @@
-"""Run a job's records on a Ray Data actor pool, with the run's cache, resume and quarantine semantics.
+"""Run a job's records on a pool of Ray actors, with the run's cache, resume and quarantine semantics.
 
 In order: connect to (or start) the cluster; harvest the node-local caches an interrupted run left into
 the run's cache; run the job offline over that cache (:mod:`alttrain.scaleout.prepass`), finishing every
-row it answers whole; send the rest in batches through ``map_batches`` over an actor pool
-(:class:`~alttrain.scaleout.actor.ClientActor`), merging each batch's new answers into the run's cache as
-it comes back; then delete the run's node folders. Ray Data retries a batch whose actor died on a
-restarted actor, which finds the answers its predecessor committed in the node cache: only the requests
-in flight at the crash are sent again. A killed driver loses nothing either: the next run harvests.
+row it answers whole; send the rest in batches to a pool of plain Ray actors
+(:class:`~alttrain.scaleout.actor.ClientActor`), ``batches_per_actor`` out on each at once and the next
+batch to the actor that returned one, merging each batch's new answers into the run's cache as it comes
+back; then delete the run's node folders. Ray restarts an actor that died and runs its batches again on
+it, and the restarted actor finds the answers its predecessor committed in the node cache: only the
+requests in flight at the crash are sent again. A killed driver loses nothing either: the next run harvests.
+Plain actors, not a Ray Data pool: Ray Data's executor and its workers' imports cost a small job seconds
+before the first request (``bench/scaleout.py``), and the driver holds every record anyway.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -31,15 +35,17 @@ from alttrain.scaleout.actor import ENTRY, PROBLEM, REFUSED, ROW, STATS, ClientA
 from alttrain.scaleout.config import RayConfig, actor_teacher, pool_shape
 from alttrain.scaleout.entries import Entry, merge_entries
 from alttrain.scaleout.keys import DriverKey
-from alttrain.scaleout.nodes import clean, harvest, run_tag
+from alttrain.scaleout.nodes import clean, fetch, harvest, run_tag
 from alttrain.scaleout.prepass import Prepass, prepass
 
-RAY_MISSING = "executor 'ray' needs Ray Data: pip install 'alttrain[ray]' (scripts/setup.sh installs it)"
+RAY_MISSING = "executor 'ray' needs Ray: pip install 'alttrain[ray]' (scripts/setup.sh installs it)"
 LOOPBACK = "127.0.0.1"
 #: Ray's switch that makes a node take the loopback address (its default on macOS and Windows), read at start-up
 LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 #: Ray's own variables a cluster started here gets unless the user set them: no usage statistics sent out
 LOCAL_DEFAULTS = {"RAY_USAGE_STATS_ENABLED": "0"}
+#: restarts of a crashed actor (its batches go again each time) before the run fails
+ACTOR_RESTARTS = 3
 
 
 @contextmanager
@@ -87,7 +93,7 @@ class RayRun:
 
 @contextmanager
 def ray_session(settings: RayConfig) -> Iterator[None]:
-    """Connect to ``settings.address`` (or start a local cluster) unless Ray is up; quiet Ray Data; undo after.
+    """Connect to ``settings.address`` (or start a local cluster) unless Ray is up; undo after.
 
     A configured address is used as given. A cluster started here has its dashboard off, listens on
     127.0.0.1 only (its ports take no authentication from other machines) and reports no usage
@@ -100,7 +106,6 @@ def ray_session(settings: RayConfig) -> Iterator[None]:
     """
     try:
         import ray
-        from ray.data import DataContext
     except ImportError:
         raise ConfigError(RAY_MISSING) from None
     started = not ray.is_initialized()
@@ -119,22 +124,7 @@ def ray_session(settings: RayConfig) -> Iterator[None]:
                 where = settings.address
                 raise ServiceError(f"executor.address {where!r}: cannot join the cluster ({error})") from None
             session.callback(ray.shutdown)
-        with _quiet_data(DataContext.get_current()):
-            yield
-
-
-@contextmanager
-def _quiet_data(context: Any) -> Iterator[None]:
-    """Ray Data without progress bars (they would draw over the stage's own) and with errors only, for the block."""
-    data_logger = logging.getLogger("ray.data")
-    saved = context.enable_progress_bars, data_logger.level
-    context.enable_progress_bars = False
-    data_logger.setLevel(logging.ERROR)
-    try:
         yield
-    finally:
-        context.enable_progress_bars = saved[0]
-        data_logger.setLevel(saved[1])
 
 
 def run_on_ray(
@@ -171,7 +161,7 @@ def run_on_ray(
         pool = _Pool(settings, before.cache_hits, on_row)
         if before.pending:
             pool.run(records, before, job, cache, tag, rows)
-        clean(settings, tag)
+        clean(settings, tag, pool.cleaned)
     missing = [index for index, row in enumerate(rows) if row is None]
     if missing:
         raise RuntimeError(f"the Ray executor lost {len(missing)} of {len(records)} rows (first index {missing[0]})")
@@ -191,7 +181,7 @@ def run_on_ray(
 
 
 def check_resources(settings: RayConfig, actors: int) -> None:
-    """Refuse a pool the cluster cannot hold (Ray Data would wait for it without end).
+    """Refuse a pool the cluster cannot hold (its actors would wait for it without end).
 
     Raises:
         ConfigError: the cluster has fewer CPUs or GPUs than ``actors`` actors ask for.
@@ -214,6 +204,7 @@ class _Pool:
         self._settings, self._driver_hits, self._on_row = settings, driver_hits, on_row
         self.ledger = Ledger()
         self.merged = 0
+        self.cleaned: set[str] = set()  # the nodes whose actors deleted the run's folder
         self.actors, self.batch_rows = settings.actors, settings.batch_size  # what the pass used (pool_shape)
 
     def stats(self) -> ClientStats:
@@ -225,40 +216,55 @@ class _Pool:
         rows: list[Row | None],
     ) -> None:  # fmt: skip
         """Send the pending records; fill ``rows`` and ``cache`` as batches come back."""
-        import pyarrow as pa
-        import ray.data
+        import ray
 
-        settings, pending = self._settings, before.pending
-        self.actors, self.batch_rows = pool_shape(len(pending), settings)
+        settings = self._settings
+        self.actors, self.batch_rows = pool_shape(len(before.pending), settings)
         check_resources(settings, self.actors)
-        tables = []
+        queue = deque(self._batches(records, before))
+        arguments = {"job": job, "teacher": actor_teacher(job.teacher, self.actors), "settings": settings,
+                     "tag": tag, "key": probe_key(job.teacher), "api_key": DriverKey.of(job.teacher)}
+        options: dict[str, Any] = {"num_cpus": settings.cpus_per_actor, "max_restarts": ACTOR_RESTARTS,
+                                   "max_task_retries": ACTOR_RESTARTS}  # a crashed actor's batches go again
+        if settings.gpus_per_actor:
+            options["num_gpus"] = settings.gpus_per_actor
+        actors = [ray.remote(ClientActor).options(**options).remote(**arguments) for _ in range(self.actors)]
+        running: dict[Any, Any] = {}  # a batch's result, by the actor working on it
+
+        def dispatch(actor: Any) -> None:
+            if queue:
+                running[actor.__call__.remote(queue.popleft())] = actor
+
+        finished = False
+        try:
+            for _ in range(settings.batches_per_actor):  # every actor gets work before any gets a second batch
+                for actor in actors:
+                    dispatch(actor)
+            while running:
+                (done,), _ = ray.wait(list(running), num_returns=1)
+                actor = running.pop(done)
+                self._take(fetch(done), cache, rows)
+                dispatch(actor)
+            self.cleaned = set(ray.get([actor.clean.remote() for actor in actors]))
+            finished = True
+        finally:
+            if not finished:  # a batch ended the run: stop the others now
+                for actor in actors:
+                    ray.kill(actor, no_restart=True)
+
+    def _batches(self, records: list[Row], before: Prepass) -> Iterator[Any]:
+        """The pending records as Arrow tables of ``batch_rows`` rows: index, record and seed (JSON)."""
+        import pyarrow as pa
+
+        pending = before.pending
         for start in range(0, len(pending), self.batch_rows):
             chunk = pending[start : start + self.batch_rows]
             seeds = [before.seeds.get(str(records[index].get("id")), []) for index in chunk]
-            tables.append(pa.table({
+            yield pa.table({
                 "index": pa.array(chunk, pa.int64()),
                 "record": [json.dumps(records[index], ensure_ascii=False) for index in chunk],
                 "seed": [json.dumps(entries, ensure_ascii=False) for entries in seeds],
-            }))  # fmt: skip
-        arguments = {"job": job, "teacher": actor_teacher(job.teacher, self.actors), "settings": settings,
-                     "tag": tag, "key": probe_key(job.teacher), "api_key": DriverKey.of(job.teacher)}
-        resources: dict[str, Any] = {"num_cpus": settings.cpus_per_actor}
-        if settings.gpus_per_actor:
-            resources["num_gpus"] = settings.gpus_per_actor
-        dataset = ray.data.from_arrow(tables).map_batches(
-            ClientActor, fn_constructor_kwargs=arguments, batch_size=None, batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(  # no more batches queued on an actor than it runs at once: the
-                size=self.actors, max_concurrent_calls_per_actor=settings.batches_per_actor,  # first one up would
-                max_tasks_in_flight_per_actor=settings.batches_per_actor,  # take them all while the others start
-            ),
-            **resources,
-        )  # fmt: skip
-        batches = iter(dataset.iter_batches(batch_size=None, batch_format="pyarrow"))
-        try:
-            for batch in batches:
-                self._take(batch, cache, rows)
-        finally:
-            getattr(batches, "close", lambda: None)()  # stop the pool now when a batch ended the run
+            })  # fmt: skip
 
     def _take(self, batch: Any, cache: ResponseCache, rows: list[Row | None]) -> None:
         """Handle one envelope: merge its entries (one transaction), count it, then fill its rows."""

@@ -21,7 +21,7 @@ import shutil
 import stat
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,23 +120,31 @@ def harvest(settings: RayConfig, tag: str, cache: ResponseCache, teacher: str) -
                for node, where in _every_node()]  # fmt: skip
     for node, stream in streams:
         for chunk in stream:
-            try:
-                entries, problems = ray.get(chunk)
-            except ray.exceptions.RayTaskError as error:
-                if isinstance(error.cause, ConfigError):
-                    raise error.cause from None
-                raise
+            entries, problems = fetch(chunk)
             merged += merge_entries(cache, entries)
             refused.update({f"node {node[:12]} {what}": count for what, count in problems.items()})
     return merged, refused
 
 
-def clean(settings: RayConfig, tag: str) -> None:
-    """Delete the run's folder on every alive node."""
+def fetch(reference: Any) -> Any:
+    """``ray.get`` of a task's or actor call's result; a :class:`ConfigError` raised there is raised here as itself."""
+    import ray
+
+    try:
+        return ray.get(reference)
+    except ray.exceptions.RayTaskError as error:
+        if isinstance(error.cause, ConfigError):
+            raise error.cause from None
+        raise
+
+
+def clean(settings: RayConfig, tag: str, cleaned: Collection[str] = ()) -> None:
+    """Delete the run's folder on every alive node but those in ``cleaned`` (node ids whose actors deleted it)."""
     import ray
 
     task = ray.remote(num_cpus=0)(clean_node)
-    ray.get([task.options(scheduling_strategy=where).remote(settings, tag) for _, where in _every_node()])
+    ray.get([task.options(scheduling_strategy=where).remote(settings, tag)
+             for node, where in _every_node() if node not in cleaned])  # fmt: skip
 
 
 def _every_node() -> list[tuple[str, Any]]:

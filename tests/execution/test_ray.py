@@ -37,7 +37,7 @@ from alttrain.prompt_sets.builtin import HarmBenchSource, ReasoningGymSource
 from alttrain.records import conform, read_stage, record_id, write_stage
 from alttrain.scaleout.config import RayConfig
 from alttrain.scaleout.entries import Entry, merge_entries
-from alttrain.scaleout.nodes import node_dir, run_tag
+from alttrain.scaleout.nodes import clean, node_dir, run_tag
 from alttrain.scaleout.view import show_scaleout
 from alttrain.sources.pool import PromptsConfig, build_prompt_pool
 from alttrain.synthesis.stage import SynthesisResult, run_synthesis
@@ -355,3 +355,13 @@ def test_requests_on_ray_answer_as_the_client_does_and_fill_its_cache(tmp_path: 
             again = on_ray(conversations, teacher, sampling, cache, settings)
         assert again.report is not None and again.report.rows_from_cache == 5
         assert again.stats.sent == 1  # only the failed one is asked again
+
+
+def test_clean_leaves_the_nodes_whose_actors_cleaned_and_deletes_the_others(tmp_path: Path) -> None:
+    settings = RayConfig(node_cache_dir=tmp_path / "nodes")
+    folder = node_dir(settings, "run")
+    node = ray.get_runtime_context().get_node_id()
+    clean(settings, "run", cleaned={node})  # this node's actors deleted it already: no task goes there
+    assert folder.exists()
+    clean(settings, "run")
+    assert not folder.exists()

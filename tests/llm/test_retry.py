@@ -1,12 +1,20 @@
 import asyncio
+import contextlib
 import time
 
 import pytest
 
+from alttrain.llm.client import TeacherClient
 from alttrain.llm.config import CircuitOptions, TeacherConfig
 from alttrain.llm.retry import EndpointCircuit, retry_delay
-from alttrain.llm.types import MalformedReplyError, PermanentTeacherError, TransientTeacherError
-from alttrain.testing import teacher_config
+from alttrain.llm.types import (
+    MalformedReplyError,
+    PermanentTeacherError,
+    SamplingParams,
+    TeacherRequest,
+    TransientTeacherError,
+)
+from alttrain.testing import FaultServer, teacher_config
 
 
 def test_server_failures_back_off_with_full_jitter_under_a_doubling_ceiling() -> None:
@@ -27,7 +35,7 @@ def test_malformed_replies_go_again_at_once_and_retry_after_is_capped_on_its_own
 
 def test_defaults_are_short() -> None:
     teacher = TeacherConfig()
-    assert (teacher.backoff_base_s, teacher.backoff_max_s, teacher.retry_after_max_s) == (0.25, 8.0, 60.0)
+    assert (teacher.backoff_base_s, teacher.backoff_max_s, teacher.retry_after_max_s) == (0.1, 4.0, 60.0)
 
 
 async def send(circuit: EndpointCircuit, error: Exception | None = None) -> float:
@@ -116,3 +124,31 @@ def test_a_cancelled_probe_hands_the_probe_on() -> None:
 def test_trip_rate_must_be_a_fraction(trip_rate: float) -> None:
     with pytest.raises(ValueError, match="trip_rate"):
         CircuitOptions(trip_rate=trip_rate)
+
+
+def test_over_http_the_circuit_trips_at_its_rate_not_below_and_a_good_probe_closes_it() -> None:
+    """One send at a time to the fault server: malformed replies never count; the third 500 of five trips it."""
+    teacher = teacher_config("", max_retries=0, concurrency=1,
+                             circuit={"window": 5, "trip_rate": 0.6, "cooldown_s": 0.4})  # fmt: skip
+    faults = ["", "[[fault:malformed_json]]", "[[fault:server_error]]", "[[fault:server_error]]",
+              "[[fault:malformed_json]]", "[[fault:server_error]]"]  # fmt: skip
+
+    async def run(base_url: str) -> tuple[list[int], bool, float, bool, int]:
+        async with TeacherClient(teacher.model_copy(update={"base_url": base_url}), None) as client:
+            trips = []
+            for i, fault in enumerate(faults):
+                with contextlib.suppress(TransientTeacherError):
+                    await client.complete(TeacherRequest([{"role": "user", "content": f"q{i} {fault}"}],
+                                                         SamplingParams()))  # fmt: skip
+                trips.append(client.circuit.trips)
+            open_after = not client.circuit.closed
+            started = time.perf_counter()
+            await client.complete(TeacherRequest([{"role": "user", "content": "the probe"}], SamplingParams()))
+            return trips, open_after, time.perf_counter() - started, client.circuit.closed, client.circuit.trips
+
+    with FaultServer() as server:
+        trips, open_after, held, closed, total = asyncio.run(run(server.base_url))
+        assert server.stats().completions == len(faults) + 1  # nothing sent while open but the probe
+    assert trips == [0, 0, 0, 0, 0, 1]  # 2 of 5 server failures (malformed: no) stay below 0.6; the third trips
+    assert open_after and held >= 0.35  # the probe waited the cooldown (timer slack: asyncio may wake early)
+    assert closed and total == 1
