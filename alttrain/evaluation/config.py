@@ -209,7 +209,7 @@ class EvaluationConfig(_Section):
     confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
     seed: int = 0
     cache_path: Path | None = None  # default: RUN/eval/cache.sqlite
-    # {kind: ray, ...}: the models under test whose backend supports_ray answer on a Ray Data actor pool, one
+    # {kind: ray, ...}: the models under test whose backend supports_ray answer on a pool of Ray actors, one
     # client per actor; transformers models still generate in this process (their batches decide their outputs)
     executor: InteractiveExecutorSettings = Field(default_factory=LocalSettings)
 

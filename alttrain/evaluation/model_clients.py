@@ -6,7 +6,7 @@ the teacher's cache, keys, accounting and quiet output. A backend that loads a c
 chat template training used, and evaluation's batching, threads and precision. Its conversations are
 answered as :class:`~alttrain.execution.jobs.RequestJob` rows on an executor: in this process through
 :meth:`~alttrain.llm.client.TeacherClient.complete_many` (the backend sees every uncached request at
-once: transformers' padded batches), or on a Ray Data actor pool (``evaluation.executor: {kind: ray}``)
+once: transformers' padded batches), or on a pool of Ray actors (``evaluation.executor: {kind: ray}``)
 for a backend that ``supports_ray``. Either way every answer lands in the evaluation cache under the same key.
 """
 

@@ -1,4 +1,4 @@
-"""``executor: {kind: ray, ...}``: the job on a Ray Data actor pool, one teacher client per actor.
+"""``executor: {kind: ray, ...}``: the job on a pool of Ray actors, one teacher client per actor.
 
 The actor machinery is :mod:`alttrain.scaleout` (:func:`~alttrain.scaleout.driver.run_on_ray`); this is the
 executor in front of it. The options are :class:`~alttrain.scaleout.config.RayConfig`'s.

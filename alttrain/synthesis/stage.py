@@ -1,7 +1,7 @@
 """The ``synthesize`` stage: a trace per prompt of ``RUN/prompts.parquet`` into ``RUN/synthesized.parquet``.
 
 The engine runs as a job (:class:`~alttrain.synthesis.job.SynthesisJob`) on the executor ``synthesis.executor``
-names (:mod:`alttrain.execution`): locally, on a Ray Data actor pool, or as Batch API batches. ``--reparse``
+names (:mod:`alttrain.execution`): locally, on a pool of Ray actors, or as Batch API batches. ``--reparse``
 runs it on the local executor over the cache alone; ``--export`` and ``--ingest`` on the batch executor's
 files for ``vllm run-batch``. Every run that sends writes ``RUN/scaleout.json``: the executor, the actors and
 their accounting (a re-parse leaves it as the run that made the answers wrote it).

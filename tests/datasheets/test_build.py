@@ -239,7 +239,7 @@ def test_a_ray_pool_and_batches_are_documented_from_their_files(template_run: Ru
                                                      {"batch_id": "batch_x2"}]}
     (run_dir / "batches.json").write_text(json.dumps(batches))
     text = " ".join(alttrain.run_datasheet(template_run.config, run_dir).datasheet.read_text().split())
-    assert "Executor `ray`: 19 requests in 12.3 s on a Ray Data pool of 2 actors" in text
+    assert "Executor `ray`: 19 requests in 12.3 s on a pool of 2 actors" in text
     assert "| 1 | `node0abcdef0` | 7 | 9 | 0 |" in text and "| 2 | `node1abcdef0` | 8 | 10 | 1 |" in text
     assert "3 batches in 2 rounds (20 requests, 1 resubmitted; 18 answered, 1 failed, 1 unanswered)" in text
     assert "at a 50% batch discount (assumed (OpenAI's 50%))" in text
