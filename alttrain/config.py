@@ -38,6 +38,9 @@ EVALUATION_FROM_TRAINING = {
     "base_model": "model", "model_cache_dir": "model_cache_dir", "chat_template": "chat_template",
 }
 
+#: fields of the datasheet's distribution gap that default to training's (the same names there)
+GAP_FROM_TRAINING = ("model", "model_cache_dir", "chat_template")
+
 
 class RunConfig(BaseModel):
     """Everything a run needs, one section per stage."""
@@ -79,6 +82,16 @@ class RunConfig(BaseModel):
         for own, from_training in EVALUATION_FROM_TRAINING.items():
             if own not in evaluation.model_fields_set:
                 setattr(evaluation, own, getattr(self.training, from_training))
+        return self
+
+    @model_validator(mode="after")
+    def _resolve_gap_model(self) -> RunConfig:
+        """Give the datasheet's distribution gap training's base model, cache and template where it leaves them out."""
+        gap = self.datasheet.distribution_gap
+        if gap is not None:
+            for field in GAP_FROM_TRAINING:
+                if field not in gap.model_fields_set:
+                    setattr(gap, field, getattr(self.training, field))
         return self
 
     @model_validator(mode="after")
