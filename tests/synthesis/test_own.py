@@ -176,3 +176,12 @@ def test_bad_settings_are_refused(settings: dict, complaint: str) -> None:
 def test_the_teacher_engine_refuses_the_own_modes(smollm2_path: Path) -> None:
     with pytest.raises(ConfigError, match="the model's own traces"):
         TraceSynthesizer(config(smollm2_path), SPEC, TeacherClient(config(smollm2_path).teacher, None))
+
+
+def test_the_gpu_comparison_config_loads() -> None:
+    from alttrain.config import load_config
+
+    config = load_config(Path(__file__).parents[2] / "configs" / "self-distill-gpu.yaml")
+    assert (config.synthesis.mode, config.synthesis.samples, config.synthesis.teacher.backend) == ("self", 4, "vllm")
+    assert config.datasheet.distribution_gap.model == config.training.model  # training's, resolved at load
+    assert {"base", "tuned", "teacher"} <= set(config.evaluation.models)
