@@ -185,3 +185,28 @@ def test_the_gpu_comparison_config_loads() -> None:
     assert (config.synthesis.mode, config.synthesis.samples, config.synthesis.teacher.backend) == ("self", 4, "vllm")
     assert config.datasheet.distribution_gap.model == config.training.model  # training's, resolved at load
     assert {"base", "tuned", "teacher"} <= set(config.evaluation.models)
+
+
+def test_the_stage_writes_the_samples_and_counts_them(smollm2_path: Path, tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from alttrain.layout import CACHE_FILE, PROMPTS_FILE, SYNTHESIZED_FILE
+    from alttrain.records import read_stage, write_stage
+    from alttrain.synthesis.stage import run_synthesis, show_synthesis
+    from alttrain.synthesis.view import SynthesisView
+
+    frame = prompts().filter(pl.col("label") == "benign")
+    write_stage(frame, tmp_path / PROMPTS_FILE, "prompts")
+    settings = config(smollm2_path)
+    view = SynthesisView(structure=SPEC, synthesis=settings)
+    with ResponseCache(tmp_path / CACHE_FILE) as cache:  # both samples cached: the stage loads no model
+        seed_cache(cache, settings, frame, {0: TeacherResponse("no structure at all", None, 30, 4, "stop"),
+                                            1: valid_reply()})  # fmt: skip
+    for reparse in (False, True):
+        result = run_synthesis(view, tmp_path, reparse=reparse)
+        assert (result.ok, result.samples) == (1, {"selected": 1, "valid": 0, "invalid": 1, "error": 0})
+        written = read_stage(tmp_path / SYNTHESIZED_FILE, "synthesized")
+        assert json.loads(written["samples"][0])[0]["reason"].startswith("no_think")
+    console = Console(record=True, width=200)
+    show_synthesis(console, result, view)
+    assert "samples: 2 = 1 selected + 0 valid + 1 invalid + 0 error" in console.export_text()
