@@ -48,9 +48,11 @@ class SynthesisConfig(_Section):
     # auto: rewrite where an original trace exists; self: the model to be trained writes its own trace;
     # restyle: it paraphrases the original trace (the source's, or restyle_from's) in its own words
     mode: Literal["auto", "rewrite", "generate", "self", "restyle"] = "auto"
-    samples: PositiveInt = 1  # self/restyle: samples per prompt (seeds seed..seed+k-1); the first valid one is kept
+    # self/restyle: samples per prompt (seeds seed..seed+k-1); the first valid one is kept. This and restyle_from
+    # are left out of a dump while unused, so the fingerprint of a section written before they existed stays the same.
+    samples: PositiveInt = Field(default=1, exclude_if=lambda samples: samples == 1)
     # restyle: an earlier synthesized.parquet whose ok traces are paraphrased (default: the source's trace)
-    restyle_from: Path | None = None
+    restyle_from: Path | None = Field(default=None, exclude_if=lambda path: path is None)
     # the safety policy file (alttrain.policy; default: the shipped one): each row's category and response mode
     policy: Path | None = None
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
