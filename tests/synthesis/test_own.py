@@ -210,3 +210,23 @@ def test_the_stage_writes_the_samples_and_counts_them(smollm2_path: Path, tmp_pa
     console = Console(record=True, width=200)
     show_synthesis(console, result, view)
     assert "samples: 2 = 1 selected + 0 valid + 1 invalid + 0 error" in console.export_text()
+
+
+def test_restyle_from_reads_an_earlier_run_s_ok_traces(tmp_path: Path) -> None:
+    from alttrain.records import write_stage
+    from alttrain.synthesis.own import restyle_sources
+
+    frame = prompts()
+    earlier = conform(frame.with_columns(
+        status=pl.Series(["quarantined", "ok"]), trace=pl.Series([None, valid_reply().text]),
+        answer=pl.Series([None, "6 times 7 is 42."]),
+    ), "synthesized")  # fmt: skip
+    write_stage(earlier, tmp_path / "synthesized.parquet", "synthesized")
+    sources = restyle_sources(frame, tmp_path / "synthesized.parquet")
+    assert sources["original_reasoning"].to_list() == [None, valid_reply().text]
+    assert sources["original_answer"].to_list() == [None, "6 times 7 is 42."]
+    assert sources.columns == frame.columns
+
+
+def test_unused_settings_leave_the_section_s_fingerprint_as_it_was() -> None:
+    assert {"samples", "restyle_from"}.isdisjoint(SynthesisConfig().model_dump())
