@@ -22,6 +22,7 @@ from alttrain.datasheets.config import DatasheetConfig
 from alttrain.errors import ConfigError
 from alttrain.evaluation.config import EvaluationConfig
 from alttrain.layout import CONFIG_FILE
+from alttrain.llm.config import CheckpointOptions, TeacherConfig
 from alttrain.sections import CONFIG_VERSION, describe, fingerprint
 from alttrain.sources.pool import PromptsConfig
 from alttrain.stage import StageView
@@ -36,6 +37,9 @@ V = TypeVar("V", bound=StageView)
 EVALUATION_FROM_TRAINING = {
     "base_model": "model", "model_cache_dir": "model_cache_dir", "chat_template": "chat_template",
 }
+
+#: fields of the datasheet's distribution gap that default to training's (the same names there)
+GAP_FROM_TRAINING = ("model", "model_cache_dir", "chat_template")
 
 
 class RunConfig(BaseModel):
@@ -78,6 +82,31 @@ class RunConfig(BaseModel):
         for own, from_training in EVALUATION_FROM_TRAINING.items():
             if own not in evaluation.model_fields_set:
                 setattr(evaluation, own, getattr(self.training, from_training))
+        return self
+
+    @model_validator(mode="after")
+    def _resolve_gap_model(self) -> RunConfig:
+        """Give the datasheet's distribution gap training's base model, cache and template where it leaves them out."""
+        gap = self.datasheet.distribution_gap
+        if gap is not None:
+            for field in GAP_FROM_TRAINING:
+                if field not in gap.model_fields_set:
+                    setattr(gap, field, getattr(self.training, field))
+        return self
+
+    @model_validator(mode="after")
+    def _resolve_self_model(self) -> RunConfig:
+        """Modes ``self``/``restyle`` without a ``teacher``: training's base model on the transformers backend.
+
+        It is loaded from training's model cache and prompted with training's chat template.
+        """
+        synthesis, training = self.synthesis, self.training
+        if synthesis.own_traces and "teacher" not in synthesis.model_fields_set:
+            synthesis.teacher = TeacherConfig(
+                backend="transformers",
+                model=training.model,
+                checkpoint=CheckpointOptions(chat_template=training.chat_template, cache_dir=training.model_cache_dir),
+            )
         return self
 
     def view(self, view_type: type[V]) -> V:

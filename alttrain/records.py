@@ -56,6 +56,12 @@ SYNTHESIZED_SCHEMA: Schema = {
     "attempts": pl.Int64(),
 }
 
+# Columns that synthesized rows add in modes self and restyle (alttrain.synthesis.own), where the model makes
+# several samples per prompt
+SAMPLE_COLUMNS: Schema = {
+    "samples": pl.String(),  # JSON list: per sample its index, seed, outcome (selected|valid|invalid|error), reason
+}
+
 # Columns that curation adds (see alttrain.curation); metrics are null for rows dropped before the step
 # that measures them, and ``filter_reason`` is null exactly in curated.parquet.
 CURATION_COLUMNS: Schema = {

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from alttrain.datasheets.exports import Exports, write_exports
 from alttrain.datasheets.figures import Figure, write_figures
+from alttrain.datasheets.gap import GapRow, measure_gap
 from alttrain.datasheets.hub import push_dataset
 from alttrain.datasheets.inputs import load_run_inputs
 from alttrain.datasheets.provenance import Provenance, gather_provenance
@@ -28,6 +29,7 @@ class DatasheetResult:
     provenance: Provenance
     needs_human: int  # questions left for a human in the datasheet
     pushed_to: str | None
+    gap: list[GapRow]  # the distribution gap (empty unless ``datasheet.distribution_gap`` is set)
 
 
 def build_datasheet(config: DatasheetView, run_dir: Path) -> DatasheetResult:
@@ -47,7 +49,8 @@ def build_datasheet(config: DatasheetView, run_dir: Path) -> DatasheetResult:
     figures = write_figures(provenance, inputs.final, phase_lengths(measured), rewrite_lengths(measured), folder)
     sheet = config.datasheet
     hub_repo = sheet.hub_repo_id if sheet.push_to_hub else None
-    datasheet, card = render_documents(provenance, figures, exports.rows, sheet.language, hub_repo, folder)
+    gap = measure_gap(sheet.distribution_gap, inputs.final, config.synthesis.mode) if sheet.distribution_gap else []
+    datasheet, card = render_documents(provenance, figures, exports.rows, sheet.language, hub_repo, folder, gap)
     pushed = push_dataset(run_dir / DATASET_HF_DIR, folder, sheet) if sheet.push_to_hub else None
     return DatasheetResult(
         datasheet=datasheet,
@@ -57,4 +60,5 @@ def build_datasheet(config: DatasheetView, run_dir: Path) -> DatasheetResult:
         provenance=provenance,
         needs_human=datasheet.read_text(encoding="utf-8").count(NEEDS_HUMAN),
         pushed_to=pushed,
+        gap=gap,
     )

@@ -6,8 +6,30 @@ A Hub token is never stored here: ``hub_token_env`` names the environment variab
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+from alttrain.models.source import DEFAULT_MODEL_CACHE, EMBEDDED_MODEL
+
+
+class DistributionGapConfig(BaseModel):
+    """The base model's mean per-token NLL of the traces (:mod:`alttrain.models.nll`): this dataset and variants.
+
+    ``model``, ``model_cache_dir`` and ``chat_template`` default to training's (resolved at load). ``variants``
+    names other datasets of the same prompts (another run's ``synthesized.parquet``, ``curated.parquet`` or
+    ``dataset/train.parquet``: rows with ``prompt`` and ``trace``; ``ok`` rows only where there is a ``status``),
+    e.g. ``{teacher: runs/teacher/dataset/train.parquet}``, reported beside this run's dataset.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = EMBEDDED_MODEL
+    model_cache_dir: Path = DEFAULT_MODEL_CACHE
+    chat_template: str = "auto"
+    variants: dict[str, Path] = Field(default_factory=dict)
+    batch_size: PositiveInt = 8
+    max_length: PositiveInt = 2048
 
 
 class DatasheetConfig(BaseModel):
@@ -27,6 +49,8 @@ class DatasheetConfig(BaseModel):
     hub_repo_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
     hub_token_env: str = "HF_TOKEN"
     hub_private: bool = True
+    # the distribution gap: the base model's NLL of the traces (loads the model on CPU); None: not measured
+    distribution_gap: DistributionGapConfig | None = Field(default=None, exclude_if=lambda gap: gap is None)
 
     @model_validator(mode="after")
     def _push_needs_repo(self) -> DatasheetConfig:

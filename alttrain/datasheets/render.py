@@ -18,6 +18,7 @@ from huggingface_hub import DatasetCardData
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from alttrain.datasheets.figures import Figure
+from alttrain.datasheets.gap import GapRow
 from alttrain.datasheets.provenance import Provenance
 from alttrain.layout import CARD_NAME, DATASHEET_NAME
 
@@ -154,10 +155,12 @@ def render_documents(
     language: list[str],
     hub_repo: str | None,
     folder: Path,
+    gap: list[GapRow],
 ) -> tuple[Path, Path]:
-    """Write ``DATASHEET.md`` and the card ``README.md`` into ``folder``; return their paths."""
+    """Write ``DATASHEET.md`` and the card ``README.md`` into ``folder``; return their paths (``gap``: the NLLs)."""
     env = _environment()
     context = {
+        "gap": gap,
         "p": provenance,
         "figures": {figure.name: figure for figure in figures},
         "exports": {"rows": export_rows},

@@ -56,6 +56,10 @@ def show_datasheet(console: Console, result: DatasheetResult, config: DatasheetV
                  f"{result.needs_human} questions marked for a human)")
     say(console, f"wrote {result.exports.folder} ({result.exports.rows} rows: hf/, train.jsonl, "
                  "train_reasoning_content.jsonl, instruction_response.jsonl, train.parquet)")
+    for row in result.gap:
+        where = "this dataset" if row.this_run else "variant"
+        say(console, f"  distribution gap: {row.variant} ({where}, {row.rows} traces, {row.tokens} tokens): "
+                     f"base-model NLL {row.mean_nll:.3f} per token")
     if result.pushed_to:
         say(console, f"pushed to {result.pushed_to}")
 

@@ -1,5 +1,10 @@
 """Config of the ``synthesize`` stage: the teacher (:mod:`alttrain.llm.config`), mode, repairs, the executor, the probe.
 
+Modes ``self`` and ``restyle`` (:mod:`alttrain.synthesis.own`) have the model to be trained write its own traces:
+``teacher`` is then that model, a backend that loads a checkpoint with the training chat template
+(``supports_lora``: transformers on CPU, vllm on a GPU); a run config that leaves ``teacher`` out gets training's
+base model on the transformers backend.
+
 The executor (:mod:`alttrain.execution`) is ``local`` (this process), ``ray`` (an actor pool) or ``batch``
 (Batch API batches): ``executor: {kind: ..., ...options}``.
 """
@@ -14,7 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 from alttrain.execution.config import ExecutorSettings, upgrade_executor
 from alttrain.execution.local import LocalSettings
 from alttrain.execution.registry import executor_class
+from alttrain.llm.backends import backend_class
 from alttrain.llm.config import TeacherConfig
+
+#: modes in which the model to be trained writes its own traces
+OWN_MODES = ("self", "restyle")
 
 
 class _Section(BaseModel):
@@ -36,7 +45,14 @@ class TeacherProbeConfig(_Section):
 class SynthesisConfig(_Section):
     """The ``synthesis`` section of a run config."""
 
-    mode: Literal["auto", "rewrite", "generate"] = "auto"  # auto: rewrite where an original trace exists
+    # auto: rewrite where an original trace exists; self: the model to be trained writes its own trace;
+    # restyle: it paraphrases the original trace (the source's, or restyle_from's) in its own words
+    mode: Literal["auto", "rewrite", "generate", "self", "restyle"] = "auto"
+    # self/restyle: samples per prompt (seeds seed..seed+k-1); the first valid one is kept. This and restyle_from
+    # are left out of a dump while unused, so the fingerprint of a section written before they existed stays the same.
+    samples: PositiveInt = Field(default=1, exclude_if=lambda samples: samples == 1)
+    # restyle: an earlier synthesized.parquet whose ok traces are paraphrased (default: the source's trace)
+    restyle_from: Path | None = Field(default=None, exclude_if=lambda path: path is None)
     # the safety policy file (alttrain.policy; default: the shipped one): each row's category and response mode
     policy: Path | None = None
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
@@ -59,6 +75,27 @@ class SynthesisConfig(_Section):
     def _old_executor_forms(cls, data: Any) -> Any:
         """``executor: local|ray`` with ``ray:``, and ``batch:``: read as ``executor: {kind: ...}`` (noted once)."""
         return upgrade_executor(data, "synthesis")
+
+    @property
+    def own_traces(self) -> bool:
+        """Whether the model to be trained writes the traces (modes ``self`` and ``restyle``)."""
+        return self.mode in OWN_MODES
+
+    @model_validator(mode="after")
+    def _own_traces_need_the_model(self) -> SynthesisConfig:
+        """Self/restyle need a checkpoint-loading backend, distinct samples a temperature; the rest, one sample."""
+        if not self.own_traces:
+            if self.samples != 1 or self.restyle_from is not None:
+                raise ValueError(f"samples and restyle_from apply to modes self and restyle, not {self.mode!r}")
+            return self
+        if "teacher" in self.model_fields_set and not backend_class(self.teacher.backend).supports_lora:
+            raise ValueError(f"mode {self.mode!r}: the model to be trained writes the traces; backend "
+                             f"{self.teacher.backend!r} loads no checkpoint (use transformers or vllm)")
+        if self.samples > 1 and self.teacher.sampling.temperature == 0:
+            raise ValueError(f"samples: {self.samples} identical greedy samples; set teacher.sampling.temperature > 0")
+        if self.restyle_from is not None and self.mode != "restyle":
+            raise ValueError("restyle_from applies to mode restyle")
+        return self
 
     @model_validator(mode="after")
     def _executor_carries_the_teacher(self) -> SynthesisConfig:

@@ -27,7 +27,7 @@ from typing import Any
 
 import polars as pl
 
-from alttrain.errors import CacheMissError, TeacherAccessError
+from alttrain.errors import CacheMissError, ConfigError, TeacherAccessError
 from alttrain.execution.jobs import RowCallback
 from alttrain.execution.local import with_stale_note
 from alttrain.languages import row_language
@@ -85,6 +85,44 @@ def input_problem(record: Mapping[str, Any], mode: Mode, max_chars: int) -> str 
     return None
 
 
+def read_trace(
+    response: TeacherResponse,
+    spec: StructureSpec,
+    label: Label,
+    policy: Resolution,
+    asked: tuple[str, str | None],
+    *,
+    structured: bool,
+    language: str,
+) -> TraceFields:
+    """Read a reply into fields; validate their rendering (against the row's policy mode) and the quote.
+
+    ``asked``: the prompt and the request the source gives beside it (or None); ``structured``: the reply is
+    JSON (structured output) rather than trace text; ``language``: the row's, whose markers a text reply is
+    parsed in and the fields are rendered in.
+
+    Raises:
+        ReplyParseError: with every complaint (a cut-off reply, parse errors, structure violations, a
+            quote that is not in the prompt, an unnamed wrapped request: :func:`alttrain.wrapped.quote_problem`).
+
+    """
+    complaints: list[str] = []
+    if response.finish_reason == "length":
+        complaints.append("the reply was cut off at max_tokens: write less")
+    try:
+        fields = parse_trace_json(response.text) if structured else spec.parse(response.text, language)
+    except ReplyParseError as error:
+        raise ReplyParseError(complaints + error.complaints) from None
+    except TraceParseError as error:
+        raise ReplyParseError(complaints + [str(violation) for violation in error.violations]) from None
+    problems = [str(v) for v in spec.validate(spec.render(fields, language), label, policy.mode, language)]
+    if (quote := quote_problem(fields.understanding, *asked)) is not None:
+        problems.append(quote)
+    if problems:
+        raise ReplyParseError(complaints + problems)
+    return fields
+
+
 class TraceSynthesizer:
     """Turns prompt records into trace rows with one teacher client.
 
@@ -93,9 +131,14 @@ class TraceSynthesizer:
         spec: the structure every trace is rendered in and validated against.
         client: the teacher client (entered; possibly offline).
 
+    Raises:
+        ConfigError: for modes self and restyle (:mod:`alttrain.synthesis.own`).
+
     """
 
     def __init__(self, config: SynthesisConfig, spec: StructureSpec, client: TeacherClient) -> None:
+        if config.own_traces:
+            raise ConfigError(f"mode {config.mode!r} is the model's own traces: alttrain.synthesis.own writes them")
         self._config = config
         self._spec = spec
         self._client = client
@@ -130,8 +173,9 @@ class TraceSynthesizer:
         reply = await ask_until_parsed(
             self._client,
             messages,
-            lambda response: self._read(
-                response, record["label"], policy, (record["prompt"], record.get("request")), language
+            lambda response: read_trace(
+                response, self._spec, record["label"], policy, (record["prompt"], record.get("request")),
+                structured=self._structured, language=language,
             ),
             self._sampling,
             1 + self._config.max_repair_attempts,
@@ -145,36 +189,6 @@ class TraceSynthesizer:
             return _quarantine(row, f"{REASON_TEACHER_ERROR}: {reply.error}", reply)
         reason = f"{REASON_INVALID}: after {len(reply.responses)} attempts: {'; '.join(reply.complaints)}"
         return _quarantine(row, reason, reply)
-
-    def _read(
-        self, response: TeacherResponse, label: Label, policy: Resolution, asked: tuple[str, str | None], language: str
-    ) -> TraceFields:
-        """Read a reply into fields; validate their rendering (against the row's policy mode) and the quote.
-
-        ``asked``: the prompt and the request the source gives beside it (or None); ``language``: the row's,
-        whose markers a text reply is parsed in and the fields are rendered in.
-
-        Raises:
-            ReplyParseError: with every complaint (a cut-off reply, parse errors, structure violations, a
-                quote that is not in the prompt, an unnamed wrapped request: :func:`alttrain.wrapped.quote_problem`).
-
-        """
-        complaints: list[str] = []
-        if response.finish_reason == "length":
-            complaints.append("the reply was cut off at max_tokens: write less")
-        try:
-            fields = parse_trace_json(response.text) if self._structured else self._spec.parse(response.text, language)
-        except ReplyParseError as error:
-            raise ReplyParseError(complaints + error.complaints) from None
-        except TraceParseError as error:
-            raise ReplyParseError(complaints + [str(violation) for violation in error.violations]) from None
-        rendered = self._spec.render(fields, language)
-        problems = [str(v) for v in self._spec.validate(rendered, label, policy.mode, language)]
-        if (quote := quote_problem(fields.understanding, *asked)) is not None:
-            problems.append(quote)
-        if problems:
-            raise ReplyParseError(complaints + problems)
-        return fields
 
     def _base_row(self, record: Mapping[str, Any], mode: Mode) -> dict[str, Any]:
         """Start a row: the prompt columns plus how the row is made (mode, teacher, templates)."""

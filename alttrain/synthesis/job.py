@@ -16,10 +16,13 @@ from alttrain.records import PROMPT_SCHEMA
 from alttrain.structure import StructureSpec
 from alttrain.synthesis.config import SynthesisConfig
 from alttrain.synthesis.engine import synthesize
+from alttrain.synthesis.own import synthesize_own
 
 
 class SynthesisJob(ClientJob):
     """Prompt records in, synthesized rows out, through the local engine (its requests carry the prompt's id).
+
+    Modes ``self`` and ``restyle`` run :func:`~alttrain.synthesis.own.synthesize_own` instead (the model's own traces).
 
     Args:
         config: the ``synthesis`` section.
@@ -37,13 +40,14 @@ class SynthesisJob(ClientJob):
 
     @property
     def chained_requests(self) -> int:
-        """A row's first request and each repair: ``1 + max_repair_attempts``."""
-        return 1 + self._config.max_repair_attempts
+        """A row's first request and each repair: ``1 + max_repair_attempts`` (self/restyle: its samples, at once)."""
+        return 1 if self._config.own_traces else 1 + self._config.max_repair_attempts
 
     async def run(
         self, records: list[Row], client: TeacherClient, *, partial: bool, on_row: RowCallback | None = None
     ) -> list[Row | None]:
         """Synthesize the records' rows (None: left unfinished by a partial pass)."""
         prompts = pl.DataFrame(records, schema=PROMPT_SCHEMA)
-        outcome = await synthesize(prompts, self._config, self._spec, client, on_row, partial=partial)
+        make = synthesize_own if self._config.own_traces else synthesize
+        outcome = await make(prompts, self._config, self._spec, client, on_row, partial=partial)
         return align(records, outcome.frame.to_dicts(), outcome.unfinished)

@@ -78,6 +78,11 @@ def template_version(name: str, folder: Path = PROMPTS_DIR) -> str:
     return match.group(1)
 
 
+def render_template(folder: Path, name: str, **variables: Any) -> str:
+    """Render ``folder/<name>.j2`` with ``variables``, stripped."""
+    return _environment(folder).get_template(f"{name}.j2").render(**variables).strip()
+
+
 class TraceMessages:
     """Builds the teacher's messages for one structure spec and output style.
 
@@ -161,4 +166,4 @@ class TraceMessages:
 
     def _render(self, name: str, **variables: Any) -> str:
         """Render ``name.j2`` with ``variables``, stripped."""
-        return _environment(self._folder).get_template(f"{name}.j2").render(**variables).strip()
+        return render_template(self._folder, name, **variables)

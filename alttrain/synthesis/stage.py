@@ -9,7 +9,7 @@ their accounting (a re-parse leaves it as the run that made the answers wrote it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +64,8 @@ class SynthesisResult:
     pending_rows: int = 0  # --export: rows whose requests wait in ``batch_input``
     executor: str = "local"  # local | ray | batch: where this invocation made the rows (a re-parse: local)
     execution: Execution | None = None  # what the executor returned (its accounting)
+    # modes self/restyle: samples by outcome (selected | valid | invalid | error); empty in the teacher modes
+    samples: dict[str, int] = field(default_factory=dict)
 
     @property
     def scaleout(self) -> ScaleoutReport | None:
@@ -117,11 +119,14 @@ def run_synthesis(
     from alttrain.llm.cache import ResponseCache
     from alttrain.records import STATUS_OK, SYNTHESIZED_SCHEMA, read_stage, write_stage
     from alttrain.synthesis.job import SynthesisJob
+    from alttrain.synthesis.own import OWN_SCHEMA, restyle_sources, sample_counts
     from alttrain.synthesis.progress import SynthesisProgress
 
     prompts = read_stage(run_dir / PROMPTS_FILE, "prompts")
     if config.synthesis.limit is not None:
         prompts = prompts.head(config.synthesis.limit)
+    if config.synthesis.restyle_from is not None:
+        prompts = restyle_sources(prompts, config.synthesis.restyle_from)
     cache_path = config.synthesis.cache_path or run_dir / CACHE_FILE
     if reparse and (export or ingest):
         raise ConfigError("--reparse builds rows from the cache alone; it cannot be combined with --export or --ingest")
@@ -134,7 +139,8 @@ def run_synthesis(
         stale = cache.stale_entries()
         execution = executor.run(prompts.to_dicts(), job, cache, on_row=bar)
     rows = [row for row in execution.rows if row is not None]
-    frame, path = pl.DataFrame(rows, schema=SYNTHESIZED_SCHEMA), run_dir / SYNTHESIZED_FILE
+    schema = OWN_SCHEMA if config.synthesis.own_traces else SYNTHESIZED_SCHEMA
+    frame, path = pl.DataFrame(rows, schema=schema), run_dir / SYNTHESIZED_FILE
     if execution.pending_rows:
         path.unlink(missing_ok=True)  # rows of an older config would pass for this one's (the stage stamp)
     elif frame.height != prompts.height:
@@ -164,6 +170,7 @@ def run_synthesis(
         pending_rows=execution.pending_rows,
         executor=executor.kind,
         execution=execution,
+        samples=sample_counts(frame),
     )
 
 
@@ -193,6 +200,9 @@ def show_synthesis(console: Console, result: SynthesisResult, config: SynthesisV
     }))  # fmt: skip
     for kind, rows in sorted(result.reasons.items()):
         say(console, f"  quarantined {rows} x {kind}")
+    if result.samples:
+        counted = " + ".join(f"{count} {outcome}" for outcome, count in result.samples.items())
+        say(console, f"  samples: {sum(result.samples.values())} = {counted}")
     if result.execution is not None:
         from alttrain.execution.registry import EXECUTORS
 
