@@ -43,8 +43,7 @@ from alttrain.measures import TokenizerConfig, make_counter
 from alttrain.pipeline import StageOutcome, run_stage, stage_named
 from alttrain.refusal import MEASURED_AGREEMENT, MEASURED_AGREEMENT_ZH
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_real import CASES, NUMBER, PHRASINGS, Phrasing, run_case  # noqa: E402
+from eval_real import CASES, NUMBER, PHRASINGS, Phrasing, run_case
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "bilingual.yaml"
 LANGUAGES = (DEFAULT_LANGUAGE, CHINESE)
