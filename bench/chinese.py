@@ -36,14 +36,13 @@ from typing import Any
 
 import polars as pl
 import yaml
+from eval_real import CASES, NUMBER, PHRASINGS, Phrasing, run_case
 
 from alttrain.config import RunConfig, parse_config, write_resolved
 from alttrain.languages import CHINESE, DEFAULT_LANGUAGE
 from alttrain.measures import TokenizerConfig, make_counter
 from alttrain.pipeline import StageOutcome, run_stage, stage_named
 from alttrain.refusal import MEASURED_AGREEMENT, MEASURED_AGREEMENT_ZH
-
-from eval_real import CASES, NUMBER, PHRASINGS, Phrasing, run_case
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "bilingual.yaml"
 LANGUAGES = (DEFAULT_LANGUAGE, CHINESE)
