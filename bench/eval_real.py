@@ -110,13 +110,13 @@ PHRASINGS: dict[str, Phrasing] = {
 }  # fmt: skip
 
 
-def answer_file(items: pl.DataFrame) -> pl.DataFrame:
-    """Each item's answers (``PHRASINGS`` of its scorer; the wrong one borrows the next item's reference)."""
+def answer_file(items: pl.DataFrame, phrasings: dict[str, Phrasing] = PHRASINGS) -> pl.DataFrame:
+    """Each item's answers (``phrasings`` of its scorer; the wrong one borrows the next item's reference)."""
     references = items["reference_answer"].to_list()
     rows = []
     for index, item in enumerate(items.iter_rows(named=True)):
         other = references[(index + 1) % len(references)]
-        for variant, (answer, expected) in enumerate(PHRASINGS[item["scorer"]](item["reference_answer"], other)):
+        for variant, (answer, expected) in enumerate(phrasings[item["scorer"]](item["reference_answer"], other)):
             rows.append({**item, "variant": variant, "answer": answer, "expected": expected,
                          "wrong": variant == 2, "answer_correct": None, "answer_check": "none"})  # fmt: skip
     return pl.DataFrame(rows, schema_overrides={"answer_correct": pl.Boolean, "expected": pl.Boolean})
@@ -129,8 +129,10 @@ def agree(ours: tuple[bool | None, float | None], theirs: tuple[bool | None, flo
     return ours[1] is None or abs(ours[1] - theirs[1]) <= 1e-6  # type: ignore[operator]
 
 
-def run_case(kind: str, config: dict[str, Any], data: Path) -> tuple[dict[str, Any], list[str], pl.DataFrame]:
-    """Load, answer and score one benchmark: its table row, its disagreements and its scored answers."""
+def run_case(
+    kind: str, config: dict[str, Any], data: Path, phrasings: dict[str, Phrasing] = PHRASINGS
+) -> tuple[dict[str, Any], list[str], pl.DataFrame]:
+    """Load, answer (``phrasings``) and score one benchmark: its table row, its disagreements and its scored answers."""
     fields = {"kind": kind, **config, "n": None}
     fields.update({key: str(data / fields[key]) for key in PATH_KEYS if key in fields})
     benchmark = TypeAdapter(BenchmarkConfig).validate_python(fields)
@@ -141,7 +143,7 @@ def run_case(kind: str, config: dict[str, Any], data: Path) -> tuple[dict[str, A
         labels = ", ".join(f"{label} {count}" for label, count in items["label"].value_counts().sort("label").rows())
         return {"benchmark": benchmark.name, "scorer": f"- ({labels})", "items": items.height,
                 "load s": round(load_s, 2)}, [], items  # fmt: skip
-    answers = answer_file(items)
+    answers = answer_file(items, phrasings)
     started = time.perf_counter()
     scored = apply_scorers(answers)
     score_s = time.perf_counter() - started
