@@ -24,7 +24,12 @@ Measured on 2 shared CPU cores (2026-12-07, ``--rows 8 --samples 2 --max-tokens 
 off at max_tokens), 465 s and 817 s (a re-run from the caches: 2 s and 0 s); SmolLM2's own samples sit at
 NLL 1.82 (self) and 1.95 (restyle). A 135M model ignores the nudge (its harmful samples comply: quarantined,
 never trained on); the gap the teacher's traces open is ~1.2 nats
-per token. Answers are cached in ``--out`` (a re-run reuses them).
+per token. With ``--prefill`` (2026-12-07, ``--rows 2 --samples 2 --max-tokens 256``, the 2 cores shared, load ~6):
+teacher 2/2 valid, 173.5 tokens per trace, NLL 3.009; self and restyle 0/4 valid samples, 533 s and 329 s.
+Every sample now has its think block (no ``no_think`` left), but SmolLM2 rarely writes the later headers: self
+5 x missing_phase, 4 x unclosed_think, 4 x cut off; restyle 8 x missing_phase, 4 x unclosed_think, 2 x cut off.
+Its own samples (prefix included) sit at NLL 1.67 (self) and 2.33 (restyle). The 8-row run did not fit the time.
+Answers are cached in ``--out`` (a re-run reuses them).
 """
 
 from __future__ import annotations
