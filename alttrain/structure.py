@@ -122,6 +122,15 @@ class Markers(BaseModel):
         """The three phase headers in their required order."""
         return (self.understanding_header, self.assessment_header, self.reasoning_header)
 
+    @property
+    def opening(self) -> str:
+        """The trace's opening: the think marker and the first phase header (an assistant prefill)."""
+        return f"{self.think_open}\n{self.understanding_header}"
+
+    def continued(self, continuation: str) -> str:
+        """The :attr:`opening` followed by a model's ``continuation`` of it."""
+        return _joined(self.opening, continuation.strip())
+
     def verdict_line(self, verdict: Label) -> str:
         """The verdict line for ``verdict`` (``Verdict: harmful``, ``判定：有害``)."""
         return _joined(self.verdict_prefix, self.verdict_words[verdict])

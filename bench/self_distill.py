@@ -1,6 +1,6 @@
 """Teacher, self and restyle traces side by side on the quickstart prompts (CPU, the embedded SmolLM2).
 
-    .venv/bin/python bench/self_distill.py [--rows 16] [--samples 2] [--max-tokens 256] [--out DIR]
+    .venv/bin/python bench/self_distill.py [--rows 16] [--samples 2] [--max-tokens 256] [--prefill] [--out DIR]
 
 Takes ``--rows`` prompts of ``configs/quickstart.yaml``'s prompt stage (half harmful, half benign, in pool
 order) and makes a trace for each three ways:
@@ -9,6 +9,9 @@ order) and makes a trace for each three ways:
 - ``self``: SmolLM2-135M-Instruct writes its own (:mod:`alttrain.synthesis.own`, ``--samples`` per prompt,
   the nudge in a system message, training's chat template, transformers on CPU);
 - ``restyle``: SmolLM2 paraphrases the teacher's ok trace of the same prompt.
+
+With ``--prefill`` (``synthesis.prefill``) SmolLM2's turn starts with the structure's opening (the think marker
+and the first phase header), which it continues.
 
 Per mode it prints the rows with a valid trace (the validator, the label and, for restyle, the answer check
 decide), the samples that were valid, the tokens per trace (SmolLM2's tokenizer), the base model's mean
@@ -21,7 +24,12 @@ Measured on 2 shared CPU cores (2026-12-07, ``--rows 8 --samples 2 --max-tokens 
 off at max_tokens), 465 s and 817 s (a re-run from the caches: 2 s and 0 s); SmolLM2's own samples sit at
 NLL 1.82 (self) and 1.95 (restyle). A 135M model ignores the nudge (its harmful samples comply: quarantined,
 never trained on); the gap the teacher's traces open is ~1.2 nats
-per token. Answers are cached in ``--out`` (a re-run reuses them).
+per token. With ``--prefill`` (2026-12-07, ``--rows 2 --samples 2 --max-tokens 256``, the 2 cores shared, load ~6):
+teacher 2/2 valid, 173.5 tokens per trace, NLL 3.009; self and restyle 0/4 valid samples, 533 s and 329 s.
+Every sample now has its think block (no ``no_think`` left), but SmolLM2 rarely writes the later headers: self
+5 x missing_phase, 4 x unclosed_think, 4 x cut off; restyle 8 x missing_phase, 4 x unclosed_think, 2 x cut off.
+Its own samples (prefix included) sit at NLL 1.67 (self) and 2.33 (restyle). The 8-row run did not fit the time.
+Answers are cached in ``--out`` (a re-run reuses them).
 """
 
 from __future__ import annotations
@@ -59,11 +67,13 @@ def quickstart_prompts(rows: int) -> tuple[pl.DataFrame, SynthesisConfig, str, P
     return prompts, config.synthesis, config.training.model, config.training.cache_dir
 
 
-def own_config(mode: str, model: str, cache_dir: Path, samples: int, max_tokens: int) -> SynthesisConfig:
+def own_config(
+    mode: str, model: str, cache_dir: Path, samples: int, max_tokens: int, prefill: bool
+) -> SynthesisConfig:
     """Mode ``self`` or ``restyle`` with SmolLM2 on the transformers backend (training's chat template: auto)."""
     teacher = {"backend": "transformers", "model": model, "checkpoint": {"cache_dir": str(cache_dir)},
                "sampling": {"temperature": 0.7, "max_tokens": max_tokens, "seed": 0, "repetition_penalty": 1.1}}
-    return SynthesisConfig(mode=mode, samples=samples, teacher=teacher)  # fmt: skip
+    return SynthesisConfig(mode=mode, samples=samples, teacher=teacher, prefill=prefill)  # fmt: skip
 
 
 def run_own(prompts: pl.DataFrame, config: SynthesisConfig, spec: StructureSpec, cache_path: Path) -> pl.DataFrame:
@@ -105,6 +115,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=16)
     parser.add_argument("--samples", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--prefill", action="store_true", help="start SmolLM2's turn with the structure's opening")
     parser.add_argument("--out", type=Path, default=None, help="where the caches go (default: a temporary folder)")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="self_distill."))
@@ -123,13 +134,14 @@ def main() -> None:
     ).drop("trace", "answer")
     for mode, rows in (("self", prompts), ("restyle", restyle_prompts)):
         started = time.perf_counter()
-        config = own_config(mode, model, cache_dir, args.samples, args.max_tokens)
+        config = own_config(mode, model, cache_dir, args.samples, args.max_tokens, args.prefill)
         frames[mode] = run_own(rows, config, spec, out / f"{mode}.sqlite")
         seconds[mode] = time.perf_counter() - started
 
     scorer = NllScorer(model, cache_dir=cache_dir)
     print(f"{args.rows} quickstart prompts ({args.rows - args.rows // 2} harmful), {args.samples} samples per "
-          f"prompt for self/restyle, max_tokens {args.max_tokens}; caches in {out}")  # fmt: skip
+          f"prompt for self/restyle, max_tokens {args.max_tokens}, prefill {args.prefill}; "
+          f"caches in {out}")  # fmt: skip
     print(f"{'mode':<8} {'rows':>5} {'valid':>6} {'rate':>7} {'samples':>9} {'tok/trace':>10} {'NLL':>8} {'time s':>8}")
     for mode, frame in frames.items():
         valid = frame.filter(pl.col("status") == "ok")

@@ -225,3 +225,14 @@ def test_more_languages_by_config_and_the_default_dump_unchanged() -> None:
 def test_skeleton_in_chinese() -> None:
     skeleton = SPEC.skeleton(language="zh")
     assert "判定：有害|无害" in skeleton and skeleton.startswith("<think>\n问题理解：<")
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_continued_opening_parses_as_the_rendered_trace(language: str) -> None:
+    fields = TraceFields("Asks for a product.", "Harmless.", "benign", "6 * 7 = 42.", "42")
+    markers = SPEC.markers(language)
+    trace = markers.render(fields)
+    assert trace.startswith(markers.opening)
+    continuation = trace.removeprefix(markers.opening)
+    assert markers.continued(f"{continuation}\n") == trace  # the opening and the model's text, joined as rendered
+    assert markers.opening == f"{markers.think_open}\n{markers.understanding_header}"

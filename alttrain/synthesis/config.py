@@ -53,6 +53,9 @@ class SynthesisConfig(_Section):
     samples: PositiveInt = Field(default=1, exclude_if=lambda samples: samples == 1)
     # restyle: an earlier synthesized.parquet whose ok traces are paraphrased (default: the source's trace)
     restyle_from: Path | None = Field(default=None, exclude_if=lambda path: path is None)
+    # self/restyle: the assistant turn starts with the structure's opening (think marker, first phase header in the
+    # row's language) and the model continues it; the trace is that opening plus the continuation
+    prefill: bool = Field(default=False, exclude_if=lambda prefill: not prefill)
     # the safety policy file (alttrain.policy; default: the shipped one): each row's category and response mode
     policy: Path | None = None
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
@@ -83,14 +86,18 @@ class SynthesisConfig(_Section):
 
     @model_validator(mode="after")
     def _own_traces_need_the_model(self) -> SynthesisConfig:
-        """Self/restyle need a checkpoint-loading backend, distinct samples a temperature; the rest, one sample."""
+        """Self/restyle need a checkpoint-loading backend (prefill: one that continues it), samples a temperature."""
         if not self.own_traces:
-            if self.samples != 1 or self.restyle_from is not None:
-                raise ValueError(f"samples and restyle_from apply to modes self and restyle, not {self.mode!r}")
+            if self.samples != 1 or self.restyle_from is not None or self.prefill:
+                raise ValueError(f"samples, restyle_from and prefill apply to modes self and restyle, "
+                                 f"not {self.mode!r}")  # fmt: skip
             return self
-        if "teacher" in self.model_fields_set and not backend_class(self.teacher.backend).supports_lora:
+        backend = backend_class(self.teacher.backend) if "teacher" in self.model_fields_set else None
+        if backend is not None and not backend.supports_lora:
             raise ValueError(f"mode {self.mode!r}: the model to be trained writes the traces; backend "
                              f"{self.teacher.backend!r} loads no checkpoint (use transformers or vllm)")
+        if self.prefill and backend is not None and not backend.supports_prefill:
+            raise ValueError(f"prefill: backend {self.teacher.backend!r} cannot continue an assistant message")
         if self.samples > 1 and self.teacher.sampling.temperature == 0:
             raise ValueError(f"samples: {self.samples} identical greedy samples; set teacher.sampling.temperature > 0")
         if self.restyle_from is not None and self.mode != "restyle":

@@ -5,6 +5,10 @@ asked ``samples`` times per prompt, with seeds ``seed .. seed + samples - 1``: t
 (:class:`OwnMessages`: a system message with the structure; in ``self`` mode for harmful rows a ThinkSafe-style
 hint to refuse, in ``restyle`` mode the original trace to paraphrase) followed by the user's prompt as it
 appears in a training example. The nudge never reaches a row: a row holds the prompt and the trace only.
+With ``synthesis.prefill`` the conversation ends with an assistant message holding the structure's opening
+(:attr:`~alttrain.structure.Markers.opening`, in the row's language), which the model continues (a backend that
+``supports_prefill``); the sample is that opening plus the continuation. The opening is structure, not nudge:
+it is part of the trace, and of the cache key, as every message is.
 
 Every sample is read and validated as a teacher's reply is (:func:`~alttrain.synthesis.engine.read_trace`:
 structure, verdict against the label, refusal against the policy mode, the quote); ``restyle`` also checks
@@ -47,7 +51,7 @@ from alttrain.records import (
     SYNTHESIZED_SCHEMA,
     read_stage,
 )
-from alttrain.structure import LABELS, SKELETON, SKELETONS, StructureSpec, TraceFields
+from alttrain.structure import LABELS, SKELETON, SKELETONS, Markers, StructureSpec, TraceFields
 from alttrain.synthesis.config import SynthesisConfig
 from alttrain.synthesis.engine import (
     REASON_BAD_INPUT,
@@ -71,15 +75,16 @@ class OwnMessages:
     Args:
         spec: the structure the model is shown and its trace is validated against.
         mode: ``self`` or ``restyle``.
+        prefill: whether the assistant turn starts with the structure's opening.
 
     """
 
-    def __init__(self, spec: StructureSpec, mode: OwnMode) -> None:
-        self._spec, self._mode = spec, mode
-        self.version = f"{mode}@{template_version(mode)}"
+    def __init__(self, spec: StructureSpec, mode: OwnMode, *, prefill: bool = False) -> None:
+        self._spec, self._mode, self._prefill = spec, mode, prefill
+        self.version = f"{mode}@{template_version(mode)}" + ("+prefill" if prefill else "")
 
     def nudged(self, record: Mapping[str, Any], policy: Resolution) -> list[Message]:
-        """The nudge (a system message) and the user's prompt, as the training chat template frames it."""
+        """The nudge (a system message), the user's prompt as training frames it, and with prefill the opening."""
         label, language = record["label"], row_language(record.get("language"), record["prompt"])
         markers = self._spec.markers(language)
         nudge = render_template(
@@ -97,7 +102,10 @@ class OwnMessages:
             reasoning=record.get("original_reasoning") or "",
             answer=record.get("original_answer") or "",
         )
-        return [{"role": "system", "content": nudge}, {"role": "user", "content": record["prompt"]}]
+        messages = [{"role": "system", "content": nudge}, {"role": "user", "content": record["prompt"]}]
+        if self._prefill:
+            messages.append({"role": "assistant", "content": markers.opening})
+        return messages
 
 
 def own_input_problem(record: Mapping[str, Any], mode: OwnMode, max_chars: int) -> str | None:
@@ -141,7 +149,8 @@ class OwnTraceSynthesizer:
         client: the model's client (entered; possibly offline).
 
     Raises:
-        ConfigError: the mode is not self/restyle, or the client's backend loads no checkpoint.
+        ConfigError: the mode is not self/restyle, the client's backend loads no checkpoint, or prefill is asked
+            of a backend that cannot continue an assistant message.
 
     """
 
@@ -151,9 +160,12 @@ class OwnTraceSynthesizer:
         if not backend_class(config.teacher.backend).supports_lora:
             raise ConfigError(f"mode {config.mode!r}: backend {config.teacher.backend!r} loads no checkpoint "
                               "of the model to be trained (use transformers or vllm)")  # fmt: skip
+        if config.prefill and not backend_class(config.teacher.backend).supports_prefill:
+            raise ConfigError(f"synthesis.prefill: backend {config.teacher.backend!r} cannot continue an "
+                              "assistant message")  # fmt: skip
         self._config, self._spec, self._client = config, spec, client
         self._mode: OwnMode = config.mode
-        self._messages = OwnMessages(spec, self._mode)
+        self._messages = OwnMessages(spec, self._mode, prefill=config.prefill)
         self._policy = load_policy(config.policy)
         sampling = config.teacher.sampling.to_params()
         self.samplings = [_with_seed(sampling, index) for index in range(config.samples)]
@@ -176,6 +188,9 @@ class OwnTraceSynthesizer:
         policy = self._policy.resolve(row.get("category"), row["label"])
         asked = (row["prompt"], row.get("request"))
         language = row["language"]
+        if self._config.prefill:  # each sample is the opening plus the model's continuation of it
+            markers = self._spec.markers(language)
+            answers = [_continued(markers, answer) for answer in answers]
         chosen: tuple[TraceFields, TeacherResponse] | None = None
         outcomes: list[dict[str, Any]] = []
         for index, answer in enumerate(answers):
@@ -218,6 +233,11 @@ class OwnTraceSynthesizer:
         row.update(status=STATUS_QUARANTINED, raw_completion=responses[-1].text if responses else None,
                    reason=f"{kind}: none of {len(answers)} samples is valid: {every}")  # fmt: skip
         return row
+
+
+def _continued(markers: Markers, answer: TeacherResponse | TeacherError) -> TeacherResponse | TeacherError:
+    """A response as the opening plus its text, the model's continuation of it (a failure as it is)."""
+    return answer if isinstance(answer, TeacherError) else replace(answer, text=markers.continued(answer.text))
 
 
 def _with_seed(sampling: SamplingParams, index: int) -> SamplingParams:

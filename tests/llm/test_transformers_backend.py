@@ -107,3 +107,23 @@ def test_prefilled_think_marker_is_put_back(tiny_chat_model: Path) -> None:
     assert TransformersBackend.identity(r1).endswith("~template:deepseek_r1_distill")  # another format, other keys
     output = answer(r1)[0][0]
     assert output.text.startswith("<think>\n") and len(output.text) > len("<think>\n")
+
+
+def test_a_final_assistant_message_is_continued(tiny_chat_model: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from alttrain.llm.backends.checkpoint import chat_text
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_chat_model))
+    prefill = "<think>\nProblem understanding:"
+    chat = [*CHATS[0], {"role": "assistant", "content": prefill}]
+    assert chat_text(tokenizer, CHATS[0], None).endswith("<|im_start|>assistant\n")  # a new turn without one
+    assert chat_text(tokenizer, chat, None) == chat_text(tokenizer, CHATS[0], None) + prefill  # no end, no new turn
+    assert TransformersBackend.supports_prefill
+
+    async def run() -> list[TeacherResponse]:
+        async with TeacherClient(teacher(tiny_chat_model), None) as client:
+            return await client.complete_many([TeacherRequest(messages=m, sampling=GREEDY) for m in (CHATS[0], chat)])
+
+    plain, continued = asyncio.run(run())
+    assert continued.prompt_tokens > plain.prompt_tokens and continued.completion_tokens > 0

@@ -37,10 +37,12 @@ def prompts(**extra: object) -> pl.DataFrame:
     return conform(pl.DataFrame(rows), "prompts")
 
 
-def config(smollm2_path: Path, mode: str = "self", samples: int = 2, max_tokens: int = 16) -> SynthesisConfig:
+def config(
+    smollm2_path: Path, mode: str = "self", samples: int = 2, max_tokens: int = 16, prefill: bool = False
+) -> SynthesisConfig:
     teacher = {"backend": "transformers", "model": str(smollm2_path), "transformers": {"precision": "fp32"},
                "sampling": {"temperature": 0.9, "max_tokens": max_tokens, "seed": 0}}  # fmt: skip
-    return SynthesisConfig(mode=mode, samples=samples, teacher=teacher)
+    return SynthesisConfig(mode=mode, samples=samples, teacher=teacher, prefill=prefill)
 
 
 def valid_reply(answer: str = "6 times 7 is 42.") -> TeacherResponse:
@@ -117,6 +119,31 @@ def test_the_nudge_is_asked_but_never_reaches_a_training_example(self_run) -> No
         assert nudge_lines and all(line not in m["content"] for m in messages for line in nudge_lines)
 
 
+def test_prefill_opens_the_turn_and_the_trace_with_the_structure_not_the_nudge(smollm2_path: Path, tmp_path: Path):
+    """SmolLM2 continues the opening (a think block, cut off at 16 tokens); a cached continuation is selected."""
+    settings, frame, opening = config(smollm2_path, max_tokens=16, prefill=True), prompts(), SPEC.markers("en").opening
+    continuation = TeacherResponse(valid_reply().text.removeprefix(opening).strip(), None, 30, 40, "stop")
+    with ResponseCache(tmp_path / "cache.sqlite") as cache:
+        seed_cache(cache, settings, frame, {1: continuation})
+        outcome, client = run(settings, frame, cache)
+        record = frame.to_dicts()[1]  # the benign row
+        _, requests = OwnTraceSynthesizer(settings, SPEC, client).prepare(record)
+        _, unfilled = OwnTraceSynthesizer(config(smollm2_path, max_tokens=16), SPEC, client).prepare(record)
+    assert requests[0].messages == [*unfilled[0].messages, {"role": "assistant", "content": opening}]
+    assert client.cache_key(requests[0])[0] != client.cache_key(unfilled[0])[0]  # the prefill is in the key
+    harmful, benign = outcome.frame.to_dicts()
+    assert (client.stats.sent, client.stats.cache_hits) == (3, 1)  # SmolLM2 continued 3 openings
+    assert harmful["status"] == "quarantined" and harmful["raw_completion"].startswith(f"{opening} ")
+    assert benign["template_version"].endswith("+prefill")
+    for sample in json.loads(harmful["samples"]) + json.loads(benign["samples"])[:1]:  # SmolLM2's own samples
+        assert "no_think" not in sample["reason"] and "cut off at max_tokens" in sample["reason"]
+    assert benign["status"] == STATUS_OK and benign["trace"] == valid_reply().text  # opening + continuation
+    [messages] = export_frame(outcome.frame.filter(pl.col("status") == STATUS_OK))["messages"].to_list()
+    assert messages[1]["content"].startswith(opening) and messages[0] == {"role": "user", "content": BENIGN}
+    nudge_lines = [line for line in requests[0].messages[0]["content"].splitlines() if len(line) > 30]
+    assert nudge_lines and all(line not in m["content"] for m in messages for line in nudge_lines)
+
+
 def test_a_rerun_answers_from_the_cache(self_run) -> None:
     settings, frame, cache, outcome, _ = self_run
     again, client = run(settings, frame, cache, offline=True)  # no backend at all: the cache must hold every sample
@@ -167,6 +194,7 @@ def test_the_model_to_be_trained_is_training_s_base_model_by_default() -> None:
      "identical greedy samples"),
     ({"mode": "generate", "samples": 2}, "apply to modes self and restyle"),
     ({"mode": "self", "restyle_from": "x.parquet"}, "restyle_from applies to mode restyle"),
+    ({"mode": "generate", "prefill": True}, "apply to modes self and restyle"),
 ])  # fmt: skip
 def test_bad_settings_are_refused(settings: dict, complaint: str) -> None:
     with pytest.raises(ValueError, match=complaint):

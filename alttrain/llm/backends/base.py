@@ -42,6 +42,8 @@ class TeacherBackend(ABC):
     shared_endpoint: bool = False
     #: whether it loads a checkpoint on this machine with an optional PEFT/LoRA adapter (``teacher.checkpoint``)
     supports_lora: bool = False
+    #: whether a conversation may end with an assistant message that the model continues (a prefill)
+    supports_prefill: bool = False
     #: whether each Ray actor may run a client of its own (False: the answers depend on which requests one
     #: process sees together, as transformers' padded batches do)
     supports_ray: bool = True

@@ -55,6 +55,17 @@ def model_identity(model: str, resolved: str, adapter: Path | None, chat_templat
     return identity
 
 
+def chat_text(tokenizer: Any, messages: list[Message], template: str | None) -> str:
+    """The prompt text of ``messages`` through the chat template, with the generation prompt.
+
+    A conversation that ends with an assistant message (a prefill) gets none: the text ends inside that
+    message, for the model to continue it.
+    """
+    prefill = bool(messages) and messages[-1]["role"] == "assistant"
+    return tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False,
+                                         add_generation_prompt=not prefill, continue_final_message=prefill)  # fmt: skip
+
+
 class Checkpoint:
     """One checkpoint (``model``, resolved through ``options.cache_dir``) with its adapter and rendering.
 
@@ -92,9 +103,8 @@ class Checkpoint:
 
     @staticmethod
     def render(tokenizer: Any, template: str, messages: list[Message]) -> str:
-        """Render the conversation through the chat template, with the generation prompt."""
-        return tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False,
-                                             add_generation_prompt=True)  # fmt: skip
+        """Render the conversation through the chat template (:func:`chat_text`)."""
+        return chat_text(tokenizer, messages, template)
 
     def finish(
         self, prompt: str, text: str, tokens: int, finish: str | None, *, prompt_tokens: int = 0,

@@ -39,6 +39,7 @@ class TransformersBackend(TeacherBackend):
     """
 
     supports_lora = True
+    supports_prefill = True  # the chat template is rendered here, continuing a final assistant message
     supports_ray = False  # the outputs depend on which requests are padded into one batch
 
     def __init__(self, teacher: TeacherConfig) -> None:

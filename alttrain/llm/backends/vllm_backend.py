@@ -44,6 +44,7 @@ class VLLMBackend(TeacherBackend):
 
     supports_structured_output = True
     supports_lora = True
+    supports_prefill = True  # the chat template is rendered here, continuing a final assistant message
 
     def __init__(self, teacher: TeacherConfig) -> None:
         self._teacher = teacher

@@ -26,6 +26,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from alttrain.errors import ConfigError, TeacherAccessError
+from alttrain.llm.backends.checkpoint import chat_text
 from alttrain.llm.config import VLLMOptions
 from alttrain.llm.types import PermanentTeacherError, SamplingParams, TransientTeacherError
 
@@ -88,9 +89,8 @@ def lora_rank_for(rank: int) -> int:
 
 
 def render_chat(tokenizer: Any, messages: list[dict[str, str]], template: str | None) -> list[int]:
-    """The prompt token ids of ``messages`` through the chat template, with the generation prompt."""
-    text = tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False, add_generation_prompt=True)
-    return list(tokenizer.encode(text, add_special_tokens=False))
+    """The prompt token ids of ``messages`` through the chat template (a final assistant message continued)."""
+    return list(tokenizer.encode(chat_text(tokenizer, messages, template), add_special_tokens=False))
 
 
 def split_reasoning(parser: Any, tokenizer: Any, token_ids: Sequence[int]) -> tuple[str | None, str]:
