@@ -21,11 +21,16 @@ STAT_FIELDS = tuple(f.name for f in fields(ClientStats))
 
 @dataclass
 class ActorAccounting:
-    """One actor over the run: where it ran, its processes (more than one: it was restarted), and its counts."""
+    """One actor over the run: where it ran, its processes, its restarts and its counts.
+
+    A restart is counted from the restarted process itself (Ray tells it that it was reconstructed), not from
+    the number of processes that reported: the process that crashed may have finished no batch to report.
+    """
 
     actor: str  # the Ray actor id
     node: str  # the Ray node id
     pids: list[int] = field(default_factory=list)
+    restarts: int = 0  # processes that reported being a restart of this actor
     batches: int = 0
     rows: int = 0
     busy_s: float = 0.0  # time spent inside batches
@@ -51,6 +56,7 @@ class Ledger:
         actor = self.actors.setdefault(batch["actor"], ActorAccounting(batch["actor"], batch["node"]))
         if batch["pid"] not in actor.pids:
             actor.pids.append(batch["pid"])
+            actor.restarts += bool(batch["reconstructed"])
         actor.batches += 1
         actor.rows += batch["rows"]
         process = (batch["actor"], batch["pid"])
@@ -92,11 +98,8 @@ class ScaleoutReport:
     per_actor: list[ActorAccounting] = field(default_factory=list)
 
     def as_json(self, stage: str) -> dict[str, Any]:
-        """The report as written to ``scaleout.json``: its fields, the stage's name, and restarts per actor."""
-        data = {"stage": stage, **asdict(self)}
-        for actor in data["per_actor"]:
-            actor["restarts"] = max(0, len(actor["pids"]) - 1)
-        return data
+        """The report as written to ``scaleout.json``: its fields and the stage's name."""
+        return {"stage": stage, **asdict(self)}
 
     def write(self, path: Path, stage: str) -> None:
         """Write :meth:`as_json` to ``path`` (replacing it whole)."""

@@ -142,6 +142,9 @@ class ClientActor:
         self._actor, self._node = context.get_actor_id() or "driver", context.get_node_id()
         self._settings, self._tag = settings, tag
         folder = node_dir(settings, tag)
+        started = folder / f"{self._actor}.started"  # left by this actor's earlier process: this one is a restart
+        self._reconstructed = started.exists()
+        started.touch()
         self._drill = Drill(folder / DRILL_MARKER, settings.crash_after_batches)
         self._cache = RecordingCache(folder / f"{self._node}.sqlite", on_put=self._drill.answered)
         self._job = job
@@ -174,7 +177,8 @@ class ClientActor:
             self._busy.leave()
         self._reports += 1
         stats = {**asdict(self._client.stats), "actor": self._actor, "node": self._node, "pid": os.getpid(),
-                 "report": self._reports, "rows": len(rows), "busy_s": self._busy.seconds()}  # fmt: skip
+                 "reconstructed": self._reconstructed, "report": self._reports, "rows": len(rows),
+                 "busy_s": self._busy.seconds()}  # fmt: skip
         items: list[tuple[str, int, Any]] = [(ROW, index, row) for index, row in zip(indices, rows, strict=True)]
         return envelope([*items, (STATS, -1, stats)], self._cache.entries(ledger, known))
 

@@ -24,7 +24,7 @@ def show_scaleout(console: Console, report: ScaleoutReport) -> None:
     for column in columns:
         table.add_column(column, justify="left" if column in ("actor", "node") else "right")
     for actor in report.per_actor:
-        table.add_row(actor.actor[:12], actor.node[:12], str(max(0, len(actor.pids) - 1)), str(actor.batches),
+        table.add_row(actor.actor[:12], actor.node[:12], str(actor.restarts), str(actor.batches),
                       str(actor.rows), f"{actor.busy_s:.1f}", str(actor.sent), str(actor.cache_hits),
                       str(actor.retries), str(actor.failures))
     console.print(table)

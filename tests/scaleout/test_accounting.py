@@ -10,7 +10,8 @@ from alttrain.scaleout.accounting import STAT_FIELDS, ActorAccounting, Ledger, S
 
 def batch(actor: str, pid: int, report: int, rows: int, **counts: float) -> dict:
     """The stats line of one finished batch: the process's counts so far (cumulative), numbered by ``report``."""
-    return {"actor": actor, "node": "node-1", "pid": pid, "report": report, "rows": rows, "busy_s": 0.0,
+    return {"actor": actor, "node": "node-1", "pid": pid, "reconstructed": False, "report": report, "rows": rows,
+            "busy_s": 0.0,
             **asdict(ClientStats()), **counts}  # fmt: skip
 
 
@@ -19,10 +20,11 @@ def test_each_process_counts_once_by_its_latest_report_and_a_restart_adds_up() -
     ledger.add(batch("a", 10, report=1, rows=4, sent=4, answered=4, busy_s=1.0))
     ledger.add(batch("a", 10, report=3, rows=4, sent=9, answered=8, busy_s=3.0))
     ledger.add(batch("a", 10, report=2, rows=4, sent=6, answered=6, busy_s=2.0))  # arrived late: not the latest
-    ledger.add(batch("a", 11, report=1, rows=2, sent=2, answered=2, retries=1, busy_s=0.5))  # restarted
+    ledger.add(batch("a", 11, report=1, rows=2, sent=2, answered=2, retries=1, busy_s=0.5, reconstructed=True))
     ledger.add(batch("b", 20, report=1, rows=3, sent=3, answered=3, cache_hits=1, busy_s=1.5))
     a, b = ledger.actors["a"], ledger.actors["b"]
-    assert (a.pids, a.batches, a.rows) == ([10, 11], 4, 14)  # every batch counts for its rows
+    assert (a.pids, a.restarts, a.batches, a.rows) == ([10, 11], 1, 4, 14)  # every batch counts for its rows
+    assert b.restarts == 0
     assert (a.sent, a.answered, a.retries, a.busy_s) == (9 + 2, 8 + 2, 1, 3.5)  # latest of each process, summed
     assert (b.sent, b.cache_hits) == (3, 1)
     stats = ledger.stats(cache_hits=5)
@@ -31,7 +33,7 @@ def test_each_process_counts_once_by_its_latest_report_and_a_restart_adds_up() -
 
 
 def test_the_report_counts_restarts_per_actor_and_is_written_whole(tmp_path: Path) -> None:
-    actors = [ActorAccounting("a", "n", pids=[1, 2, 3], rows=5), ActorAccounting("b", "n", pids=[4], rows=1)]
+    actors = [ActorAccounting("a", "n", pids=[2, 3], restarts=2, rows=5), ActorAccounting("b", "n", pids=[4], rows=1)]
     report = ScaleoutReport(executor="ray", rows=6, requests_sent=7, elapsed_s=1.5, actors=2, per_actor=actors)
     path = tmp_path / "scaleout.json"
     report.write(path, "synthesize")

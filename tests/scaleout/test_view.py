@@ -7,8 +7,8 @@ from alttrain.scaleout.view import show_scaleout
 
 
 def test_the_view_shows_the_pool_the_refusals_and_each_actor_with_its_restarts() -> None:
-    actors = [ActorAccounting("actor-aaaaaaaaaaaa-long", "node-1", pids=[1, 2], batches=3, rows=9, busy_s=2.25,
-                              sent=11, cache_hits=1, retries=2, failures=0)]  # fmt: skip
+    actors = [ActorAccounting("actor-aaaaaaaaaaaa-long", "node-1", pids=[1, 2], restarts=1, batches=3, rows=9,
+                              busy_s=2.25, sent=11, cache_hits=1, retries=2, failures=0)]  # fmt: skip
     report = ScaleoutReport(executor="ray", rows=9, requests_sent=11, elapsed_s=3.0, actors=2, batch_size=4,
                             cpus_per_actor=1.0, gpus_per_actor=0.0, rows_from_cache=1, recovered_entries=3,
                             refused_entries={"node n c.sqlite: another teacher": 2}, merged_entries=7,
