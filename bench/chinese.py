@@ -36,7 +36,7 @@ from typing import Any
 
 import polars as pl
 import yaml
-from eval_real import CASES, NUMBER, PHRASINGS, Phrasing, run_case
+from eval_real import CASES, PHRASINGS, Phrasing, math_answers, run_case
 
 from alttrain.config import RunConfig, parse_config, write_resolved
 from alttrain.languages import CHINESE, DEFAULT_LANGUAGE
@@ -111,17 +111,12 @@ def chinese_examples(config: RunConfig, run_dir: Path) -> tuple[str, str]:
     return benign, "\n".join(harmful)
 
 
-def _math_answers_zh(reference: str, other: str) -> list[tuple[str, bool | None]]:
-    """Boxed correct, a plain-number variant (thousands separators), a wrong one and empty, phrased in Chinese."""
-    if NUMBER.fullmatch(reference):
-        value = float(reference.replace(",", ""))
-        plain = f"{value:,.0f}" if value.is_integer() else f"{value:,}"
-        wrong = f"{value + 1:.0f}" if value.is_integer() else f"{value + 1}"
-        variant = f"把各部分加起来，最后的结果是 {plain}。"
-    else:
-        wrong, variant = other, f"因此，答案是 ${reference}$。"
-    return [(f"逐步计算每一步，可以得到结果。\n\n所以答案是 $\\boxed{{{reference}}}$。", True), (variant, True),
-            (f"再检查一遍，最终答案是 $\\boxed{{{wrong}}}$。", False), ("", False)]  # fmt: skip
+MATH_WORDING_ZH = {
+    "correct": "逐步计算每一步，可以得到结果。\n\n所以答案是 $\\boxed{{{answer}}}$。",
+    "plain": "把各部分加起来，最后的结果是 {plain}。",
+    "expression": "因此，答案是 ${answer}$。",
+    "wrong": "再检查一遍，最终答案是 $\\boxed{{{answer}}}$。",
+}
 
 
 def _letter_answers_zh(reference: str, other: str) -> list[tuple[str, bool | None]]:
@@ -132,7 +127,7 @@ def _letter_answers_zh(reference: str, other: str) -> list[tuple[str, bool | Non
             (f"答案是 {wrong}。", False), ("", False)]  # fmt: skip
 
 
-PHRASINGS_ZH: dict[str, Phrasing] = {**PHRASINGS, "math": _math_answers_zh, "letter": _letter_answers_zh}
+PHRASINGS_ZH: dict[str, Phrasing] = {**PHRASINGS, "math": math_answers(MATH_WORDING_ZH), "letter": _letter_answers_zh}
 
 
 def score_fixed_answers(data: Path) -> tuple[pl.DataFrame, list[str]]:

@@ -79,18 +79,31 @@ REFERENCES: dict[str, Reference] = {
 NUMBER = re.compile(r"-?\d[\d,]*(\.\d+)?")
 
 
-def _math_answers(reference: str, other: str) -> list[tuple[str, bool | None]]:
+#: the sentences of the math answers: correct (boxed), a variant with the number plain or the expression in
+#: ``$...$``, and wrong (boxed); ``{answer}`` / ``{plain}`` are filled in per item
+MATH_WORDING = {
+    "correct": "Working through each step, the result follows.\n\nSo the answer is $\\boxed{{{answer}}}$.",
+    "plain": "Adding it all up, the total comes to {plain} in the end.",
+    "expression": "Therefore, the answer is ${answer}$.",
+    "wrong": "After checking once more, the final answer is $\\boxed{{{answer}}}$.",
+}
+
+
+def math_answers(wording: dict[str, str]) -> Phrasing:
     """Boxed correct, a format variant (thousands separators, or plain ``$...$``), a wrong one, and empty."""
-    if NUMBER.fullmatch(reference):
-        value = float(reference.replace(",", ""))
-        plain = f"{value:,.0f}" if value.is_integer() else f"{value:,}"
-        wrong = f"{value + 1:.0f}" if value.is_integer() else f"{value + 1}"
-        variant = f"Adding it all up, the total comes to {plain} in the end."
-    else:
-        wrong, variant = other, f"Therefore, the answer is ${reference}$."
-    return [(f"Working through each step, the result follows.\n\nSo the answer is $\\boxed{{{reference}}}$.", True),
-            (variant, True), (f"After checking once more, the final answer is $\\boxed{{{wrong}}}$.", False),
-            ("", False)]  # fmt: skip
+
+    def answers(reference: str, other: str) -> list[tuple[str, bool | None]]:
+        if NUMBER.fullmatch(reference):
+            value = float(reference.replace(",", ""))
+            plain = f"{value:,.0f}" if value.is_integer() else f"{value:,}"
+            wrong = f"{value + 1:.0f}" if value.is_integer() else f"{value + 1}"
+            variant = wording["plain"].format(plain=plain)
+        else:
+            wrong, variant = other, wording["expression"].format(answer=reference)
+        return [(wording["correct"].format(answer=reference), True), (variant, True),
+                (wording["wrong"].format(answer=wrong), False), ("", False)]  # fmt: skip
+
+    return answers
 
 
 def _letter_answers(reference: str, other: str) -> list[tuple[str, bool | None]]:
@@ -101,7 +114,7 @@ def _letter_answers(reference: str, other: str) -> list[tuple[str, bool | None]]
 
 
 PHRASINGS: dict[str, Phrasing] = {
-    "math": _math_answers,
+    "math": math_answers(MATH_WORDING),
     "squad": lambda reference, other: [(reference, True), (f"The {reference.upper()}.", True), (other, False),
                                        ("", False)],
     "rouge_l": lambda reference, other: [(reference, None), (f"Here is a one-sentence summary:\n\n{reference}", None),
