@@ -16,8 +16,10 @@ the server counted them and what the faults force (1 + faults scripted per row: 
 retries every fault until answered must send), wall seconds and the p50/p99 row latency (seconds from
 the start until a row's answer; rows unanswered are left out), each the median of ``--rounds`` 5
 interleaved runs (the development VM is shared, and its speed swings from run to run), and the retries by
-cause (the faults the server served). The last line is ``faulty_vs_clean``, the median over the rounds of
-alttrain's faulty wall over its clean wall in the same round.
+cause (the faults the server served). Then ``faulty_vs_clean``, the median over the rounds of alttrain's
+faulty wall over its clean wall in the same round, and the floor (``ideal_client``): the walls of an ideal
+client with no overhead and no backoff on the same scripts, in each slot order, and the ratio each would give
+with alttrain's own fixed overhead (its clean wall minus the ideal clean wall) added to both runs.
 
     .venv/bin/python bench/teacher_faults.py [--prompts 500] [--in-flight 64] [--latency 0.2] [--seed 0]
         [--backoff-base S --backoff-max S] [--distilabel-python /tmp/distilabel/bin/python]
@@ -42,6 +44,7 @@ from typing import Any
 
 import polars as pl
 from contenders import run_contender
+from ideal_client import ORDERS, ideal_wall
 
 from alttrain.llm.config import TeacherConfig
 from alttrain.records import conform
@@ -170,6 +173,7 @@ def main() -> None:
     print(f"{'contender':<11} {'run':<6} {'rows':>9} {'retries':>7} {'sent/row':>8} {'forced/row':>10} "
           f"{'wall_s':>8} {'p50_s':>8} {'p99_s':>8}")
     ratios: list[float] = []
+    clean_wall: float | None = None
     for contender, python in contenders.items():
         prompts = {run: bench_prompts(run_scripts, f"{contender}-{run}") for run, run_scripts in scripts.items()}
         rounds = [{run: run_on_fresh_server(contender, python, args, prompts[run]) for run in scripts}
@@ -180,10 +184,31 @@ def main() -> None:
             print(row_line(contender, run, median, args.prompts, forced), flush=True)
         if contender == "alttrain":
             ratios = [results["faulty"].seconds / results["clean"].seconds for results in rounds]
+            clean_wall = statistics.median(results["clean"].seconds for results in rounds)
             served = sorted(rounds[0]["faulty"].faults.items())
             causes = ", ".join(f"{kind} {count}" for kind, count in served if kind != Fault.OK)
             print(f"retries by cause (faults served, faulty run): {causes}")
     print(f"faulty_vs_clean: {statistics.median(ratios):.2f} (per round: {', '.join(f'{r:.2f}' for r in ratios)})")
+    if clean_wall is not None:
+        print(floor_line(scripts, args, clean_wall))
+
+
+def floor_line(scripts: dict[str, list[list[Fault]]], args: argparse.Namespace, clean_wall: float) -> str:
+    """The ideal client's walls (``ideal_client``) and the ratio each would give with alttrain's overhead.
+
+    The overhead is alttrain's clean wall minus the ideal client's clean wall (start-up, CPU): added to both
+    runs, it is what the ratio of a client as fast as the ideal one, but with alttrain's fixed costs, would be.
+    """
+    def wall(run: str, order: str) -> float:
+        return ideal_wall(scripts[run], order, in_flight=args.in_flight, latency=args.latency,
+                          retry_after=args.retry_after)
+
+    ideal_clean = wall("clean", "retries_first")
+    overhead = max(0.0, clean_wall - ideal_clean)
+    parts = [f"{order} {wall('faulty', order):.2f} s ({(wall('faulty', order) + overhead) / clean_wall:.2f})"
+             for order in ORDERS]
+    return (f"ideal client, no backoff, no overhead (clean {ideal_clean:.2f} s; in brackets the ratio with "
+            f"alttrain's {overhead:.2f} s of overhead): faulty {', '.join(parts)}")
 
 
 if __name__ == "__main__":
