@@ -52,18 +52,6 @@ def old_judge(revision: str) -> Judge:
     return module.looks_like_refusal
 
 
-def confusion(predicted: list[bool], gold: list[bool]) -> ClassifierAccuracy:
-    """Confusion counts of ``predicted`` against ``gold`` (positive: refusal)."""
-    pairs = list(zip(predicted, gold, strict=True))
-    return ClassifierAccuracy(
-        n=len(pairs),
-        true_positive=sum(p and g for p, g in pairs),
-        false_positive=sum(p and not g for p, g in pairs),
-        true_negative=sum(not p and not g for p, g in pairs),
-        false_negative=sum(not p and g for p, g in pairs),
-    )
-
-
 def labelled_sets(data: Path) -> dict[str, tuple[list[str], list[bool]]]:
     """Name -> (texts, human refusal labels): each XSTest completions file, then pyrit's set."""
     sets: dict[str, tuple[list[str], list[bool]]] = {}
@@ -117,9 +105,9 @@ def main() -> None:
     for set_name, (texts, gold) in sets.items():
         for judge_name, judge in judges.items():
             predicted, seconds = measure(judge, texts)
-            print(row(set_name, judge_name, confusion(predicted, gold), seconds))
+            print(row(set_name, judge_name, ClassifierAccuracy.of(predicted, gold), seconds))
             if set_name == ZH_HELD_OUT:
-                chinese[judge_name] = confusion(predicted, gold)
+                chinese[judge_name] = ClassifierAccuracy.of(predicted, gold)
             if not set_name.startswith(("pyrit", ZH_PREFIX)):
                 totals[judge_name][0].extend(predicted)
                 totals[judge_name][1].extend(gold)
@@ -128,7 +116,7 @@ def main() -> None:
                     if p != g:
                         print(f"  {'flagged' if p else 'missed'}: {text[:200]!r}")
     for judge_name, (predicted, gold) in totals.items():
-        print(row("XSTest overall", judge_name, confusion(predicted, gold), None))
+        print(row("XSTest overall", judge_name, ClassifierAccuracy.of(predicted, gold), None))
     for judge_name, result in chinese.items():
         print(row("Chinese by rule (held-out families)", judge_name, result, None))
 

@@ -38,6 +38,18 @@ class ClassifierAccuracy:
     true_negative: int
     false_negative: int
 
+    @classmethod
+    def of(cls, predicted: list[bool], gold: list[bool]) -> ClassifierAccuracy:
+        """Confusion counts of ``predicted`` against the human labels ``gold`` (positive: refusal)."""
+        pairs = list(zip(predicted, gold, strict=True))
+        return cls(
+            n=len(pairs),
+            true_positive=sum(p and g for p, g in pairs),
+            false_positive=sum(p and not g for p, g in pairs),
+            true_negative=sum(not p and not g for p, g in pairs),
+            false_negative=sum(not p and g for p, g in pairs),
+        )
+
     @property
     def accuracy(self) -> float:
         """Share of rows judged as the humans did."""
@@ -54,14 +66,7 @@ def refusal_heuristic_accuracy() -> ClassifierAccuracy:
     frame = pl.read_csv(path, comment_prefix="#", infer_schema_length=0)
     gold = [score.strip() == "1" for score in frame["human_score"]]
     predicted = [looks_like_refusal(text or "") for text in frame["assistant_response"]]
-    pairs = list(zip(predicted, gold, strict=True))
-    return ClassifierAccuracy(
-        n=len(pairs),
-        true_positive=sum(p and g for p, g in pairs),
-        false_positive=sum(p and not g for p, g in pairs),
-        true_negative=sum(not p and not g for p, g in pairs),
-        false_negative=sum(not p and g for p, g in pairs),
-    )
+    return ClassifierAccuracy.of(predicted, gold)
 
 
 @dataclass(frozen=True)
