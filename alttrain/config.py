@@ -23,7 +23,7 @@ from alttrain.errors import ConfigError
 from alttrain.evaluation.config import EvaluationConfig
 from alttrain.layout import CONFIG_FILE
 from alttrain.llm.config import CheckpointOptions, TeacherConfig
-from alttrain.sections import CONFIG_VERSION, describe, fingerprint
+from alttrain.sections import CONFIG_VERSION, describe, fingerprint, read_yaml
 from alttrain.sources.pool import PromptsConfig
 from alttrain.stage import StageView
 from alttrain.structure import StructureSpec
@@ -138,13 +138,7 @@ def load_config(path: str | Path) -> RunConfig:
 
     """
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from None
-    return parse_config(data, str(path))
+    return parse_config(read_yaml(path, ConfigError, "config file"), str(path))
 
 
 def write_resolved(config: RunConfig, run_dir: Path) -> Path:

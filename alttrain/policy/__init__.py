@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alttrain.errors import PolicyError
-from alttrain.sections import describe
+from alttrain.sections import describe, read_yaml
 
 ResponseMode = Literal["refuse", "safe_complete", "comply"]
 RESPONSE_MODES: tuple[ResponseMode, ...] = ("refuse", "safe_complete", "comply")
@@ -120,12 +119,7 @@ def load_policy(path: Path | None = None) -> Policy:
 
     """
     path = path or DEFAULT_POLICY
-    if not path.is_file():
-        raise PolicyError(f"{path}: policy file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise PolicyError(f"{path}: not valid YAML ({error})") from None
+    data = read_yaml(path, PolicyError, "policy file")
     try:
         return Policy.model_validate(data)
     except ValidationError as error:

@@ -19,11 +19,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alttrain.errors import TemplateTextError
 from alttrain.refusal import looks_like_bare_refusal, looks_like_refusal
+from alttrain.sections import describe, read_yaml
 from alttrain.structure import Label
 
 TEXTS_DIR = Path(__file__).with_name("texts")
@@ -177,17 +177,11 @@ M = TypeVar("M", bound=BaseModel)
 def _read(folder: Path, name: str, model: type[M]) -> M:
     """Read one YAML file of the folder as ``model``; errors name the file and each bad key."""
     path = folder / name
-    if not path.exists():
-        raise TemplateTextError(f"{path}: template text file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise TemplateTextError(f"{path}: not valid YAML ({error})") from None
+    data = read_yaml(path, TemplateTextError, "template text file")
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        lines = [f"{path}: {'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in error.errors()]
-        raise TemplateTextError("\n".join(lines)) from None
+        raise TemplateTextError(describe(error, str(path))) from None
 
 
 TEXT_FILES = ("families.yaml", "harmful.yaml", "benign.yaml", "common.yaml")
