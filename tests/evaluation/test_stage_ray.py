@@ -1,4 +1,4 @@
-"""evaluation.executor: {kind: ray} on a real single-node Ray cluster (loopback only) against the real fault server."""
+"""evaluation.stage with `executor: {kind: ray}` on a real one-node Ray cluster (loopback) against the fault server."""
 
 import os
 
