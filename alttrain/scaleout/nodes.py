@@ -22,6 +22,7 @@ import stat
 import tempfile
 from collections import Counter
 from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -126,16 +127,31 @@ def harvest(settings: RayConfig, tag: str, cache: ResponseCache, teacher: str) -
     return merged, refused
 
 
-def fetch(reference: Any) -> Any:
-    """``ray.get`` of a task's or actor call's result; a :class:`ConfigError` raised there is raised here as itself."""
+@contextmanager
+def _config_errors_as_themselves() -> Iterator[None]:
+    """Raise a :class:`ConfigError` that a task or actor call raised as itself, not wrapped in Ray's error."""
     import ray
 
     try:
-        return ray.get(reference)
+        yield
     except ray.exceptions.RayTaskError as error:
         if isinstance(error.cause, ConfigError):
             raise error.cause from None
         raise
+
+
+def fetch(reference: Any) -> Any:
+    """``ray.get`` of a task's or actor call's result; a :class:`ConfigError` raised there is raised here as itself."""
+    import ray
+
+    with _config_errors_as_themselves():
+        return ray.get(reference)
+
+
+async def fetched(reference: Any) -> Any:
+    """:func:`fetch` on an event loop: the result awaited."""
+    with _config_errors_as_themselves():
+        return await reference
 
 
 def clean(settings: RayConfig, tag: str, cleaned: Collection[str] = ()) -> None:
