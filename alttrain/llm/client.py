@@ -68,10 +68,15 @@ class PerMinuteLimit:
     """
 
     def __init__(self, per_minute: int) -> None:
-        window = max(1.0, 60.0 / per_minute)
-        self._capacity = per_minute * window / 60.0
-        self._limiter = AsyncLimiter(self._capacity, window)
+        self.window = max(1.0, 60.0 / per_minute)  # seconds
+        self._capacity = per_minute * self.window / 60.0
+        self._limiter = AsyncLimiter(self._capacity, self.window)
         self._owed = 0.0
+
+    @property
+    def owed(self) -> float:
+        """Use recorded by :meth:`owe` that no :meth:`charge` has paid yet."""
+        return self._owed
 
     def owe(self, amount: float) -> None:
         """Record use known only afterwards (completion tokens); the next :meth:`charge` pays it."""

@@ -5,7 +5,8 @@ worker takes ``batches_per_actor`` batches at once and the next one whenever it 
 moment it is ready (its process started and its client made), the driver (``work_on_driver``, a shared endpoint
 only) from the start of the pass, with its own client over the run's cache. So the endpoint's budget is used
 while the actors start, and a worker that runs out of work leaves the budget to the others: every worker's
-client charges one budget per endpoint (:mod:`alttrain.scaleout.budget`). An actor's batch comes back as an
+client charges one budget per endpoint (:mod:`alttrain.scaleout.budget`; the driver its own limits until the
+budget's actor is up). An actor's batch comes back as an
 envelope whose answers are merged into the run's cache; the driver's answers are in it already.
 """
 
@@ -27,7 +28,7 @@ from alttrain.llm.client import ClientStats, RateLimits, TeacherClient
 from alttrain.llm.config import TeacherConfig
 from alttrain.scaleout.accounting import DRIVER, Ledger, stats_line
 from alttrain.scaleout.actor import ENTRY, PROBLEM, REFUSED, ROW, STATS, BusyClock, ClientActor, probe_key
-from alttrain.scaleout.budget import shared_limits
+from alttrain.scaleout.budget import shared_budget
 from alttrain.scaleout.config import RayConfig, actor_teacher, driver_works, pool_shape
 from alttrain.scaleout.entries import Entry, merge_entries
 from alttrain.scaleout.keys import DriverKey
@@ -92,7 +93,8 @@ class Pool:
         check_resources(settings, self.actors)
         self.workers = self.actors + self.driver
         shared = backend_class(job.teacher.backend).shared_endpoint and self.workers > 1
-        limits = shared_limits(job.teacher) if shared else None
+        budget = shared_budget(job.teacher) if shared else None
+        limits = None if budget is None else budget.limits
         teacher = actor_teacher(job.teacher, self.workers)
         queue: deque[Batch] = deque(enumerate(self._batches(records, before)))
         arguments = {"job": job, "teacher": teacher, "settings": settings, "tag": tag,
@@ -104,8 +106,11 @@ class Pool:
         actors = [ray.remote(ClientActor).options(**options).remote(**arguments) for _ in range(self.actors)]
         started = time.perf_counter()
         workers = [asyncio.create_task(self._actor(actor, queue, cache, rows, started)) for actor in actors]
+        if budget is not None:
+            workers.append(asyncio.create_task(budget.hand_over()))
         if self.driver:
-            workers.append(asyncio.create_task(self._on_driver(job, teacher, limits, records, queue, cache, rows)))
+            own = None if budget is None else budget.driver
+            workers.append(asyncio.create_task(self._on_driver(job, teacher, own, records, queue, cache, rows)))
         finished = False
         try:
             done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
