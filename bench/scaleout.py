@@ -11,8 +11,8 @@ cluster is up before a run), nor is the wait for the previous run's actors to ex
 ``fixed`` is the Ray run's time outside its busiest worker's batches (harvest, pre-pass, waiting for actors,
 clean-up), and ``ray_vs_local_without_fixed`` the ratio with it left out; the breakdown prints the medians of
 the run's phases (``scaleout.json``'s ``phases``: harvest, pre-pass, the pass, clean-up, and when the last actor
-was ready, counted from the pass's start) and who worked how many rows (the driver works batches from the start
-of the pass while the actors start: ``work_on_driver``). On one 2-core machine the
+was ready, counted from the pass's start) and who worked how many rows (with a requests budget the driver works
+batches from the start of the pass while the actors start: ``work_on_driver``). On one 2-core machine the
 actors, the driver and the server share the cores, so this measures Ray's overhead, not its scaling
 (the README sketches that).
 

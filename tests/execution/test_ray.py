@@ -75,9 +75,7 @@ def config(base_url: str | None, tmp_path: Path, *, executor: str = "ray", **ray
     teacher = {"backend": "template"} if base_url is None else {
         **teacher_config(base_url, concurrency=4, max_retries=2).model_dump(mode="json"),
     }  # fmt: skip
-    # the actors' path: every batch on an actor (the driver working batches too: tests/scaleout/test_pool.py)
-    ray_section = {"actors": 2, "batch_size": 4, "node_cache_dir": str(tmp_path / "nodes"), "local_cpus": 2,
-                   "work_on_driver": False}  # fmt: skip
+    ray_section = {"actors": 2, "batch_size": 4, "node_cache_dir": str(tmp_path / "nodes"), "local_cpus": 2}
     options = {**ray_section, **ray_settings} if executor == "ray" else {}
     synthesis = {"teacher": teacher, "max_repair_attempts": 1, "executor": {"kind": executor, **options}}
     return {"name": "ray", "prompts": {"sources": [{"kind": "harmbench", "n": 1}]}, "synthesis": synthesis}
@@ -337,7 +335,7 @@ def test_requests_on_ray_answer_as_the_client_does_and_fill_its_cache(tmp_path: 
     conversations = [[{"role": "user", "content": f"[[reply:hello]] say hello {i}"}] for i in range(5)]
     conversations.append([{"role": "user", "content": "[[fault:bad_request]] fail"}])
     sampling = SamplingParams(temperature=0.0, max_tokens=16)
-    settings = RaySettings(actors=2, batch_size=2, node_cache_dir=tmp_path / "nodes", work_on_driver=False)
+    settings = RaySettings(actors=2, batch_size=2, node_cache_dir=tmp_path / "nodes")
     with FaultServer(FaultPlan(replies={"hello": "hello!"})) as server:
         teacher = teacher_config(server.base_url, max_retries=0)
         with ResponseCache(tmp_path / "c.sqlite") as cache:

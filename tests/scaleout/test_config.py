@@ -35,9 +35,12 @@ def test_the_concurrency_is_divided_among_the_workers_and_the_rate_limits_stay_w
     assert (share.concurrency, share.requests_per_minute) == (10, 600)  # two actors and the driver
 
 
-def test_the_driver_works_only_for_a_shared_endpoint_and_counts_as_a_worker() -> None:
+def test_the_driver_works_for_a_shared_endpoint_with_a_rate_budget_and_counts_as_a_worker() -> None:
     endpoint = TeacherConfig(backend="openai", base_url="http://127.0.0.1:9/v1", model="m")
-    assert driver_works(RayConfig(), endpoint)
-    assert not driver_works(RayConfig(work_on_driver=False), endpoint)
+    budgeted = endpoint.model_copy(update={"requests_per_minute": 600})
+    assert driver_works(RayConfig(), budgeted)  # a budget a second without a send loses
+    assert not driver_works(RayConfig(), endpoint)  # bound by concurrency: the actors alone
+    assert driver_works(RayConfig(work_on_driver=True), endpoint)
+    assert not driver_works(RayConfig(work_on_driver=False), budgeted)
     assert not driver_works(RayConfig(), TeacherConfig(backend="template"))  # an engine is never built on the driver
     assert pool_shape(250, RayConfig(actors=2), driver=True) == (2, 42)  # 3 workers x 2 batches
