@@ -2,12 +2,12 @@
 
 The pending records are cut into batches (:func:`~alttrain.scaleout.config.pool_shape`) in one queue. Each
 worker takes ``batches_per_actor`` batches at once and the next one whenever it finishes one: an actor from the
-moment it is ready (its process started and its client made), the driver (``work_on_driver``, a shared endpoint
-only) from the start of the pass, with its own client over the run's cache. So the endpoint's budget is used
-while the actors start, and a worker that runs out of work leaves the budget to the others: every worker's
-client charges one budget per endpoint (:mod:`alttrain.scaleout.budget`; the driver its own limits until the
-budget's actor is up). An actor's batch comes back as an
-envelope whose answers are merged into the run's cache; the driver's answers are in it already.
+moment it is ready (its process started and its client made), the driver (``work_on_driver``; by default for
+an endpoint with a requests or tokens budget) from the start of the pass, with its own client over the run's
+cache. So the endpoint's budget is used while the actors start, and a worker that runs out of work leaves the
+budget to the others: every worker's client charges one budget per endpoint (:mod:`alttrain.scaleout.budget`;
+the driver its own limits until the budget's actor is up). An actor's batch comes back as an envelope whose
+answers are merged into the run's cache; the driver's answers are in it already.
 """
 
 from __future__ import annotations
