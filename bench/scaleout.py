@@ -8,14 +8,17 @@ round running local, ray x1 and ray x2 one after the other (the development VM i
 The Ray time covers everything a ``synthesize`` run does (harvest, pre-pass, actor start, batches, merging
 every answer into the run's cache, clean-up); starting the cluster is printed apart and not counted (a real
 cluster is up before a run), nor is the wait for the previous run's actors to exit and free their CPUs.
-``fixed`` is the Ray run's time outside its busiest actor's batches (actor start, harvest, pre-pass,
-clean-up), and ``ray_vs_local_without_fixed`` the ratio with it left out. On one 2-core machine the
+``fixed`` is the Ray run's time outside its busiest worker's batches (harvest, pre-pass, waiting for actors,
+clean-up), and ``ray_vs_local_without_fixed`` the ratio with it left out; the breakdown prints the medians of
+the run's phases (``scaleout.json``'s ``phases``: harvest, pre-pass, the pass, clean-up, and when the last actor
+was ready, counted from the pass's start) and who worked how many rows (with a requests budget the driver works
+batches from the start of the pass while the actors start: ``work_on_driver``). On one 2-core machine the
 actors, the driver and the server share the cores, so this measures Ray's overhead, not its scaling
 (the README sketches that).
 
 Two jobs: a large one bound by the endpoint's concurrency, and a small one bound by its requests-per-minute
-budget (the actors share it: a pass of fewer rows than ``actors x batches_per_actor`` full batches is cut
-finer, so every actor has work and no share of the budget idles):
+budget (every worker charges one budget per endpoint: a worker without work leaves it to the others; a pass
+of fewer rows than ``workers x batches_per_actor`` full batches is cut finer, so every worker has work):
 
     .venv/bin/python bench/scaleout.py [--prompts 10000] [--latency 0.2] [--concurrency 32] [--batch-size 512]
     .venv/bin/python bench/scaleout.py --prompts 250 --requests-per-minute 600
@@ -101,6 +104,7 @@ def main() -> None:
           f"(ideal {ideal:.0f} rows/s), median of {arguments.rounds} rounds")
     walls: dict[str, list[float]] = {"local": [], "ray x1": [], "ray x2": []}
     fixed: dict[str, list[float]] = {"ray x1": [], "ray x2": []}
+    phases: dict[str, dict[str, list[float]]] = {"ray x1": {}, "ray x2": {}}
     ratios: dict[str, list[float]] = {"ray x1": [], "ray x2": []}
     bare_ratios: dict[str, list[float]] = {"ray x1": [], "ray x2": []}
     with FaultServerProcess(FaultPlan(latency_s=latency)) as server, tempfile.TemporaryDirectory() as folder:
@@ -118,17 +122,23 @@ def main() -> None:
                 seconds, report = run_ray(config, neutral_prompts(n, f"ray{actors}-{round_}"),
                                           here, actors, arguments.batch_size)
                 busy = max(actor.busy_s for actor in report.per_actor)
-                work = ", ".join(f"{actor.rows} rows in {actor.batches} batches" for actor in report.per_actor)
+                work = ", ".join(f"{actor.actor[:8]} {actor.rows} rows in {actor.batches} batches"
+                                 for actor in report.per_actor)  # fmt: skip
+                for phase, phase_s in report.phases.items():
+                    phases[name].setdefault(phase, []).append(phase_s)
                 walls[name].append(seconds)
                 fixed[name].append(seconds - busy)
                 ratios[name].append(local / seconds)
                 bare_ratios[name].append(local / busy)
                 print(f"  round {round_}: local {local:6.1f} s, {name} {seconds:6.1f} s (fixed {seconds - busy:.1f} s; "
-                      f"{report.merged_entries} answers merged; per actor: {work})", flush=True)
+                      f"{report.merged_entries} answers merged; per worker: {work})", flush=True)
         ray.shutdown()
     for name, values in walls.items():
         extra = f"  fixed {statistics.median(fixed[name]):5.1f} s" if name in fixed else ""
         print(f"{name:<7} {statistics.median(values):6.1f} s  {n / statistics.median(values):6.0f} rows/s{extra}")
+    for name, parts in phases.items():
+        print(f"{name} phases (median s): " + ", ".join(f"{phase} {statistics.median(values):.2f}"
+                                                       for phase, values in parts.items()))  # fmt: skip
     for actors in (1, 2):
         name = f"ray x{actors}"
         label = f"{actors} actor{'s' if actors > 1 else ''}"

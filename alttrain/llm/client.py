@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Protocol
 
 from aiolimiter import AsyncLimiter
 
@@ -67,10 +68,15 @@ class PerMinuteLimit:
     """
 
     def __init__(self, per_minute: int) -> None:
-        window = max(1.0, 60.0 / per_minute)
-        self._capacity = per_minute * window / 60.0
-        self._limiter = AsyncLimiter(self._capacity, window)
+        self.window = max(1.0, 60.0 / per_minute)  # seconds
+        self._capacity = per_minute * self.window / 60.0
+        self._limiter = AsyncLimiter(self._capacity, self.window)
         self._owed = 0.0
+
+    @property
+    def owed(self) -> float:
+        """Use recorded by :meth:`owe` that no :meth:`charge` has paid yet."""
+        return self._owed
 
     def owe(self, amount: float) -> None:
         """Record use known only afterwards (completion tokens); the next :meth:`charge` pays it."""
@@ -85,6 +91,30 @@ class PerMinuteLimit:
             amount -= part
 
 
+class Limit(Protocol):
+    """A budget a client's sends are charged against: :class:`PerMinuteLimit`, or one shared with other clients."""
+
+    def owe(self, amount: float) -> None:
+        """Record use known only afterwards; the next :meth:`charge` pays it."""
+
+    async def charge(self, amount: float) -> None:
+        """Wait until ``amount`` plus what is owed fits the budget."""
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """The budgets a client's sends pass: requests and tokens (None: unlimited)."""
+
+    requests: Limit | None = None
+    tokens: Limit | None = None
+
+    @classmethod
+    def of(cls, teacher: TeacherConfig) -> RateLimits:
+        """The client's own budgets, from ``requests_per_minute`` and ``tokens_per_minute``."""
+        requests, tokens = teacher.requests_per_minute, teacher.tokens_per_minute
+        return cls(PerMinuteLimit(requests) if requests else None, PerMinuteLimit(tokens) if tokens else None)
+
+
 class TeacherClient:
     """One teacher, reached through its configured backend, with a response cache in front.
 
@@ -93,6 +123,8 @@ class TeacherClient:
         cache: where responses are read and written; None caches nothing.
         offline: answer from ``cache`` only and never build a backend (raises :class:`CacheMissError`
             on a miss).
+        limits: the budgets its sends pass; None: its own, from ``teacher`` (:meth:`RateLimits.of`). Clients
+            that share an endpoint's budget get one shared :class:`RateLimits` (the Ray executor's).
 
     Use as ``async with TeacherClient(...) as client:`` so the backend is started and closed.
 
@@ -101,7 +133,10 @@ class TeacherClient:
 
     """
 
-    def __init__(self, teacher: TeacherConfig, cache: ResponseCache | None, *, offline: bool = False) -> None:
+    def __init__(
+        self, teacher: TeacherConfig, cache: ResponseCache | None, *, offline: bool = False,
+        limits: RateLimits | None = None,
+    ) -> None:  # fmt: skip
         if offline and cache is None:
             raise ValueError("an offline teacher client needs a cache")
         self.teacher = teacher
@@ -116,9 +151,8 @@ class TeacherClient:
         self._backend = None if offline else make_backend(teacher)
         self._slots = Slots(teacher.concurrency)
         self.circuit = EndpointCircuit(teacher.circuit)  # the client's one endpoint
-        requests, tokens = teacher.requests_per_minute, teacher.tokens_per_minute
-        self._request_limit = PerMinuteLimit(requests) if requests else None
-        self._token_limit = PerMinuteLimit(tokens) if tokens else None
+        limits = RateLimits.of(teacher) if limits is None else limits
+        self._request_limit, self._token_limit = limits.requests, limits.tokens
         self._refused: TeacherAccessError | None = None  # once the endpoint refused the run, nothing more is sent
 
     @property

@@ -43,6 +43,15 @@ class ActorAccounting:
     completion_tokens: int = 0
 
 
+DRIVER = "driver"  # the worker name of the driver's own batches (``work_on_driver``)
+
+
+def stats_line(stats: ClientStats, *, actor: str, node: str, pid: int, reconstructed: bool, report: int, rows: int,
+               busy_s: float) -> dict[str, Any]:  # fmt: skip
+    """What a worker reports with each finished batch: its client's cumulative counts, where it ran, the batch."""
+    return {**asdict(stats), "actor": actor, "node": node, "pid": pid, "reconstructed": reconstructed,
+            "report": report, "rows": rows, "busy_s": busy_s}  # fmt: skip
+
 
 class Ledger:
     """The driver's running account of the pool, from the ``stats`` line of every finished batch."""
@@ -95,7 +104,12 @@ class ScaleoutReport:
     # version, an unreadable response), counted by "node <id> <file>: <reason>"
     refused_entries: dict[str, int] = field(default_factory=dict)
     merged_entries: int = 0  # new answers the actors sent back into the run's cache
-    per_actor: list[ActorAccounting] = field(default_factory=list)
+    per_actor: list[ActorAccounting] = field(default_factory=list)  # the driver as "driver" when it worked
+    driver_worked: bool = False  # the driver worked batches too (``work_on_driver``)
+    batches: list[dict[str, Any]] = field(default_factory=list)  # each batch: rows, worker ("driver" or actor), node
+    # seconds of the run's parts: harvest, prepass, actors_ready (the last actor's first batch after the pass
+    # began), batches (the pass), clean
+    phases: dict[str, float] = field(default_factory=dict)
 
     def as_json(self, stage: str) -> dict[str, Any]:
         """The report as written to ``scaleout.json``: its fields and the stage's name."""

@@ -20,7 +20,6 @@ import os
 import sys
 import threading
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +28,10 @@ import pyarrow as pa
 from alttrain.errors import TeacherAccessError
 from alttrain.execution.jobs import ClientJob
 from alttrain.llm.cache import keyed_request
-from alttrain.llm.client import TeacherClient, backend_class, teacher_identity
+from alttrain.llm.client import RateLimits, TeacherClient, backend_class, teacher_identity
 from alttrain.llm.config import TeacherConfig
 from alttrain.llm.types import SamplingParams, TeacherRequest
+from alttrain.scaleout.accounting import stats_line
 from alttrain.scaleout.config import RayConfig
 from alttrain.scaleout.entries import BatchLedger, Entry, RecordingCache
 from alttrain.scaleout.keys import DriverKey
@@ -124,17 +124,20 @@ class ClientActor:
 
     Args:
         job: the work (the same object the driver's pre-pass ran).
-        teacher: this actor's teacher (a shared endpoint's budgets divided among the actors).
+        teacher: this actor's teacher (a shared endpoint's concurrency divided among the workers).
         settings: the executor settings (the node cache folder, the drill).
         tag: the run's folder name on the node.
         key: :func:`probe_key` on the driver.
         api_key: the teacher's key as the driver's environment holds it (this process may not have it).
+        limits: the endpoint's budgets shared by every worker of the run (:mod:`alttrain.scaleout.budget`);
+            None: the client's own, from ``teacher``.
 
     """
 
     def __init__(
-        self, job: ClientJob, teacher: TeacherConfig, settings: RayConfig, tag: str, key: str, api_key: DriverKey
-    ) -> None:
+        self, job: ClientJob, teacher: TeacherConfig, settings: RayConfig, tag: str, key: str, api_key: DriverKey,
+        limits: RateLimits | None = None,
+    ) -> None:  # fmt: skip
         import ray
 
         api_key.install()  # before the client builds its backend, which reads the key variable
@@ -152,7 +155,7 @@ class ClientActor:
             f"node {self._node} computes other cache keys for {teacher_identity(teacher)} than the driver (a teacher "
             "file missing or different there, or another alttrain version); its answers could not be re-parsed"
         )  # fmt: skip
-        self._client = TeacherClient(teacher, self._cache)
+        self._client = TeacherClient(teacher, self._cache, limits=limits)
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop Ray runs this actor's batches on
         self._loop_thread: threading.Thread | None = None
         self._starting: asyncio.Lock | None = None
@@ -176,11 +179,14 @@ class ClientActor:
         finally:
             self._busy.leave()
         self._reports += 1
-        stats = {**asdict(self._client.stats), "actor": self._actor, "node": self._node, "pid": os.getpid(),
-                 "reconstructed": self._reconstructed, "report": self._reports, "rows": len(rows),
-                 "busy_s": self._busy.seconds()}  # fmt: skip
+        stats = stats_line(self._client.stats, actor=self._actor, node=self._node, pid=os.getpid(),
+                           reconstructed=self._reconstructed, report=self._reports, rows=len(rows),
+                           busy_s=self._busy.seconds())  # fmt: skip
         items: list[tuple[str, int, Any]] = [(ROW, index, row) for index, row in zip(indices, rows, strict=True)]
         return envelope([*items, (STATS, -1, stats)], self._cache.entries(ledger, known))
+
+    async def ready(self) -> None:
+        """Answer once the actor is built (its process started, its client made): it can take batches."""
 
     def clean(self) -> str:
         """Delete the run's folder on this actor's node (once every batch is merged); return the node's id.

@@ -31,41 +31,54 @@ class RayConfig(BaseModel):
     # finer, so that every actor gets batches_per_actor batches (pool_shape)
     batch_size: PositiveInt = 512
     batches_per_actor: PositiveInt = 2  # worked on at once through the actor's one client: no idle tail per batch
+    # the driver works batches from the same queue as the actors (its own client, the same budgets), from the
+    # start of the pass: no second of the endpoint's budget is lost while the actors start. Only for a shared
+    # endpoint (an engine is never built on the driver); None: when it has a requests or tokens budget (bound by
+    # concurrency alone, the driver's own batches compete with its merging: 0.82 of local against 0.95 with two
+    # actors on two cores, bench/scaleout.py); false: only the actors work
+    work_on_driver: bool | None = None
     node_cache_dir: Path | None = None  # node-local folder for the actors' caches; None: <tmp>/alttrain-ray
     local_cpus: PositiveInt | None = None  # the CPUs of a cluster started here (address unset); None: all
     # a fault drill (tests): one actor exits abruptly halfway through its (K+1)-th batch, once per run
     crash_after_batches: PositiveInt | None = None
 
 
-def actor_teacher(teacher: TeacherConfig, actors: int) -> TeacherConfig:
-    """The teacher one of ``actors`` actors runs: a shared endpoint's budgets divided among them.
+def driver_works(settings: RayConfig, teacher: TeacherConfig) -> bool:
+    """Whether the driver works batches too: a shared endpoint (never an engine here), and ``work_on_driver``.
 
-    ``concurrency``, ``requests_per_minute`` and ``tokens_per_minute`` are an endpoint's budgets: actors
-    that share one (a backend with ``shared_endpoint``, such as ``openai``) get ``1/actors`` of each (at least
-    1), so the endpoint sees what a local run would send. An in-process engine (``vllm``, ``local``,
-    ``template``) is one per actor and keeps them whole.
+    Unset, it works when the endpoint has a requests or tokens budget, which a second without a send loses.
+    """
+    if not backend_class(teacher.backend).shared_endpoint:
+        return False
+    if settings.work_on_driver is None:
+        return bool(teacher.requests_per_minute or teacher.tokens_per_minute)
+    return settings.work_on_driver
+
+
+def actor_teacher(teacher: TeacherConfig, workers: int) -> TeacherConfig:
+    """The teacher one of ``workers`` clients runs (the actors, and the driver when it works): its concurrency share.
+
+    ``concurrency`` is an endpoint's budget: workers that share one (a backend with ``shared_endpoint``, such as
+    ``openai``) get ``1/workers`` of it (at least 1), so the endpoint sees what a local run would send. Its
+    ``requests_per_minute`` and ``tokens_per_minute`` stay whole: more than one worker charge them to one budget
+    for the whole run (:mod:`alttrain.scaleout.budget`), so a worker with nothing to send leaves its share to the
+    others. An in-process engine (``vllm``, ``local``, ``template``) is one per actor and keeps them whole.
     None of these settings is part of a cache key.
     """
-    if not backend_class(teacher.backend).shared_endpoint or actors == 1:
+    if not backend_class(teacher.backend).shared_endpoint or workers == 1:
         return teacher
-
-    def share(budget: int | None) -> int | None:
-        return None if budget is None else max(1, budget // actors)
-
-    return teacher.model_copy(update={
-        "concurrency": share(teacher.concurrency), "requests_per_minute": share(teacher.requests_per_minute),
-        "tokens_per_minute": share(teacher.tokens_per_minute),
-    })  # fmt: skip
+    return teacher.model_copy(update={"concurrency": max(1, teacher.concurrency // workers)})
 
 
-def pool_shape(pending: int, settings: RayConfig) -> tuple[int, int]:
-    """The actors a pass over ``pending`` rows starts, and its rows per batch, so that every actor has work.
+def pool_shape(pending: int, settings: RayConfig, *, driver: bool = False) -> tuple[int, int]:
+    """The actors a pass over ``pending`` rows starts, and its rows per batch, so that every worker has work.
 
-    ``batch_size`` bounds a batch; a pass smaller than ``actors x batches_per_actor`` full batches is cut into
-    that many smaller ones instead, since an actor without a batch would leave its share of a shared endpoint's
-    budgets unused (one 250-row batch on one of two actors ran at half the endpoint's rate). Fewer rows than
-    actors start fewer actors, and :func:`actor_teacher` divides the budgets among those that start.
+    ``batch_size`` bounds a batch; a pass smaller than ``workers x batches_per_actor`` full batches (the workers:
+    the actors, and the driver when it works) is cut into that many smaller ones instead, since a worker without
+    a batch would leave its share of a shared endpoint's concurrency unused (one 250-row batch on one of two
+    actors ran at half the endpoint's rate). Fewer rows than actors start fewer actors.
     """
     actors = max(1, min(settings.actors, pending))
-    rows = max(1, min(settings.batch_size, -(-pending // (actors * settings.batches_per_actor))))
+    workers = actors + driver
+    rows = max(1, min(settings.batch_size, -(-pending // (workers * settings.batches_per_actor))))
     return actors, rows

@@ -3,11 +3,12 @@
 In order: connect to (or start) the cluster; harvest the node-local caches an interrupted run left into
 the run's cache; run the job offline over that cache (:mod:`alttrain.scaleout.prepass`), finishing every
 row it answers whole; send the rest in batches to a pool of plain Ray actors
-(:class:`~alttrain.scaleout.actor.ClientActor`), ``batches_per_actor`` out on each at once and the next
-batch to the actor that returned one, merging each batch's new answers into the run's cache as it comes
-back; then delete the run's node folders. Ray restarts an actor that died and runs its batches again on
-it, and the restarted actor finds the answers its predecessor committed in the node cache: only the
-requests in flight at the crash are sent again. A killed driver loses nothing either: the next run harvests.
+(:class:`~alttrain.scaleout.actor.ClientActor`) and, for a shared endpoint, to the driver itself while the
+actors start and after (:mod:`alttrain.scaleout.pool`: one queue, one budget per endpoint), merging each
+actor batch's new answers into the run's cache as it comes back; then delete the run's node folders. Ray
+restarts an actor that died and runs its batches again on it, and the restarted actor finds the answers its
+predecessor committed in the node cache: only the requests in flight at the crash are sent again. A killed
+driver loses nothing either: the next run harvests.
 Plain actors, not a Ray Data pool: Ray Data's executor and its workers' imports cost a small job seconds
 before the first request (``bench/scaleout.py``), and the driver holds every record anyway.
 """
@@ -15,28 +16,24 @@ before the first request (``bench/scaleout.py``), and the driver holds every rec
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
-from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from alttrain.errors import ConfigError, ServiceError, TeacherAccessError
+from alttrain.errors import ConfigError, ServiceError
 from alttrain.execution.jobs import ClientJob, Row, RowCallback
 from alttrain.llm.backends import backend_class
 from alttrain.llm.cache import ResponseCache
 from alttrain.llm.client import ClientStats, teacher_identity
-from alttrain.scaleout.accounting import Ledger, ScaleoutReport
-from alttrain.scaleout.actor import ENTRY, PROBLEM, REFUSED, ROW, STATS, ClientActor, probe_key
-from alttrain.scaleout.config import RayConfig, actor_teacher, pool_shape
-from alttrain.scaleout.entries import Entry, merge_entries
-from alttrain.scaleout.keys import DriverKey
-from alttrain.scaleout.nodes import clean, fetch, harvest, run_tag
-from alttrain.scaleout.prepass import Prepass, prepass
+from alttrain.scaleout.accounting import ScaleoutReport
+from alttrain.scaleout.config import RayConfig, actor_teacher
+from alttrain.scaleout.nodes import clean, harvest, run_tag
+from alttrain.scaleout.pool import Pool
+from alttrain.scaleout.prepass import prepass
 
 RAY_MISSING = "executor 'ray' needs Ray: pip install 'alttrain[ray]' (scripts/setup.sh installs it)"
 LOOPBACK = "127.0.0.1"
@@ -44,8 +41,6 @@ LOOPBACK = "127.0.0.1"
 LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 #: Ray's own variables a cluster started here gets unless the user set them: no usage statistics sent out
 LOCAL_DEFAULTS = {"RAY_USAGE_STATS_ENABLED": "0"}
-#: restarts of a crashed actor (its batches go again each time) before the run fails
-ACTOR_RESTARTS = 3
 
 
 @contextmanager
@@ -152,21 +147,25 @@ def run_on_ray(
         tag = run_tag(cache.path)
         # what a killed run left on the nodes, before anything is sent; entries that do not check out are refused
         recovered, refused = harvest(settings, tag, cache, teacher_identity(job.teacher))
+        phases = {"harvest": time.perf_counter() - started}
         before = asyncio.run(prepass(records, job, cache))
+        phases["prepass"] = time.perf_counter() - started - sum(phases.values())
         rows = list(before.rows)
         if on_row is not None:
             for row in rows:
                 if row is not None:
                     on_row(row, ClientStats(cache_hits=before.cache_hits))
-        pool = _Pool(settings, before.cache_hits, on_row)
+        pool = Pool(settings, before.cache_hits, on_row)
         if before.pending:
             pool.run(records, before, job, cache, tag, rows)
+        phases["batches"] = time.perf_counter() - started - sum(phases.values())
         clean(settings, tag, pool.cleaned)
+        phases["clean"] = time.perf_counter() - started - sum(phases.values())
     missing = [index for index, row in enumerate(rows) if row is None]
     if missing:
         raise RuntimeError(f"the Ray executor lost {len(missing)} of {len(records)} rows (first index {missing[0]})")
     stats = pool.stats()
-    limits = actor_teacher(job.teacher, pool.actors)
+    limits = actor_teacher(job.teacher, pool.workers)
     report = ScaleoutReport(
         executor="ray", rows=len(records), requests_sent=stats.sent, elapsed_s=time.perf_counter() - started,
         actors=settings.actors, address=settings.address, batch_size=pool.batch_rows,
@@ -176,113 +175,8 @@ def run_on_ray(
         rows_from_cache=len(records) - len(before.pending), recovered_entries=recovered, refused_entries=dict(refused),
         merged_entries=pool.merged,
         per_actor=sorted(pool.ledger.actors.values(), key=lambda actor: actor.actor),
+        driver_worked=pool.driver, batches=[pool.done_by[number] for number in sorted(pool.done_by)],
+        phases={**{name: round(seconds, 3) for name, seconds in phases.items()},
+                "actors_ready": round(pool.actors_ready_s, 3)},
     )  # fmt: skip
     return RayRun([row for row in rows if row is not None], stats, report)
-
-
-def check_resources(settings: RayConfig, actors: int) -> None:
-    """Refuse a pool the cluster cannot hold (its actors would wait for it without end).
-
-    Raises:
-        ConfigError: the cluster has fewer CPUs or GPUs than ``actors`` actors ask for.
-
-    """
-    import ray
-
-    have = ray.cluster_resources()
-    for name, each in (("CPU", settings.cpus_per_actor), ("GPU", settings.gpus_per_actor)):
-        if each and have.get(name, 0.0) < actors * each:
-            raise ConfigError(f"ray: {actors} actors x {each} {name} (executor.actors, "
-                              f"executor.{name.lower()}s_per_actor) need {actors * each:g} {name}s; "
-                              f"the cluster has {have.get(name, 0.0):g}")
-
-
-class _Pool:
-    """One pass of the pending records through the actor pool: dispatch, stream back, merge, count."""
-
-    def __init__(self, settings: RayConfig, driver_hits: int, on_row: RowCallback | None) -> None:
-        self._settings, self._driver_hits, self._on_row = settings, driver_hits, on_row
-        self.ledger = Ledger()
-        self.merged = 0
-        self.cleaned: set[str] = set()  # the nodes whose actors deleted the run's folder
-        self.actors, self.batch_rows = settings.actors, settings.batch_size  # what the pass used (pool_shape)
-
-    def stats(self) -> ClientStats:
-        """The client counts so far: every actor's, plus the driver's cache hits."""
-        return self.ledger.stats(self._driver_hits)
-
-    def run(
-        self, records: list[Row], before: Prepass, job: ClientJob, cache: ResponseCache, tag: str,
-        rows: list[Row | None],
-    ) -> None:  # fmt: skip
-        """Send the pending records; fill ``rows`` and ``cache`` as batches come back."""
-        import ray
-
-        settings = self._settings
-        self.actors, self.batch_rows = pool_shape(len(before.pending), settings)
-        check_resources(settings, self.actors)
-        queue = deque(self._batches(records, before))
-        arguments = {"job": job, "teacher": actor_teacher(job.teacher, self.actors), "settings": settings,
-                     "tag": tag, "key": probe_key(job.teacher), "api_key": DriverKey.of(job.teacher)}
-        options: dict[str, Any] = {"num_cpus": settings.cpus_per_actor, "max_restarts": ACTOR_RESTARTS,
-                                   "max_task_retries": ACTOR_RESTARTS}  # a crashed actor's batches go again
-        if settings.gpus_per_actor:
-            options["num_gpus"] = settings.gpus_per_actor
-        actors = [ray.remote(ClientActor).options(**options).remote(**arguments) for _ in range(self.actors)]
-        running: dict[Any, Any] = {}  # a batch's result, by the actor working on it
-
-        def dispatch(actor: Any) -> None:
-            if queue:
-                running[actor.__call__.remote(queue.popleft())] = actor
-
-        finished = False
-        try:
-            for _ in range(settings.batches_per_actor):  # every actor gets work before any gets a second batch
-                for actor in actors:
-                    dispatch(actor)
-            while running:
-                (done,), _ = ray.wait(list(running), num_returns=1)
-                actor = running.pop(done)
-                self._take(fetch(done), cache, rows)
-                dispatch(actor)
-            self.cleaned = set(ray.get([actor.clean.remote() for actor in actors]))
-            finished = True
-        finally:
-            if not finished:  # a batch ended the run: stop the others now
-                for actor in actors:
-                    ray.kill(actor, no_restart=True)
-
-    def _batches(self, records: list[Row], before: Prepass) -> Iterator[Any]:
-        """The pending records as Arrow tables of ``batch_rows`` rows: index, record and seed (JSON)."""
-        import pyarrow as pa
-
-        pending = before.pending
-        for start in range(0, len(pending), self.batch_rows):
-            chunk = pending[start : start + self.batch_rows]
-            seeds = [before.seeds.get(str(records[index].get("id")), []) for index in chunk]
-            yield pa.table({
-                "index": pa.array(chunk, pa.int64()),
-                "record": [json.dumps(records[index], ensure_ascii=False) for index in chunk],
-                "seed": [json.dumps(entries, ensure_ascii=False) for entries in seeds],
-            })  # fmt: skip
-
-    def _take(self, batch: Any, cache: ResponseCache, rows: list[Row | None]) -> None:
-        """Handle one envelope: merge its entries (one transaction), count it, then fill its rows."""
-        kinds, indices, payloads = (batch[name].to_pylist() for name in ("kind", "index", "payload"))
-        fields = [batch[name].to_pylist() for name in Entry._fields]
-        entries = [Entry(*(column[i] for column in fields)) for i, kind in enumerate(kinds) if kind == ENTRY]
-        self.merged += merge_entries(cache, entries)
-        lines = [(kind, index, json.loads(text)) for kind, index, text in zip(kinds, indices, payloads, strict=True)
-                 if kind != ENTRY]  # fmt: skip
-        for kind, _, payload in lines:
-            if kind == REFUSED:
-                raise TeacherAccessError(payload)
-            if kind == PROBLEM:
-                raise ConfigError(payload)
-            if kind == STATS:
-                self.ledger.add(payload)
-        for kind, index, payload in lines:
-            if kind == ROW:
-                rows[index] = payload
-                if self._on_row is not None:
-                    self._on_row(payload, self.stats())

@@ -22,6 +22,7 @@ import stat
 import tempfile
 from collections import Counter
 from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,8 @@ def clean_node(settings: RayConfig, tag: str) -> None:
 def harvest(settings: RayConfig, tag: str, cache: ResponseCache, teacher: str) -> tuple[int, Counter[str]]:
     """Merge what every alive node holds for the run into ``cache``, chunk by chunk, checking each entry.
 
+    The driver's own node is read in this process, every other one by a zero-CPU task pinned to it.
+
     Returns:
         The new entries merged, and the entries refused by ``node: file: reason``.
 
@@ -115,27 +118,47 @@ def harvest(settings: RayConfig, tag: str, cache: ResponseCache, teacher: str) -
 
     task = ray.remote(num_cpus=0, num_returns="streaming")(harvest_node)
     merged, refused = 0, Counter[str]()
-    # every node starts reading (and checking) at once; a node's pieces are merged as they come
-    streams = [(node, task.options(scheduling_strategy=where).remote(settings, tag, teacher))
-               for node, where in _every_node()]  # fmt: skip
+    # every other node starts reading (and checking) at once, this one in this process (no worker to start);
+    # a node's pieces are merged as they come
+    here = _this_node()
+    streams: list[tuple[str, Iterator[tuple[list[Entry], Counter[str]]]]] = [
+        (node, map(fetch, task.options(scheduling_strategy=where).remote(settings, tag, teacher)))
+        for node, where in _every_node() if node != here
+    ]  # fmt: skip
+    if here is not None:
+        streams.insert(0, (here, harvest_node(settings, tag, teacher)))
     for node, stream in streams:
-        for chunk in stream:
-            entries, problems = fetch(chunk)
+        for entries, problems in stream:
             merged += merge_entries(cache, entries)
             refused.update({f"node {node[:12]} {what}": count for what, count in problems.items()})
     return merged, refused
+
+
+@contextmanager
+def _config_errors_as_themselves() -> Iterator[None]:
+    """Raise a :class:`ConfigError` that a task or actor call raised as itself, not wrapped in Ray's error."""
+    import ray
+
+    try:
+        yield
+    except ray.exceptions.RayTaskError as error:
+        if isinstance(error.cause, ConfigError):
+            raise error.cause from None
+        raise
 
 
 def fetch(reference: Any) -> Any:
     """``ray.get`` of a task's or actor call's result; a :class:`ConfigError` raised there is raised here as itself."""
     import ray
 
-    try:
+    with _config_errors_as_themselves():
         return ray.get(reference)
-    except ray.exceptions.RayTaskError as error:
-        if isinstance(error.cause, ConfigError):
-            raise error.cause from None
-        raise
+
+
+async def fetched(reference: Any) -> Any:
+    """:func:`fetch` on an event loop: the result awaited."""
+    with _config_errors_as_themselves():
+        return await reference
 
 
 def clean(settings: RayConfig, tag: str, cleaned: Collection[str] = ()) -> None:
@@ -143,8 +166,20 @@ def clean(settings: RayConfig, tag: str, cleaned: Collection[str] = ()) -> None:
     import ray
 
     task = ray.remote(num_cpus=0)(clean_node)
-    ray.get([task.options(scheduling_strategy=where).remote(settings, tag)
-             for node, where in _every_node() if node not in cleaned])  # fmt: skip
+    here = _this_node()
+    done = [task.options(scheduling_strategy=where).remote(settings, tag)
+            for node, where in _every_node() if node not in cleaned and node != here]  # fmt: skip
+    if here is not None and here not in cleaned:
+        clean_node(settings, tag)
+    ray.get(done)
+
+
+def _this_node() -> str | None:
+    """The cluster node this process runs on (its disk is that node's), or None on a Ray Client's machine."""
+    import ray
+    from ray.util.client import ray as client
+
+    return None if client.is_connected() else ray.get_runtime_context().get_node_id()
 
 
 def _every_node() -> list[tuple[str, Any]]:

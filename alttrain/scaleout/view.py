@@ -10,11 +10,12 @@ from alttrain.scaleout.accounting import ScaleoutReport
 
 
 def show_scaleout(console: Console, report: ScaleoutReport) -> None:
-    """The executor's settings and counts, then a table of the actors' accounting."""
+    """The executor's settings and counts, then a table of the workers' accounting (the driver as ``driver``)."""
     where = report.address or "a local cluster"
+    driver = ", the driver working batches too" if report.driver_worked else ""
     say(console, f"  executor ray on {where}: {report.actors} actors x {report.cpus_per_actor} CPU, "
-                 f"{report.gpus_per_actor} GPU, batches of {report.batch_size}; {report.rows_from_cache} rows from "
-                 f"the run's cache, {report.recovered_entries} answers recovered from node caches, "
+                 f"{report.gpus_per_actor} GPU{driver}, batches of {report.batch_size}; {report.rows_from_cache} rows "
+                 f"from the run's cache, {report.recovered_entries} answers recovered from node caches, "
                  f"{report.merged_entries} new answers merged into it")  # fmt: skip
     if report.refused_entries:
         say(console, f"  {sum(report.refused_entries.values())} node-cache answers refused, never merged: "

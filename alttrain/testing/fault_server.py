@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -52,6 +53,7 @@ class RecordedRequest:
 
     authorization: str | None
     body: dict[str, Any]
+    arrived: float = 0.0  # time.monotonic() when the server read it (a client's rate over time)
 
 
 class Handler:
@@ -121,7 +123,7 @@ class Handler:
     def _record(self, authorization: str | None, body: dict[str, Any]) -> None:
         """Keep a request's body when the plan records requests."""
         if self.plan.record_requests:
-            self.recorded.append(RecordedRequest(authorization, body))
+            self.recorded.append(RecordedRequest(authorization, body, time.monotonic()))
 
     def _key_refusal(self, authorization: str | None) -> tuple[str, int, bytes, str] | None:
         """(fault name, status, body, content type) for a request with the wrong key, else None."""

@@ -22,3 +22,14 @@ def test_the_view_shows_the_pool_the_refusals_and_each_actor_with_its_restarts()
     line = next(line for line in text.splitlines() if "actor-aaaaaa" in line)
     cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
     assert cells == ["actor-aaaaaa", "node-1", "1", "3", "9", "2.2", "11", "1", "2", "0"]  # the id cut to 12
+
+
+def test_the_view_says_when_the_driver_worked_batches_and_lists_it_as_a_worker() -> None:
+    workers = [ActorAccounting("driver", "node-1", pids=[1], batches=2, rows=8, busy_s=1.0, sent=8)]
+    report = ScaleoutReport(executor="ray", rows=8, requests_sent=8, elapsed_s=1.5, actors=1, batch_size=4,
+                            cpus_per_actor=1.0, gpus_per_actor=0.0, per_actor=workers, driver_worked=True)  # fmt: skip
+    console = Console(record=True, width=200)
+    show_scaleout(console, report)
+    text = console.export_text()
+    assert "1 actors x 1.0 CPU, 0.0 GPU, the driver working batches too, batches of 4" in text
+    assert any(line.strip("│ ").startswith("driver") for line in text.splitlines())
