@@ -178,7 +178,7 @@ class OwnTraceSynthesizer:
         self.samplings = [_with_seed(sampling, index) for index in range(config.samples)]
 
     def prepare(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], list[TeacherRequest] | str]:
-        """The row's base and its requests (one per sample), or the reason it cannot be sent."""
+        """The row's base and its requests (one per sample; phases: what the scaffold continues), or why not."""
         policy = self._policy.resolve(record.get("category"), record.get("label") or "")
         row = {column: record.get(column) for column in PROMPT_SCHEMA}
         row.update(language=row_language(record.get("language"), str(record.get("prompt") or "")),
