@@ -32,6 +32,15 @@ teacher 2/2 valid, 173.5 tokens per trace, NLL 3.009; self and restyle 0/4 valid
 Every sample now has its think block (no ``no_think`` left), but SmolLM2 rarely writes the later headers: self
 5 x missing_phase, 4 x unclosed_think, 4 x cut off; restyle 8 x missing_phase, 4 x unclosed_think, 2 x cut off.
 Its own samples (prefix included) sit at NLL 1.67 (self) and 2.33 (restyle). The 8-row run did not fit the time.
+With ``--prefill phases`` (2026-12-07, ``--rows 4 --samples 2 --max-tokens 48``, the 2 cores shared): teacher 4/4
+valid, 165.8 tokens per trace, NLL 3.206; self and restyle 0/8 valid samples, 61 s and 304 s. The scaffold leaves
+no structural failure (no missing_phase, unclosed_think or no_think); what stops SmolLM2 now is the verdict word
+and long phases: self 6 x no_verdict (after ``Verdict:`` it writes "harmless", "beneficial", "dangerous" or a
+number), 2 x cut off; restyle 4 x cut off, 2 x no_verdict, 1 x answer not kept, 1 x empty answer. Its scaffolded
+samples (headers included) sit at NLL 3.08 (self) and 3.16 (restyle). Every pass is batched: the transformers
+backend decodes each sample index's requests (one seed) of a step in length-sorted, padded batches of
+``transformers.batch_size``; a batch runs until every row stops, mostly to max_tokens, and the nudge makes each
+prompt ~300 tokens, hence the time on 2 shared cores.
 Answers are cached in ``--out`` (a re-run reuses them).
 """
 

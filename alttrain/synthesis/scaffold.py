@@ -116,8 +116,9 @@ class Draft:
             verdict = verdict_of(answer.text, self.markers)
             if verdict is None:
                 self.text = joined(self.text, answer.text.strip())  # kept for inspection
+                words = answer.text.strip()[:60].replace(";", ",")  # a reason's complaints are split at '; '
                 self._stop(f"{ViolationKind.NO_VERDICT.value}: after {self.markers.verdict_prefix!r} the model wrote "
-                           f"{answer.text.strip()[:60]!r}, no verdict word")  # fmt: skip
+                           f"{words!r}, no verdict word")  # fmt: skip
             else:
                 self.text = f"{self.text.removesuffix(self.markers.verdict_prefix)}{self.markers.verdict_line(verdict)}"
             return

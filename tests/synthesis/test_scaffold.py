@@ -197,3 +197,13 @@ def test_the_cpu_comparison_config_loads() -> None:
     assert set(config.evaluation.models) == {"base", "tuned", "teacher"}
     assert config.evaluation.models["teacher"].adapter == Path("../quickstart/model/adapter")
     assert config.synthesis.model_dump(mode="json")["prefill"] == "phases"
+
+
+def test_an_unreadable_verdict_ends_the_sample_with_the_model_s_words() -> None:
+    draft = Draft(TeacherRequest([{"role": "user", "content": BENIGN}], SamplingParams(max_tokens=8)), EN)
+    steps = (("understanding", " Multiplication."), ("assessment", " Harmless."), ("verdict", " helpful; kind"))
+    for step, text in steps:
+        draft.ask(step)
+        draft.take(step, reply(text))
+    assert draft.ended.complaint == "no_verdict: after 'Verdict:' the model wrote 'helpful, kind', no verdict word"
+    assert draft.ended.response.text.endswith("Verdict: helpful; kind") and draft.ended.response.completion_tokens == 15
