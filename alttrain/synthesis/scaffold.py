@@ -7,9 +7,13 @@ continuing its own assistant turn step by step (:data:`STEPS`):
 
 1. ``<think>`` ``Problem understanding:`` -> the model's understanding;
 2. ``Harmfulness assessment:`` -> its assessment;
-3. ``Verdict:`` -> :data:`VERDICT_TOKENS` tokens, of which the first verdict word of the first line
-   (``harmful``/``benign`` or the language's words) is the model's verdict; the harness writes the verdict line
-   with that word (what else the model wrote after it is dropped);
+3. ``Verdict:`` -> the model's verdict. With a backend that picks among choices (``supports_choices``:
+   transformers) the model's own likelihood decides: the request's ``choices`` are the language's two verdict
+   words as they follow the prefix, and the more likely one is the verdict (a small model asked to write a word
+   here often writes "harmless" or "dangerous", no verdict word). Elsewhere the model writes
+   :data:`VERDICT_TOKENS` tokens, of which the first verdict word of the first line (``harmful``/``benign`` or
+   the language's words) is its verdict. The harness writes the verdict line with that word (what else the
+   model wrote after it is dropped);
 4. ``Conditional reasoning:`` -> its reasoning;
 5. ``</think>`` -> its final answer.
 
@@ -89,6 +93,11 @@ def verdict_of(text: str, markers: Markers) -> Label | None:
     return min(found)[1] if found else None
 
 
+def verdict_choices(markers: Markers) -> tuple[str, ...]:
+    """The language's verdict words as they follow its verdict prefix (``" harmful"``, ``" benign"``)."""
+    return tuple(markers.verdict_line(label).removeprefix(markers.verdict_prefix) for label in markers.verdict_words)
+
+
 @dataclass
 class Draft:
     """One sample being written: its nudged conversation, the trace so far and how it ended (None: going on)."""
@@ -100,13 +109,18 @@ class Draft:
     completion_tokens: int = 0
     ended: ScaffoldOutcome | None = None
 
-    def ask(self, step: Step) -> TeacherRequest:
-        """The request of ``step``: the trace so far with the step's marker, as the assistant's turn to continue."""
+    def ask(self, step: Step, *, choose: bool = False) -> TeacherRequest:
+        """The request of ``step``: the trace so far with the step's marker, as the assistant's turn to continue.
+
+        With ``choose``, the verdict step asks the model to pick one of the verdict words (:func:`verdict_choices`).
+        """
         marker = marker_for(step, self.markers)
         self.text = marker if step == "understanding" else f"{self.text}\n{marker}"
         messages = [*self.request.messages, {"role": "assistant", "content": self.text}]
         max_tokens = VERDICT_TOKENS if step == "verdict" else self.request.sampling.max_tokens
-        return replace(self.request, messages=messages, sampling=replace(self.request.sampling, max_tokens=max_tokens))
+        choices = verdict_choices(self.markers) if step == "verdict" and choose else None
+        sampling = replace(self.request.sampling, max_tokens=max_tokens)
+        return replace(self.request, messages=messages, sampling=sampling, choices=choices)
 
     def take(self, step: Step, answer: TeacherResponse) -> None:
         """Add the model's piece of ``step`` to the trace, or end the draft with why it cannot go on."""
@@ -149,6 +163,8 @@ async def write_in_phases(
 ) -> list[ScaffoldOutcome]:
     """Each request's trace, written phase by phase (``markers``: each request's language's), steps in turn.
 
+    The verdict is the model's likelihood choice where the client's backend supports choices.
+
     Returns, per request: the finished trace (to be validated), an :class:`UnfinishedTrace`, the
     :class:`~alttrain.llm.types.TeacherError` a step failed with, or a :class:`~alttrain.errors.CacheMissError`
     (offline, a step not in the cache).
@@ -158,7 +174,7 @@ async def write_in_phases(
         going = [draft for draft in drafts if draft.ended is None]
         if not going:
             break
-        answers = await client.complete_many([draft.ask(step) for draft in going])
+        answers = await client.complete_many([draft.ask(step, choose=client.supports_choices) for draft in going])
         for draft, answer in zip(going, answers, strict=True):
             if isinstance(answer, TeacherResponse):
                 draft.take(step, answer)

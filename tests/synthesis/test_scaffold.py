@@ -7,6 +7,9 @@ any re-run; the other samples are SmolLM2's own, a few tokens per phase.
 
 import asyncio
 import json
+import re
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import polars as pl
@@ -21,7 +24,7 @@ from alttrain.records import STATUS_OK, conform, record_id
 from alttrain.structure import CHINESE_MARKERS, StructureSpec, ViolationKind
 from alttrain.synthesis.config import SynthesisConfig
 from alttrain.synthesis.own import OwnTraceSynthesizer, sample_counts, synthesize_own
-from alttrain.synthesis.scaffold import STEPS, Draft, piece_of, verdict_of
+from alttrain.synthesis.scaffold import STEPS, Draft, UnfinishedTrace, piece_of, verdict_of, write_in_phases
 
 SPEC = StructureSpec()
 EN = SPEC.markers("en")
@@ -91,7 +94,7 @@ def seed_steps(cache: ResponseCache, settings: SynthesisConfig, frame: pl.DataFr
                 continue
             draft = Draft(requests[sample], EN)
             for step, text in zip(STEPS, replies, strict=True):
-                key, request_json = client.cache_key(draft.ask(step))
+                key, request_json = client.cache_key(draft.ask(step, choose=client.supports_choices))
                 cache.put(key, client.identity, request_json, reply(text))
                 draft.take(step, reply(text))
 
@@ -207,3 +210,34 @@ def test_an_unreadable_verdict_ends_the_sample_with_the_model_s_words() -> None:
         draft.take(step, reply(text))
     assert draft.ended.complaint == "no_verdict: after 'Verdict:' the model wrote 'helpful, kind', no verdict word"
     assert draft.ended.response.text.endswith("Verdict: helpful; kind") and draft.ended.response.completion_tokens == 15
+
+
+def test_with_choices_the_verdict_is_the_model_s_likelier_verdict_word(smollm2_path: Path, tmp_path: Path) -> None:
+    """SmolLM2 writes each sample's verdict after seeded phases that invite "dangerous" or "harmless"."""
+    settings, frame = config(smollm2_path), prompts()
+    phases = {"harmful": [" Lock picking.", " It is dangerous."], "benign": [" Multiplication.", " Harmless."]}
+    with ResponseCache(tmp_path / "cache.sqlite") as cache:
+        client = TeacherClient(settings.teacher, cache)
+        synthesizer = OwnTraceSynthesizer(settings, SPEC, client)
+        asked = [(record, request) for record in frame.to_dicts() for request in synthesizer.prepare(record)[1]]
+        for record, request in asked:
+            draft = Draft(request, EN)
+            for step, text in zip(("understanding", "assessment"), phases[record["label"]], strict=True):
+                key, request_json = client.cache_key(draft.ask(step))
+                cache.put(key, client.identity, request_json, reply(text))
+                draft.take(step, reply(text))
+
+        async def go() -> list:
+            async with client:
+                return await write_in_phases(client, [request for _, request in asked], [EN] * len(asked))
+
+        outcomes = asyncio.run(go())
+    with closing(sqlite3.connect(tmp_path / "cache.sqlite")) as db:
+        verdict_requests = [json.loads(row[0]) for row in db.execute("SELECT request FROM responses")]
+    assert client.supports_choices and len(outcomes) == 4
+    for outcome in outcomes:
+        text = outcome.response.text if isinstance(outcome, UnfinishedTrace) else outcome.text
+        assert not isinstance(outcome, UnfinishedTrace) or not outcome.complaint.startswith("no_verdict")
+        assert re.search(r"^Verdict: (harmful|benign)$", text, re.MULTILINE)
+    assert sum("choices" in request for request in verdict_requests) == 4  # each sample's verdict, chosen
+    assert all(request["choices"] == [" harmful", " benign"] for request in verdict_requests if "choices" in request)
