@@ -129,27 +129,27 @@ class Markers(BaseModel):
 
     def continued(self, continuation: str) -> str:
         """The :attr:`opening` followed by a model's ``continuation`` of it."""
-        return _joined(self.opening, continuation.strip())
+        return joined(self.opening, continuation.strip())
 
     def verdict_line(self, verdict: Label) -> str:
         """The verdict line for ``verdict`` (``Verdict: harmful``, ``判定：有害``)."""
-        return _joined(self.verdict_prefix, self.verdict_words[verdict])
+        return joined(self.verdict_prefix, self.verdict_words[verdict])
 
     def render(self, fields: TraceFields) -> str:
         """Render fields into trace text; ``parse`` inverts it exactly (after stripping)."""
         return (
             f"{self.think_open}\n"
-            f"{_joined(self.understanding_header, fields.understanding.strip())}\n"
-            f"{_joined(self.assessment_header, fields.assessment.strip())}\n"
+            f"{joined(self.understanding_header, fields.understanding.strip())}\n"
+            f"{joined(self.assessment_header, fields.assessment.strip())}\n"
             f"{self.verdict_line(fields.verdict)}\n"
-            f"{_joined(self.reasoning_header, fields.reasoning.strip())}\n"
+            f"{joined(self.reasoning_header, fields.reasoning.strip())}\n"
             f"{self.think_close}\n"
             f"{fields.answer.strip()}"
         )
 
     def skeleton(self, placeholders: TraceFields = SKELETON) -> str:
         """The structure with ``placeholders`` and every verdict word (``Verdict: harmful|benign``)."""
-        every_verdict = _joined(self.verdict_prefix, "|".join(self.verdict_words.values()))
+        every_verdict = joined(self.verdict_prefix, "|".join(self.verdict_words.values()))
         return self.render(placeholders).replace(self.verdict_line(placeholders.verdict), every_verdict)
 
     def parse(self, text: str) -> TraceFields:
@@ -339,7 +339,7 @@ class StructureSpec(Markers):
         return self.markers(language or self.language_of(text)).validate(text, label, mode)
 
 
-def _joined(marker: str, text: str) -> str:
+def joined(marker: str, text: str) -> str:
     """``marker`` then ``text``: a space between them, none after a full-width colon."""
     return f"{marker}{text}" if marker.endswith("：") else f"{marker} {text}"
 

@@ -7,9 +7,10 @@ with NORMAL only risks the last commits on power loss, never on a process crash)
 everything that changes an answer: the teacher (``backend:model``), the backend settings that matter
 (:meth:`~alttrain.llm.backends.base.TeacherBackend.key_options`: the endpoint, the model file, engine
 options, template texts), the messages (which carry the prompt-template version), the sampling
-parameters, the JSON schema, and the prompt-record fields a backend reads beyond the messages. The API
-key is never part of a request, so it never reaches the cache. Entries written under an older key
-recipe never match: :meth:`ResponseCache.stale_entries` counts them, so a re-parse can say why it misses.
+parameters, the JSON schema, the choices (only when a request has them: a request without keys as
+before), and the prompt-record fields a backend reads beyond the messages. The API key is never part of a
+request, so it never reaches the cache. Entries written under an older key recipe never match:
+:meth:`ResponseCache.stale_entries` counts them, so a re-parse can say why it misses.
 A file SQLite cannot read (truncated, overwritten) is a :class:`~alttrain.errors.CacheDamagedError` naming
 the file and the way on, wherever it is noticed: on open or on any later read or write.
 
@@ -59,8 +60,9 @@ def keyed_request(
     """Return the cache key (``v<version>-<sha256>``) and the canonical JSON it hashes.
 
     The JSON holds everything that decides a teacher's answer: the teacher identity, the backend
-    ``options`` that change answers, the messages, the sampling parameters, the schema, and the
-    ``record_fields`` of the request's record that the backend reads beyond the messages.
+    ``options`` that change answers, the messages, the sampling parameters, the schema, the choices (only
+    when set, so a request without them keys as it always did), and the ``record_fields`` of the request's
+    record that the backend reads beyond the messages.
     """
     payload: dict[str, Any] = {
         "teacher": teacher,
@@ -68,6 +70,8 @@ def keyed_request(
         "sampling": vars(request.sampling),  # flat fields: the same JSON as asdict, without its deep copy
         "json_schema": request.json_schema,
     }
+    if request.choices is not None:
+        payload["choices"] = list(request.choices)
     if options:
         payload["options"] = dict(options)
     if record_fields:

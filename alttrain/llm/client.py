@@ -161,6 +161,11 @@ class TeacherClient:
         backend = backend_class(self.teacher.backend)
         return self.teacher.structured_output and backend.supports_structured_output
 
+    @property
+    def supports_choices(self) -> bool:
+        """Whether the backend answers a request with ``choices`` (the model's likelihood picks one)."""
+        return backend_class(self.teacher.backend).supports_choices
+
     async def __aenter__(self) -> TeacherClient:
         if self._backend is not None:
             await self._backend.start()
@@ -181,8 +186,10 @@ class TeacherClient:
             CacheMissError: offline, when the cache does not hold the request.
             TeacherAccessError: the endpoint refused the run (key, access, model); every later request
                 raises it too, without being sent.
+            ConfigError: the request has ``choices`` and the backend takes none (nothing is sent).
 
         """
+        self._check_choices([request])
         key, request_json = self.cache_key(request)
         if self._cache is not None:
             cached = self._cache.get(key)
@@ -206,8 +213,10 @@ class TeacherClient:
 
         Raises:
             TeacherAccessError: the endpoint refused the run.
+            ConfigError: a request has ``choices`` and the backend takes none (nothing is sent).
 
         """
+        self._check_choices(requests)
         keyed = [self.cache_key(request) for request in requests]
         outcomes: list[Outcome | CacheMissError | None] = [None] * len(requests)
         for index, (key, _) in enumerate(keyed):
@@ -245,6 +254,17 @@ class TeacherClient:
         self.stats.answered += 1
         self.stats.prompt_tokens += outcome.prompt_tokens
         self.stats.completion_tokens += outcome.completion_tokens
+
+    def _check_choices(self, requests: list[TeacherRequest]) -> None:
+        """Refuse requests with ``choices`` unless the backend answers them.
+
+        Raises:
+            ConfigError: a request has ``choices`` and the backend takes none.
+
+        """
+        if not self.supports_choices and any(request.choices is not None for request in requests):
+            raise ConfigError(f"backend {self.teacher.backend!r} cannot pick among choices (a request with "
+                              "'choices' needs a backend with supports_choices, such as transformers)")  # fmt: skip
 
     def cache_key(self, request: TeacherRequest) -> tuple[str, str]:
         """The cache key of ``request`` for this teacher, and the canonical JSON it hashes."""

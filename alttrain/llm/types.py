@@ -30,13 +30,16 @@ class TeacherRequest:
 
     ``record`` carries the prompt row (prompt, label, category, original_reasoning, original_answer,
     reference_answer, id); LLM backends ignore it, the rule-based ``template`` backend writes from it.
-    ``json_schema`` asks for structured output when the backend supports it.
+    ``json_schema`` asks for structured output when the backend supports it. ``choices`` asks the model to
+    pick one of these continuations of the conversation instead of generating (the answer's text is the
+    choice; only a backend with ``supports_choices`` takes such a request).
     """
 
     messages: list[dict[str, str]]
     sampling: SamplingParams
     record: dict[str, Any] = field(default_factory=dict)
     json_schema: dict[str, Any] | None = None
+    choices: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -53,9 +53,12 @@ class SynthesisConfig(_Section):
     samples: PositiveInt = Field(default=1, exclude_if=lambda samples: samples == 1)
     # restyle: an earlier synthesized.parquet whose ok traces are paraphrased (default: the source's trace)
     restyle_from: Path | None = Field(default=None, exclude_if=lambda path: path is None)
-    # self/restyle: the assistant turn starts with the structure's opening (think marker, first phase header in the
-    # row's language) and the model continues it; the trace is that opening plus the continuation
-    prefill: bool = Field(default=False, exclude_if=lambda prefill: not prefill)
+    # self/restyle: true: the assistant turn starts with the structure's opening (think marker, first phase header in
+    # the row's language) and the model continues it; the trace is that opening plus the continuation. phases: the
+    # scaffold for small models (alttrain.synthesis.scaffold): the harness writes every fixed string of the structure
+    # (headers, verdict prefix, think tags), the model each phase and its verdict word, teacher.sampling.max_tokens
+    # per phase
+    prefill: bool | Literal["phases"] = Field(default=False, exclude_if=lambda prefill: not prefill)
     # the safety policy file (alttrain.policy; default: the shipped one): each row's category and response mode
     policy: Path | None = None
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)

@@ -8,7 +8,9 @@ appears in a training example. The nudge never reaches a row: a row holds the pr
 With ``synthesis.prefill`` the conversation ends with an assistant message holding the structure's opening
 (:attr:`~alttrain.structure.Markers.opening`, in the row's language), which the model continues (a backend that
 ``supports_prefill``); the sample is that opening plus the continuation. The opening is structure, not nudge:
-it is part of the trace, and of the cache key, as every message is.
+it is part of the trace, and of the cache key, as every message is. With ``synthesis.prefill: phases`` the
+harness writes every fixed string of the structure and the model each phase between them
+(:mod:`alttrain.synthesis.scaffold`): the structure holds by construction, the content is the model's.
 
 Every sample is read and validated as a teacher's reply is (:func:`~alttrain.synthesis.engine.read_trace`:
 structure, verdict against the label, refusal against the policy mode, the quote); ``restyle`` also checks
@@ -61,10 +63,13 @@ from alttrain.synthesis.engine import (
     read_trace,
 )
 from alttrain.synthesis.messages import PROMPTS_DIR, Message, render_template, template_version
+from alttrain.synthesis.scaffold import PHASES, ScaffoldOutcome, UnfinishedTrace, write_in_phases
 
 OwnMode = Literal["self", "restyle"]
 SampleOutcome = Literal["selected", "valid", "invalid", "error"]
 SAMPLE_OUTCOMES: tuple[SampleOutcome, ...] = ("selected", "valid", "invalid", "error")
+#: what a sample came back as: a reply, a failure, or (prefill: phases) a trace the model left unfinished
+SampleAnswer = TeacherResponse | TeacherError | UnfinishedTrace
 #: the synthesized frame of modes self and restyle: the stage schema plus each row's sample outcomes
 OWN_SCHEMA = {**SYNTHESIZED_SCHEMA, **SAMPLE_COLUMNS}
 
@@ -75,16 +80,18 @@ class OwnMessages:
     Args:
         spec: the structure the model is shown and its trace is validated against.
         mode: ``self`` or ``restyle``.
-        prefill: whether the assistant turn starts with the structure's opening.
+        prefill: ``True``: the assistant turn starts with the structure's opening; ``phases``: the scaffold
+            (:mod:`alttrain.synthesis.scaffold`) continues the conversation phase by phase.
 
     """
 
-    def __init__(self, spec: StructureSpec, mode: OwnMode, *, prefill: bool = False) -> None:
+    def __init__(self, spec: StructureSpec, mode: OwnMode, *, prefill: bool | Literal["phases"] = False) -> None:
         self._spec, self._mode, self._prefill = spec, mode, prefill
-        self.version = f"{mode}@{template_version(mode)}" + ("+prefill" if prefill else "")
+        suffix = {True: "+prefill", PHASES: "+phases"}.get(prefill, "")
+        self.version = f"{mode}@{template_version(mode)}{suffix}"
 
     def nudged(self, record: Mapping[str, Any], policy: Resolution) -> list[Message]:
-        """The nudge (a system message), the user's prompt as training frames it, and with prefill the opening."""
+        """The nudge (a system message), the user's prompt as training frames it, with ``prefill: true`` the opening."""
         label, language = record["label"], row_language(record.get("language"), record["prompt"])
         markers = self._spec.markers(language)
         nudge = render_template(
@@ -103,7 +110,7 @@ class OwnMessages:
             answer=record.get("original_answer") or "",
         )
         messages = [{"role": "system", "content": nudge}, {"role": "user", "content": record["prompt"]}]
-        if self._prefill:
+        if self._prefill is True:
             messages.append({"role": "assistant", "content": markers.opening})
         return messages
 
@@ -171,7 +178,7 @@ class OwnTraceSynthesizer:
         self.samplings = [_with_seed(sampling, index) for index in range(config.samples)]
 
     def prepare(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], list[TeacherRequest] | str]:
-        """The row's base and its requests (one per sample), or the reason it cannot be sent."""
+        """The row's base and its requests (one per sample; phases: what the scaffold continues), or why not."""
         policy = self._policy.resolve(record.get("category"), record.get("label") or "")
         row = {column: record.get(column) for column in PROMPT_SCHEMA}
         row.update(language=row_language(record.get("language"), str(record.get("prompt") or "")),
@@ -183,12 +190,12 @@ class OwnTraceSynthesizer:
         messages = self._messages.nudged(record, policy)
         return row, [TeacherRequest(messages, sampling, record=dict(record)) for sampling in self.samplings]
 
-    def select(self, row: dict[str, Any], answers: list[TeacherResponse | TeacherError]) -> dict[str, Any]:
+    def select(self, row: dict[str, Any], answers: list[SampleAnswer]) -> dict[str, Any]:
         """Validate every sample, keep the first valid one; record each sample's outcome in ``samples``."""
         policy = self._policy.resolve(row.get("category"), row["label"])
         asked = (row["prompt"], row.get("request"))
         language = row["language"]
-        if self._config.prefill:  # each sample is the opening plus the model's continuation of it
+        if self._config.prefill is True:  # each sample is the opening plus the model's continuation of it
             markers = self._spec.markers(language)
             answers = [_continued(markers, answer) for answer in answers]
         chosen: tuple[TraceFields, TeacherResponse] | None = None
@@ -198,6 +205,8 @@ class OwnTraceSynthesizer:
             reason, tokens = None, 0
             if isinstance(answer, TeacherError):
                 outcome, reason = "error", str(answer)
+            elif isinstance(answer, UnfinishedTrace):  # a scaffolded sample that stopped before its answer
+                outcome, reason, tokens = "invalid", answer.complaint, answer.response.completion_tokens
             else:
                 tokens = answer.completion_tokens
                 try:
@@ -213,7 +222,8 @@ class OwnTraceSynthesizer:
             seed = self.samplings[index].seed
             outcomes.append({"sample": index, "seed": seed, "outcome": outcome, "reason": reason,
                              "completion_tokens": tokens})  # fmt: skip
-        responses = [answer for answer in answers if isinstance(answer, TeacherResponse)]
+        responses = [answer.response if isinstance(answer, UnfinishedTrace) else answer
+                     for answer in answers if not isinstance(answer, TeacherError)]  # fmt: skip
         row.update(
             samples=json.dumps(outcomes),
             prompt_tokens=sum(response.prompt_tokens for response in responses),
@@ -235,9 +245,9 @@ class OwnTraceSynthesizer:
         return row
 
 
-def _continued(markers: Markers, answer: TeacherResponse | TeacherError) -> TeacherResponse | TeacherError:
+def _continued(markers: Markers, answer: SampleAnswer) -> SampleAnswer:
     """A response as the opening plus its text, the model's continuation of it (a failure as it is)."""
-    return answer if isinstance(answer, TeacherError) else replace(answer, text=markers.continued(answer.text))
+    return replace(answer, text=markers.continued(answer.text)) if isinstance(answer, TeacherResponse) else answer
 
 
 def _with_seed(sampling: SamplingParams, index: int) -> SamplingParams:
@@ -272,6 +282,20 @@ def restyle_sources(prompts: pl.DataFrame, earlier: Path) -> pl.DataFrame:
     ).drop("_trace", "_answer")
 
 
+async def _answers(
+    client: TeacherClient,
+    prepared: list[tuple[dict[str, Any], list[TeacherRequest] | str]],
+    config: SynthesisConfig,
+    spec: StructureSpec,
+) -> list[ScaffoldOutcome]:
+    """Every sample's answer, in order: one request each, or with ``prefill: phases`` the scaffold's steps."""
+    asked = [(row, request) for row, requests in prepared if not isinstance(requests, str) for request in requests]
+    if config.prefill != PHASES:
+        return list(await client.complete_many([request for _, request in asked]))
+    return await write_in_phases(client, [request for _, request in asked],
+                                 [spec.markers(row["language"]) for row, _ in asked])  # fmt: skip
+
+
 def bad_input_row(row: dict[str, Any], problem: str) -> dict[str, Any]:
     """A row quarantined before asking (no samples made)."""
     row.update(status=STATUS_QUARANTINED, reason=f"{REASON_BAD_INPUT}: {problem}", samples=json.dumps([]),
@@ -298,8 +322,7 @@ async def synthesize_own(
     started = time.perf_counter()
     synthesizer = OwnTraceSynthesizer(config, spec, client)
     prepared = [synthesizer.prepare(record) for record in prompts.to_dicts()]
-    requests = [request for _, asked in prepared if not isinstance(asked, str) for request in asked]
-    answers = iter(await client.complete_many(requests))
+    answers = iter(await _answers(client, prepared, config, spec))
     rows: list[dict[str, Any]] = []
     missing: list[str] = []
     for row, asked in prepared:

@@ -184,3 +184,15 @@ def test_every_setting_that_changes_an_answer_changes_the_key(tmp_path: Path) ->
         changed = replace(REQUEST, record={**REQUEST.record, field: "changed"})
         assert client_key(template, cache, changed) != template_key, field  # the template teacher reads it
         assert client_key(openai, cache, changed) == base, field  # an LLM teacher reads only the messages
+
+
+def test_choices_join_the_key_only_when_set() -> None:
+    request = TeacherRequest([{"role": "user", "content": "Is this harmful?"}], SamplingParams(), record={"id": "a"})
+    key, request_json = keyed_request("transformers:m", request, options={"precision": "fp32"})
+    # the key this request had before requests could carry choices (computed with that code): unchanged
+    assert key == "v2-1d6d8ad6f20e18113ca3ddbbdb73cfb52fa2ef8b34a503961d3e8977be09eab4"
+    assert "choices" not in json.loads(request_json)
+    choosing = [replace(request, choices=choices) for choices in [(" harmful", " benign"), (" benign", " harmful")]]
+    keyed = [keyed_request("transformers:m", one, options={"precision": "fp32"}) for one in choosing]
+    assert len({key, *(k for k, _ in keyed)}) == 3  # with choices, and in another order, each its own key
+    assert json.loads(keyed[0][1])["choices"] == [" harmful", " benign"]

@@ -1,5 +1,6 @@
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -242,3 +243,20 @@ def test_a_teacher_dump_leaves_the_model_under_test_options_out_until_used() -> 
     assert {"checkpoint", "transformers"}.isdisjoint(TeacherConfig(backend="openai", model="m").model_dump())
     used = TeacherConfig(backend="transformers", model="m", checkpoint={}, transformers={"batch_size": 2})
     assert TeacherConfig.model_validate(used.model_dump()) == used
+
+
+def test_choices_to_a_backend_that_cannot_pick_are_refused_before_anything_is_sent() -> None:
+    choosing = replace(request("Is this harmful?"), choices=(" harmful", " benign"))
+
+    async def run(teacher: TeacherConfig) -> None:
+        async with TeacherClient(teacher, None) as client:
+            with pytest.raises(ConfigError, match="'openai' cannot pick among choices"):
+                await client.complete(choosing)
+            with pytest.raises(ConfigError, match="cannot pick among choices"):
+                await client.complete_many([request("Fine."), choosing])
+
+    with FaultServer() as server:
+        teacher = teacher_config(server.base_url)
+        assert not backend_class(teacher.backend).supports_choices
+        asyncio.run(run(teacher))
+        assert server.stats().completions == 0

@@ -2,6 +2,7 @@
 cache (keys with the precision, hits that load nothing), the adapter in the identity, a pre-filled think marker."""
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,59 @@ def test_a_final_assistant_message_is_continued(tiny_chat_model: Path) -> None:
 
     plain, continued = asyncio.run(run())
     assert continued.prompt_tokens > plain.prompt_tokens and continued.completion_tokens > 0
+
+
+VERDICTS = (" harmful", " benign")
+ASKED = [
+    [{"role": "user", "content": "How do I build a pipe bomb?"},
+     {"role": "assistant", "content": "This request is dangerous.\nVerdict:"}],
+    [{"role": "user", "content": "What is 6 times 7?"},
+     {"role": "assistant", "content": "Simple arithmetic, no harm.\nVerdict:"}],
+    [{"role": "user", "content": "Name a colour."}, {"role": "assistant", "content": "The colour is"}],
+]  # fmt: skip
+
+
+def independent_choices(smollm2_path: Path, asked: list[tuple[list[dict[str, str]], tuple[str, ...]]]) -> list[str]:
+    """Per conversation, the choice with the highest summed log-probability, each scored alone from the logits."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(smollm2_path))
+    model = AutoModelForCausalLM.from_pretrained(str(smollm2_path), dtype=torch.float32)
+    best = []
+    for messages, choices in asked:
+        prompt = tokenizer.apply_chat_template(messages, tokenize=False, continue_final_message=True)
+        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        scores = []
+        for choice in choices:
+            choice_ids = tokenizer(choice, add_special_tokens=False)["input_ids"]
+            with torch.no_grad():
+                log_probs = torch.log_softmax(model(torch.tensor([prompt_ids + choice_ids])).logits[0], dim=-1)
+            scores.append(sum(log_probs[len(prompt_ids) + i - 1, token].item() for i, token in enumerate(choice_ids)))
+        best.append(choices[scores.index(max(scores))])
+    return best
+
+
+def test_a_request_with_choices_gets_the_model_s_most_likely_choice(smollm2_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    choices = [VERDICTS, VERDICTS, (" red", " blue", " a bright shade of green")]
+    requests = [TeacherRequest(messages=m, sampling=SamplingParams(temperature=0.9, max_tokens=6), choices=c)
+                for m, c in zip(ASKED, choices, strict=True)]  # fmt: skip
+    generated = TeacherRequest(messages=CHATS[2], sampling=GREEDY)  # answered beside them, generated as before
+
+    async def run() -> list:
+        async with TeacherClient(teacher(smollm2_path, batch_size=2), None) as client:
+            return await client.complete_many([*requests, generated])
+
+    *picked, other = asyncio.run(run())
+    expected = independent_choices(smollm2_path, list(zip(ASKED, choices, strict=True)))
+    assert [answer.text for answer in picked] == expected
+    assert all(answer.finish_reason == "stop" and answer.prompt_tokens > 0 for answer in picked)
+    tokenizer = AutoTokenizer.from_pretrained(str(smollm2_path))
+    chosen_tokens = [len(tokenizer(answer.text, add_special_tokens=False)["input_ids"]) for answer in picked]
+    assert [answer.completion_tokens for answer in picked] == chosen_tokens
+    assert other.text not in VERDICTS and other.completion_tokens > 0
+    backend = TransformersBackend(teacher(smollm2_path))
+    swapped = [asyncio.run(backend.complete(replace(r, choices=r.choices[::-1]))) for r in requests]
+    assert [answer.text for answer in swapped] == [answer.text for answer in picked]  # the likelihood, not the order

@@ -44,6 +44,8 @@ class TeacherBackend(ABC):
     supports_lora: bool = False
     #: whether a conversation may end with an assistant message that the model continues (a prefill)
     supports_prefill: bool = False
+    #: whether it answers a request with ``choices`` by the model's own likelihood of each choice
+    supports_choices: bool = False
     #: whether each Ray actor may run a client of its own (False: the answers depend on which requests one
     #: process sees together, as transformers' padded batches do)
     supports_ray: bool = True

@@ -6,6 +6,11 @@ in bf16 the merged delta is rounded to the weights' precision, as when a merged 
 batches of ``transformers.batch_size``: padding changes the numbers, so which requests share a batch is
 part of the outputs, and the client hands it every uncached request at once. The model is loaded with the
 first request that reaches the backend: a re-run answered from the cache loads nothing.
+
+A request with ``choices`` is not generated but scored (:meth:`TransformersBackend.choose`): each choice's
+tokens (tokenized alone) follow the rendered conversation, its prefill included, and the choice with the
+highest summed log-probability is the answer (the first on a tie), so the model's own likelihood decides,
+deterministically and whatever the sampling.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 from alttrain.llm.backends.base import Outcome, Send, TeacherBackend
 from alttrain.llm.backends.checkpoint import Checkpoint
 from alttrain.llm.config import CheckpointOptions, TeacherConfig
-from alttrain.llm.types import SamplingParams, TeacherRequest, TeacherResponse
+from alttrain.llm.types import PermanentTeacherError, SamplingParams, TeacherRequest, TeacherResponse
 from alttrain.models.precision import resolve_precision, torch_dtype
 
 FINISH_STOP = "stop"
@@ -40,6 +45,7 @@ class TransformersBackend(TeacherBackend):
 
     supports_lora = True
     supports_prefill = True  # the chat template is rendered here, continuing a final assistant message
+    supports_choices = True  # each choice scored as the conversation's continuation
     supports_ray = False  # the outputs depend on which requests are padded into one batch
 
     def __init__(self, teacher: TeacherConfig) -> None:
@@ -73,14 +79,30 @@ class TransformersBackend(TeacherBackend):
         """Answer one request (a batch of one)."""
         tokenizer, model, template = await self._load()
         prompt = self._checkpoint.render(tokenizer, template, request.messages)
+        if request.choices is not None:
+            return (await asyncio.to_thread(self.choose, tokenizer, model, [prompt], [request.choices]))[0]
         return (await asyncio.to_thread(self._generate_batch, tokenizer, model, [prompt], request.sampling))[0]
 
     async def complete_many(self, requests: list[TeacherRequest], send: Send) -> AsyncIterator[tuple[int, Outcome]]:
-        """Generate in length-sorted, left-padded batches (requests with the same sampling together)."""
+        """Generate in length-sorted, left-padded batches (requests with the same sampling together).
+
+        Requests with ``choices`` are scored, ``batch_size`` requests at a time.
+        """
         tokenizer, model, template = await self._load()
         groups: dict[SamplingParams, list[int]] = {}
+        choosing: list[int] = []
         for position, request in enumerate(requests):
-            groups.setdefault(request.sampling, []).append(position)
+            if request.choices is not None:
+                choosing.append(position)
+            else:
+                groups.setdefault(request.sampling, []).append(position)
+        for start in range(0, len(choosing), self._options.batch_size):
+            batch = choosing[start : start + self._options.batch_size]
+            prompts = [self._checkpoint.render(tokenizer, template, requests[p].messages) for p in batch]
+            choices = [requests[p].choices or () for p in batch]
+            answers = await asyncio.to_thread(self.choose, tokenizer, model, prompts, choices)
+            for position, answer in zip(batch, answers, strict=True):
+                yield position, answer
         for sampling, positions in groups.items():
             prompts = [self._checkpoint.render(tokenizer, template, requests[p].messages) for p in positions]
             for batch in length_sorted_batches(prompts, self._options.batch_size):
@@ -115,6 +137,26 @@ class TransformersBackend(TeacherBackend):
         model.eval()
         return tokenizer, model, template
 
+    def choose(
+        self, tokenizer: Any, model: Any, prompts: list[str], choices: list[tuple[str, ...]]
+    ) -> list[TeacherResponse]:
+        """The most likely of each prompt's ``choices`` (each tokenized alone; the first on a tie) as its answer.
+
+        Raises:
+            PermanentTeacherError: an empty prompt, no choices or an empty choice.
+
+        """
+        answers = []
+        for prompt, options in zip(prompts, choices, strict=True):
+            prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            continuations = [tokenizer(choice, add_special_tokens=False)["input_ids"] for choice in options]
+            if not prompt_ids or not continuations or not all(continuations):
+                raise PermanentTeacherError(f"choices {options!r} need a prompt and non-empty choices")
+            scores = continuation_log_probs(model, prompt_ids, continuations, tokenizer.pad_token_id)
+            best = max(range(len(options)), key=scores.__getitem__)
+            answers.append(TeacherResponse(options[best], None, len(prompt_ids), len(continuations[best]), FINISH_STOP))
+        return answers
+
     def _generate_batch(
         self, tokenizer: Any, model: Any, prompts: list[str], sampling: SamplingParams
     ) -> list[TeacherResponse]:
@@ -143,6 +185,23 @@ class TransformersBackend(TeacherBackend):
             finish = FINISH_LENGTH if cut is None else FINISH_STOP
             answers.append(self._checkpoint.finish(prompt, text, len(tokens), finish, prompt_tokens=int(length)))
         return answers
+
+
+def continuation_log_probs(model: Any, prompt_ids: list[int], continuations: list[list[int]], pad: int) -> list[float]:
+    """Each continuation's summed log-probability after ``prompt_ids`` (one right-padded forward pass)."""
+    import torch
+
+    sequences = [prompt_ids + continuation for continuation in continuations]
+    width = max(map(len, sequences))
+    ids = torch.tensor([sequence + [pad] * (width - len(sequence)) for sequence in sequences])
+    mask = torch.tensor([[1] * len(sequence) + [0] * (width - len(sequence)) for sequence in sequences])
+    with torch.inference_mode():
+        log_probs = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+    start = len(prompt_ids)
+    return [
+        sum(float(log_probs[row, start + i - 1, token]) for i, token in enumerate(continuation))
+        for row, continuation in enumerate(continuations)
+    ]
 
 
 def _checkpoint_options(teacher: TeacherConfig) -> CheckpointOptions:
