@@ -23,8 +23,9 @@ from alttrain.llm.types import SamplingParams, TeacherRequest, TeacherResponse
 from alttrain.records import STATUS_OK, conform, record_id
 from alttrain.structure import CHINESE_MARKERS, StructureSpec, ViolationKind
 from alttrain.synthesis.config import SynthesisConfig
-from alttrain.synthesis.own import OwnTraceSynthesizer, sample_counts, synthesize_own
+from alttrain.synthesis.own import OwnTraceSynthesizer, sample_counts
 from alttrain.synthesis.scaffold import STEPS, Draft, UnfinishedTrace, piece_of, verdict_of, write_in_phases
+from tests.synthesis.test_own import run
 
 SPEC = StructureSpec()
 EN = SPEC.markers("en")
@@ -97,14 +98,6 @@ def seed_steps(cache: ResponseCache, settings: SynthesisConfig, frame: pl.DataFr
                 key, request_json = client.cache_key(draft.ask(step, choose=client.supports_choices))
                 cache.put(key, client.identity, request_json, reply(text))
                 draft.take(step, reply(text))
-
-
-def run(settings: SynthesisConfig, frame: pl.DataFrame, cache: ResponseCache, offline: bool = False):
-    async def go():
-        async with TeacherClient(settings.teacher, cache, offline=offline) as client:
-            return await synthesize_own(frame, settings, SPEC, client), client
-
-    return asyncio.run(go())
 
 
 @pytest.fixture(scope="module")
